@@ -1,0 +1,37 @@
+// `npm run seed:demo`: applies migrations, then registers the demo user's accounts through the issuer API's own
+// service functions. Running it again restores the demo (re-links delinked accounts).
+import { randomUUID } from 'node:crypto';
+import { createDataSource } from '../db/data-source';
+import { registerAccount } from '../links/links';
+import type { RequestContext } from '../operations/operations';
+import { cliConfig } from './bootstrap';
+
+export const DEMO = {
+  issuerId: 'DEMOISSUER',
+  ssUserId: '8888010000000231',
+  mainAccount: '8000000000000219',
+  linkedAccounts: ['8000000000000227', '8000000000000235'],
+} as const;
+
+async function main(): Promise<void> {
+  const config = cliConfig();
+  const dataSource = createDataSource(config.database);
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations({ transaction: 'each' });
+    const ctx: RequestContext = { issuerId: DEMO.issuerId, requestorType: 'ISSUER', requestorId: 'seed:demo', correlationId: `seed-demo-${randomUUID()}` };
+    for (const accountNumber of [DEMO.mainAccount, ...DEMO.linkedAccounts]) {
+      await registerAccount(dataSource, ctx, { accountNumber, consumerId: DEMO.ssUserId, productId: null, state: 'ACTIVE' });
+    }
+    console.log(
+      `Seeded issuer ${DEMO.issuerId}: user ${DEMO.ssUserId} with main account ${DEMO.mainAccount} and linked accounts ${DEMO.linkedAccounts.join(', ')}.`,
+    );
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error('seeding failed:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,164 @@
+// Turns the environment into one typed, validated configuration; refuses to start with one readable line per problem.
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type DatabaseConfig =
+  | { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string; poolSize: number }
+  | { kind: 'sqlite'; path: string };
+
+export type JwtKeyConfig =
+  | { kind: 'secret'; secret: string; source: 'JWT_SECRET' | 'development secret file' }
+  | { kind: 'publicKey'; pem: string; algorithm: 'RS256' | 'ES256' }
+  | { kind: 'jwks'; url: string };
+
+export interface Config {
+  nodeEnv: string;
+  port: number;
+  dataDir: string;
+  database: DatabaseConfig;
+  jwt: JwtKeyConfig & { issuer: string | undefined; audience: string | undefined };
+  logLevel: string;
+  migrationsRun: boolean;
+  /** Set when a development secret is in use, so that the process can warn about it. */
+  warnings: string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/corecredit.sqlite';
+const DEV_SECRET_FILE = 'jwt-dev-secret';
+const MIN_SECRET_LENGTH = 32;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function parseInteger(name: string, raw: string | undefined, fallback: number, min: number, max: number, problems: string[]): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return Number(raw);
+}
+
+export function parseDatabaseUrl(raw: string, poolSize: number, problems: string[]): DatabaseConfig {
+  if (raw.startsWith('sqlite:')) {
+    const path = raw.slice('sqlite:'.length);
+    if (path === '') problems.push('DATABASE_URL "sqlite:" needs a file path, e.g. sqlite:./data/corecredit.sqlite');
+    return { kind: 'sqlite', path };
+  }
+  if (/^(mysql|mariadb):\/\//.test(raw)) {
+    // mysql2 reads only mysql:// URLs; the scheme still tells TypeORM which server's catalogue to expect.
+    const flavor = raw.startsWith('mariadb:') ? 'mariadb' : 'mysql';
+    const url = raw.replace(/^mariadb:/, 'mysql:');
+    try {
+      const parsed = new URL(url);
+      if (parsed.pathname.length <= 1) problems.push('DATABASE_URL must name a database, e.g. mysql://user:pass@host:3306/corecredit');
+    } catch {
+      problems.push('DATABASE_URL is not a valid URL');
+    }
+    return { kind: 'mysql', flavor, url, poolSize };
+  }
+  problems.push('DATABASE_URL must start with mysql://, mariadb:// or sqlite:');
+  return { kind: 'sqlite', path: '' };
+}
+
+function publicKeyAlgorithm(pem: string, problems: string[]): 'RS256' | 'ES256' {
+  try {
+    const key = createPublicKey(pem);
+    if (key.asymmetricKeyType === 'rsa') return 'RS256';
+    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+    problems.push('JWT_PUBLIC_KEY must be an RSA or an EC P-256 public key');
+  } catch {
+    problems.push('JWT_PUBLIC_KEY is not a PEM public key');
+  }
+  return 'RS256';
+}
+
+/** Reads the development secret from the data folder, creating it on first use. */
+function developmentSecret(dataDir: string): string {
+  const file = join(dataDir, DEV_SECRET_FILE);
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim();
+    if (secret.length >= MIN_SECRET_LENGTH) return secret;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+function parseJwt(env: NodeJS.ProcessEnv, nodeEnv: string, dataDir: string, problems: string[], warnings: string[]): JwtKeyConfig {
+  const secret = nonEmpty(env.JWT_SECRET);
+  const publicKey = nonEmpty(env.JWT_PUBLIC_KEY);
+  const jwksUrl = nonEmpty(env.JWT_JWKS_URL);
+  const given = [secret && 'JWT_SECRET', publicKey && 'JWT_PUBLIC_KEY', jwksUrl && 'JWT_JWKS_URL'].filter(Boolean);
+  if (given.length > 1) problems.push(`set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL (got ${given.join(', ')})`);
+
+  if (secret !== undefined) {
+    if (secret.length < MIN_SECRET_LENGTH) problems.push(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+    return { kind: 'secret', secret, source: 'JWT_SECRET' };
+  }
+  if (publicKey !== undefined) {
+    // Environment files often carry a PEM on one line with literal \n separators.
+    const pem = publicKey.replace(/\\n/g, '\n');
+    return { kind: 'publicKey', pem, algorithm: publicKeyAlgorithm(pem, problems) };
+  }
+  if (jwksUrl !== undefined) {
+    if (!/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push('JWT_JWKS_URL must be an http(s) URL');
+    return { kind: 'jwks', url: jwksUrl };
+  }
+  if (nodeEnv === 'production') {
+    problems.push('NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL');
+    return { kind: 'secret', secret: '', source: 'JWT_SECRET' };
+  }
+  warnings.push(
+    `no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL is set: using the development secret in ${join(dataDir, DEV_SECRET_FILE)}; never do this in production`,
+  );
+  return { kind: 'secret', secret: developmentSecret(dataDir), source: 'development secret file' };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const nodeEnv = nonEmpty(env.NODE_ENV) ?? 'development';
+  const dataDir = nonEmpty(env.DATA_DIR) ?? './data';
+
+  const port = parseInteger('PORT', nonEmpty(env.PORT), 3000, 0, 65535, problems);
+  const poolSize = parseInteger('DB_POOL_SIZE', nonEmpty(env.DB_POOL_SIZE), 10, 1, 500, problems);
+  const database = parseDatabaseUrl(nonEmpty(env.DATABASE_URL) ?? DEFAULT_DATABASE_URL, poolSize, problems);
+
+  const logLevel = nonEmpty(env.LOG_LEVEL) ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+
+  const migrationsRaw = nonEmpty(env.MIGRATIONS_RUN) ?? 'true';
+  if (!['true', 'false'].includes(migrationsRaw)) problems.push('MIGRATIONS_RUN must be true or false');
+
+  const jwtKey = parseJwt(env, nodeEnv, dataDir, problems, warnings);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    nodeEnv,
+    port,
+    dataDir,
+    database,
+    jwt: { ...jwtKey, issuer: nonEmpty(env.JWT_ISSUER), audience: nonEmpty(env.JWT_AUDIENCE) },
+    logLevel,
+    migrationsRun: migrationsRaw === 'true',
+    warnings,
+  };
+}
+
+/** Loads `.env` from the working directory when there is one (command-line entry points only, never tests). */
+export function loadDotEnv(): void {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+}

@@ -1,0 +1,147 @@
+// The CoreCredit request envelope: every field a JSON string (or null where optional), checked without coercion.
+import {
+  IsDefined,
+  IsIn,
+  IsIP,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateBy,
+  type ValidationOptions,
+} from 'class-validator';
+import { SS_USER_ID_PATTERN } from '../http/auth';
+import { ISO_4217_NUMERIC } from './currency-codes';
+
+export const SUPPORTED_API_VERSION = '2.0';
+export const ACCOUNT_NUMBER_PATTERN = /^\d{1,19}$/;
+const REQUEST_TIME_PATTERN = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2}):(\d{2})$/;
+
+/** `MM/dd/yyyy HH:mm:ss` naming a real calendar date and time (no 02/30, no 24:00:00). */
+export function isRealRequestTime(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const m = REQUEST_TIME_PATTERN.exec(value);
+  if (m === null) return false;
+  const [month, day, year, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  return (
+    year >= 1 &&
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    date.getUTCHours() === hour &&
+    date.getUTCMinutes() === minute &&
+    date.getUTCSeconds() === second
+  );
+}
+
+function IsRequestTime(options: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'isRequestTime', validator: { validate: isRealRequestTime } }, options);
+}
+
+function IsCurrencyCode(options: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'isCurrencyCode', validator: { validate: (v: unknown) => typeof v === 'string' && ISO_4217_NUMERIC.has(v) } }, options);
+}
+
+const required = (field: string) => IsDefined({ message: `${field} is required and may not be null` });
+const aString = (field: string) => IsString({ message: `${field} must be a string` });
+
+export class EnvelopeDto {
+  @required('Source')
+  @aString('Source')
+  @Matches(/^[A-Za-z0-9 _-]{1,50}$/, { message: 'Source must be 1 to 50 letters, digits, spaces, _ or -' })
+  Source!: string;
+
+  @IsOptional()
+  @aString('IPAddress')
+  @MaxLength(15, { message: 'IPAddress must be at most 15 characters' })
+  @IsIP(4, { message: 'IPAddress must be an IPv4 address' })
+  IPAddress?: string | null;
+
+  @IsOptional()
+  @aString('DateFormat')
+  @IsIn(['1', '2', '3'], { message: 'DateFormat must be "1", "2" or "3"' })
+  DateFormat?: string | null;
+
+  @IsOptional()
+  @aString('CurrencyCode')
+  @IsCurrencyCode({ message: 'CurrencyCode must be an ISO 4217 numeric currency code such as "840"' })
+  CurrencyCode?: string | null;
+
+  @IsOptional()
+  @aString('CurrencySymbolType')
+  @IsIn(['1', '2'], { message: 'CurrencySymbolType must be "1" or "2"' })
+  CurrencySymbolType?: string | null;
+
+  @IsOptional()
+  @aString('Language')
+  @Matches(/^(en|es)$/i, { message: 'Language must be en or es' })
+  Language?: string | null;
+
+  @required('ExternalIP')
+  @aString('ExternalIP')
+  @MaxLength(50, { message: 'ExternalIP must be at most 50 characters' })
+  @IsIP(undefined, { message: 'ExternalIP must be an IPv4 or IPv6 address' })
+  ExternalIP!: string;
+
+  @IsOptional()
+  @aString('SessionID')
+  @Matches(/^[\x20-\x7E]{0,100}$/, { message: 'SessionID must be at most 100 printable ASCII characters' })
+  SessionID?: string | null;
+
+  @required('APIVersion')
+  @aString('APIVersion')
+  APIVersion!: string;
+
+  @IsOptional()
+  @aString('CallerID')
+  @Matches(/^(?=.{1,20}$)\+?\d+$/, { message: 'CallerID must be at most 20 characters: digits with an optional leading +' })
+  CallerID?: string | null;
+
+  @IsOptional()
+  @aString('CalledID')
+  @Matches(/^(?=.{1,20}$)\+?\d+$/, { message: 'CalledID must be at most 20 characters: digits with an optional leading +' })
+  CalledID?: string | null;
+
+  @IsOptional()
+  @aString('RequestTime')
+  @IsRequestTime({ message: 'RequestTime must be a real date and time as MM/dd/yyyy HH:mm:ss' })
+  RequestTime?: string | null;
+
+  @required('SSUserID')
+  @aString('SSUserID')
+  @Matches(SS_USER_ID_PATTERN, { message: 'SSUserID must be 1 to 30 letters or digits' })
+  SSUserID!: string;
+}
+
+export class DeLinkAccountDto extends EnvelopeDto {
+  @required('AccountNumber')
+  @aString('AccountNumber')
+  @Matches(ACCOUNT_NUMBER_PATTERN, { message: 'AccountNumber must be 1 to 19 digits' })
+  AccountNumber!: string;
+}
+
+export class GetLinkAccountsDto extends EnvelopeDto {
+  @IsOptional()
+  @aString('AccountNumber')
+  @Matches(ACCOUNT_NUMBER_PATTERN, { message: 'AccountNumber must be 1 to 19 digits' })
+  AccountNumber?: string | null;
+}
+
+/** The envelope's field names in the contract's order: the only properties ever read from a body. */
+export const ENVELOPE_FIELDS = [
+  'Source',
+  'IPAddress',
+  'DateFormat',
+  'CurrencyCode',
+  'CurrencySymbolType',
+  'Language',
+  'ExternalIP',
+  'SessionID',
+  'APIVersion',
+  'CallerID',
+  'CalledID',
+  'RequestTime',
+  'AccountNumber',
+  'SSUserID',
+] as const;

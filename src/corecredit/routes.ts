@@ -1,0 +1,86 @@
+// The CoreCredit face: DeLinkAccount and GetLinkAccounts, for the web portal and the IVR.
+import { Router } from 'express';
+import type { DataSource } from 'typeorm';
+import { AppError } from '../errors';
+import { requireScopes, type TokenVerifier } from '../http/auth';
+import { jsonObjectBody } from '../http/body';
+import { locals, principalOf } from '../http/context';
+import { methodNotAllowed, sendCoreCreditSuccess } from '../http/envelope';
+import { validateDto } from '../http/validation';
+import { delinkAccount, listLinkedAccounts } from '../links/links';
+import type { RequestContext } from '../operations/operations';
+import { DeLinkAccountDto, ENVELOPE_FIELDS, type EnvelopeDto, GetLinkAccountsDto, SUPPORTED_API_VERSION } from './dto';
+
+export const DELINK_PATH = '/api/CoreCredit/UserManagement/DeLinkAccount';
+export const GET_LINKS_PATH = '/api/CoreCredit/UserManagement/GetLinkAccounts';
+
+/** An unsupported APIVersion may mean another schema altogether, so it is refused before the fields are judged. */
+function checkApiVersion(body: Record<string, unknown>): void {
+  if (typeof body.APIVersion === 'string' && body.APIVersion !== SUPPORTED_API_VERSION) throw new AppError('UNSUPPORTED_API_VERSION');
+}
+
+async function envelope<T extends EnvelopeDto>(cls: new () => T, body: Record<string, unknown>): Promise<T> {
+  checkApiVersion(body);
+  return validateDto(cls, body, ENVELOPE_FIELDS);
+}
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+
+/** LinkedOn in the envelope's DateFormat (UTC): 1 = MM/dd/yyyy, 2 = MM/dd/yy, 3 = dd/MM/yyyy, then HH:mm:ss. */
+export function formatDate(date: Date, dateFormat: string | null | undefined): string {
+  const dd = pad(date.getUTCDate());
+  const mm = pad(date.getUTCMonth() + 1);
+  const yyyy = pad(date.getUTCFullYear(), 4);
+  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`;
+  switch (dateFormat) {
+    case '2':
+      return `${mm}/${dd}/${yyyy.slice(2)} ${time}`;
+    case '3':
+      return `${dd}/${mm}/${yyyy} ${time}`;
+    default:
+      return `${mm}/${dd}/${yyyy} ${time}`;
+  }
+}
+
+export function coreCreditRouter(dataSource: DataSource, verify: TokenVerifier): Router {
+  const router = Router();
+
+  router.post(DELINK_PATH, requireScopes(verify, 'selfservice:delink'), ...jsonObjectBody(), async (req, res) => {
+    const dto = await envelope(DeLinkAccountDto, req.body as Record<string, unknown>);
+    const principal = principalOf(res);
+    const ctx: RequestContext = {
+      issuerId: principal.issuerId,
+      requestorType: 'USER',
+      requestorId: principal.sub,
+      correlationId: locals(res).correlationId,
+      channel: {
+        source: dto.Source,
+        sessionId: dto.SessionID ?? null,
+        ipAddress: dto.IPAddress ?? null,
+        externalIp: dto.ExternalIP,
+        callerId: dto.CallerID ?? null,
+        calledId: dto.CalledID ?? null,
+      },
+    };
+    await delinkAccount(dataSource, ctx, { ssUserId: dto.SSUserID, accountNumber: dto.AccountNumber, boundSsUserId: principal.ssUserId });
+    sendCoreCreditSuccess(res);
+  });
+
+  router.post(GET_LINKS_PATH, requireScopes(verify, 'selfservice:read'), ...jsonObjectBody(), async (req, res) => {
+    const dto = await envelope(GetLinkAccountsDto, req.body as Record<string, unknown>);
+    const principal = principalOf(res);
+    const links = await listLinkedAccounts(dataSource, principal.issuerId, { ssUserId: dto.SSUserID, boundSsUserId: principal.ssUserId });
+    sendCoreCreditSuccess(res, {
+      SSUserID: links.ssUserId,
+      Accounts: links.accounts.map((a) => ({
+        AccountNumber: a.accountNumber,
+        IsMainAccount: a.isMain,
+        AccountStatus: a.state,
+        LinkedOn: formatDate(a.linkedOn, dto.DateFormat),
+      })),
+    });
+  });
+
+  router.all([DELINK_PATH, GET_LINKS_PATH], methodNotAllowed(['POST']));
+  return router;
+}

@@ -1,0 +1,169 @@
+// Table mappings. Column types are explicit so the same entities serve MySQL/MariaDB and SQLite.
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+
+export type AccountState = 'ACTIVE' | 'INACTIVE' | 'DELETED';
+export type OperationKind = 'REGISTER' | 'DELINK' | 'DELETE';
+export type OperationStatus = 'SUCCESSFUL' | 'FAILED';
+export type RequestorType = 'USER' | 'ISSUER';
+
+/** A self-service user of one issuer. `ssUserKey` is the lower-cased SSUserID: matching never depends on collation. */
+@Entity('ss_users')
+@Index('uq_ss_users_issuer_key', ['issuerId', 'ssUserKey'], { unique: true })
+export class SelfServiceUser {
+  @PrimaryGeneratedColumn({ type: 'int' })
+  id!: number;
+
+  @Column({ name: 'issuer_id', type: 'varchar', length: 10 })
+  issuerId!: string;
+
+  /** The SSUserID as it was first registered. */
+  @Column({ name: 'ss_user_id', type: 'varchar', length: 30 })
+  ssUserId!: string;
+
+  @Column({ name: 'ss_user_key', type: 'varchar', length: 30 })
+  ssUserKey!: string;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt!: Date;
+}
+
+@Entity('accounts')
+@Index('uq_accounts_issuer_number', ['issuerId', 'accountNumber'], { unique: true })
+export class Account {
+  @PrimaryGeneratedColumn({ type: 'int' })
+  id!: number;
+
+  @Column({ name: 'issuer_id', type: 'varchar', length: 10 })
+  issuerId!: string;
+
+  @Column({ name: 'account_number', type: 'varchar', length: 19 })
+  accountNumber!: string;
+
+  @Column({ name: 'product_id', type: 'varchar', length: 64, nullable: true })
+  productId!: string | null;
+
+  @Column({ name: 'state', type: 'varchar', length: 8 })
+  state!: AccountState;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'datetime', precision: 3 })
+  updatedAt!: Date;
+}
+
+/**
+ * An account shown under a user. One row per account for the life of the account: a delink sets `delinkedAt`,
+ * a re-link clears it. `mainOfUserId` equals `userId` on the main link and is NULL elsewhere; its unique index
+ * lets the database itself refuse a second main account for a user.
+ */
+@Entity('account_links')
+@Index('ix_account_links_user', ['userId'])
+export class AccountLink {
+  @PrimaryGeneratedColumn({ type: 'int' })
+  id!: number;
+
+  @Index('uq_account_links_account', { unique: true })
+  @Column({ name: 'account_id', type: 'int' })
+  accountId!: number;
+
+  @ManyToOne(() => Account, { nullable: false })
+  @JoinColumn({ name: 'account_id', foreignKeyConstraintName: 'fk_account_links_account' })
+  account?: Account;
+
+  @Column({ name: 'user_id', type: 'int' })
+  userId!: number;
+
+  @ManyToOne(() => SelfServiceUser, { nullable: false })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'fk_account_links_user' })
+  user?: SelfServiceUser;
+
+  @Column({ name: 'is_main', type: 'boolean' })
+  isMain!: boolean;
+
+  @Index('uq_account_links_main_of_user', { unique: true })
+  @Column({ name: 'main_of_user_id', type: 'int', nullable: true })
+  mainOfUserId!: number | null;
+
+  @Column({ name: 'linked_at', type: 'datetime', precision: 3 })
+  linkedAt!: Date;
+
+  @Column({ name: 'delinked_at', type: 'datetime', precision: 3, nullable: true })
+  delinkedAt!: Date | null;
+}
+
+/** The audit trail: one row per state-changing request that passed authentication and validation. */
+@Entity('operations')
+@Index('ix_operations_consumer', ['issuerId', 'consumerKey', 'id'])
+export class Operation {
+  /** Insertion order: breaks ties between operations recorded in the same millisecond. */
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number;
+
+  @Index('uq_operations_operation_id', { unique: true })
+  @Column({ name: 'operation_id', type: 'varchar', length: 36 })
+  operationId!: string;
+
+  @Column({ name: 'operation', type: 'varchar', length: 8 })
+  operation!: OperationKind;
+
+  @Column({ name: 'status', type: 'varchar', length: 10 })
+  status!: OperationStatus;
+
+  @Column({ name: 'error_code', type: 'varchar', length: 8, nullable: true })
+  errorCode!: string | null;
+
+  @Column({ name: 'start_time', type: 'datetime', precision: 3 })
+  startTime!: Date;
+
+  @Column({ name: 'end_time', type: 'datetime', precision: 3 })
+  endTime!: Date;
+
+  @Column({ name: 'requestor_type', type: 'varchar', length: 6 })
+  requestorType!: RequestorType;
+
+  @Column({ name: 'requestor_id', type: 'varchar', length: 255, nullable: true })
+  requestorId!: string | null;
+
+  @Column({ name: 'issuer_id', type: 'varchar', length: 10 })
+  issuerId!: string;
+
+  /** The consumer (SSUserID) as the request named it; NULL when the request named an unknown account only. */
+  @Column({ name: 'consumer_id', type: 'varchar', length: 30, nullable: true })
+  consumerId!: string | null;
+
+  @Column({ name: 'consumer_key', type: 'varchar', length: 30, nullable: true })
+  consumerKey!: string | null;
+
+  @Column({ name: 'account_number', type: 'varchar', length: 19, nullable: true })
+  accountNumber!: string | null;
+
+  @Column({ name: 'reason', type: 'varchar', length: 64, nullable: true })
+  reason!: string | null;
+
+  @Column({ name: 'reason_code', type: 'varchar', length: 16, nullable: true })
+  reasonCode!: string | null;
+
+  @Column({ name: 'source', type: 'varchar', length: 50, nullable: true })
+  source!: string | null;
+
+  @Column({ name: 'session_id', type: 'varchar', length: 100, nullable: true })
+  sessionId!: string | null;
+
+  @Column({ name: 'ip_address', type: 'varchar', length: 15, nullable: true })
+  ipAddress!: string | null;
+
+  @Column({ name: 'external_ip', type: 'varchar', length: 50, nullable: true })
+  externalIp!: string | null;
+
+  @Column({ name: 'caller_id', type: 'varchar', length: 20, nullable: true })
+  callerId!: string | null;
+
+  @Column({ name: 'called_id', type: 'varchar', length: 20, nullable: true })
+  calledId!: string | null;
+
+  @Column({ name: 'correlation_id', type: 'varchar', length: 64 })
+  correlationId!: string;
+}
+
+export const ENTITIES = [SelfServiceUser, Account, AccountLink, Operation];

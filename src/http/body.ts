@@ -1,0 +1,61 @@
+// JSON bodies: content type checked (415), size bounded (413), anything but a JSON object refused (400).
+import express, { type RequestHandler } from 'express';
+import { AppError } from '../errors';
+
+export const BODY_LIMIT = '16kb';
+
+const parseJson = express.json({ limit: BODY_LIMIT, strict: false, type: () => true });
+
+function hasBody(headers: Record<string, unknown>): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+}
+
+/**
+ * Parses a JSON object body. With `optional`, a request without any body is taken as `{}` (an endpoint whose
+ * every body field is optional); otherwise an absent body is a 400.
+ */
+export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHandler[] {
+  return [
+    (req, _res, next) => {
+      if (!hasBody(req.headers)) {
+        req.body = undefined;
+        return next(options.optional === true ? undefined : new AppError('MALFORMED_BODY'));
+      }
+      if (req.is('application/json') === false || req.is('application/json') === null) return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
+      next();
+    },
+    (req, res, next) => {
+      if (!hasBody(req.headers)) {
+        req.body = {};
+        return next();
+      }
+      parseJson(req, res, next);
+    },
+    (req, _res, next) => {
+      const body: unknown = req.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return next(new AppError('MALFORMED_BODY'));
+      next();
+    },
+  ];
+}
+
+/** Maps body-parser's errors onto the catalogue. */
+export function bodyParserError(error: unknown): AppError | undefined {
+  const type = (error as { type?: unknown })?.type;
+  switch (type) {
+    case 'entity.too.large':
+      return new AppError('PAYLOAD_TOO_LARGE', { message: `The request body is larger than ${BODY_LIMIT}.` });
+    case 'entity.parse.failed':
+      return new AppError('MALFORMED_BODY', { message: 'The request body is not valid JSON.' });
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+    case 'stream.not.readable':
+      return new AppError('MALFORMED_BODY', { message: 'The request body could not be read.' });
+    default:
+      return undefined;
+  }
+}

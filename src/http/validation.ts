@@ -1,0 +1,39 @@
+// One validation step for every DTO: pick the known fields, plainToInstance, validate, report every failing field.
+import { plainToInstance } from 'class-transformer';
+import { type ValidationError, validate } from 'class-validator';
+import { AppError, type FieldError } from '../errors';
+
+type DtoClass<T> = new () => T;
+
+/** Constraints checked first win the one message a field reports: presence, then type, then form. */
+const PRIORITY = ['isDefined', 'isString', 'isNotNull'];
+
+function firstMessage(error: ValidationError): string {
+  const constraints = Object.entries(error.constraints ?? {});
+  constraints.sort(([a], [b]) => rank(a) - rank(b));
+  return constraints[0]?.[1] ?? `${error.property} is invalid`;
+}
+
+function rank(constraint: string): number {
+  const index = PRIORITY.indexOf(constraint);
+  return index === -1 ? PRIORITY.length : index;
+}
+
+/**
+ * Builds a DTO from the listed own properties of `input` only: unknown fields, prototype keys and inherited
+ * properties never reach the instance. No conversion happens: a number stays a number and fails as one.
+ */
+export async function validateDto<T extends object>(cls: DtoClass<T>, input: object, fields: readonly string[]): Promise<T> {
+  const picked: Record<string, unknown> = {};
+  for (const field of fields) {
+    if (Object.hasOwn(input, field)) picked[field] = (input as Record<string, unknown>)[field];
+  }
+  const instance = plainToInstance(cls, picked, { enableImplicitConversion: false });
+  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: true, validationError: { target: false, value: false } });
+  if (errors.length > 0) {
+    const details: FieldError[] = errors.map((error) => ({ field: error.property, message: firstMessage(error) }));
+    details.sort((a, b) => fields.indexOf(a.field) - fields.indexOf(b.field));
+    throw new AppError('VALIDATION_FAILED', { details });
+  }
+  return instance;
+}

@@ -1,0 +1,70 @@
+// The issuer account API's path, query and body fields (the issuer seed's patterns narrowed by the contract).
+import { IsDefined, IsIn, IsOptional, IsString, Matches } from 'class-validator';
+import { ISSUER_ID_PATTERN, SS_USER_ID_PATTERN } from '../http/auth';
+import { ACCOUNT_NUMBER_PATTERN } from '../corecredit/dto';
+
+const required = (field: string) => IsDefined({ message: `${field} is required and may not be null` });
+const aString = (field: string) => IsString({ message: `${field} must be a string` });
+const issuerIdRule = Matches(ISSUER_ID_PATTERN, { message: 'issuerId must be exactly 10 letters, digits, _ or -' });
+
+export class AccountPathDto {
+  @required('issuerId') @aString('issuerId') @issuerIdRule issuerId!: string;
+  @required('accountId')
+  @aString('accountId')
+  @Matches(ACCOUNT_NUMBER_PATTERN, { message: 'accountId must be 1 to 19 digits' })
+  accountId!: string;
+}
+export const ACCOUNT_PATH_FIELDS = ['issuerId', 'accountId'] as const;
+
+export class ConsumerPathDto {
+  @required('issuerId') @aString('issuerId') @issuerIdRule issuerId!: string;
+  @required('consumerId')
+  @aString('consumerId')
+  @Matches(SS_USER_ID_PATTERN, { message: 'consumerId must be 1 to 30 letters or digits' })
+  consumerId!: string;
+}
+export const CONSUMER_PATH_FIELDS = ['issuerId', 'consumerId'] as const;
+
+export class RegisterAccountDto {
+  @required('consumerId')
+  @aString('consumerId')
+  @Matches(SS_USER_ID_PATTERN, { message: 'consumerId must be 1 to 30 letters or digits' })
+  consumerId!: string;
+
+  @IsOptional()
+  @aString('accountProductId')
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'accountProductId must be 1 to 64 letters, digits, _ or -' })
+  accountProductId?: string | null;
+
+  @required('state')
+  @aString('state')
+  @IsIn(['ACTIVE', 'INACTIVE'], { message: 'state must be ACTIVE or INACTIVE' })
+  state!: 'ACTIVE' | 'INACTIVE';
+}
+export const REGISTER_FIELDS = ['consumerId', 'accountProductId', 'state'] as const;
+
+export class DeleteAccountDto {
+  @IsOptional()
+  @aString('reason')
+  @Matches(/^[a-zA-Z0-9 ]{1,64}$/, { message: 'reason must be 1 to 64 letters, digits or spaces' })
+  reason?: string | null;
+
+  @IsOptional()
+  @aString('reasonCode')
+  @IsIn(['USER_DECISION', 'ISSUER_DECISION'], { message: 'reasonCode must be USER_DECISION or ISSUER_DECISION' })
+  reasonCode?: 'USER_DECISION' | 'ISSUER_DECISION' | null;
+}
+export const DELETE_FIELDS = ['reason', 'reasonCode'] as const;
+
+export class OperationsQueryDto {
+  @IsOptional()
+  @aString('offset')
+  @Matches(/^(0|[1-9]\d{0,8})$/, { message: 'offset must be a whole number from 0 to 999999999' })
+  offset?: string;
+
+  @IsOptional()
+  @aString('count')
+  @Matches(/^([1-9]\d?|100)$/, { message: 'count must be a whole number from 1 to 100' })
+  count?: string;
+}
+export const OPERATIONS_QUERY_FIELDS = ['offset', 'count'] as const;

@@ -1,0 +1,81 @@
+// The issuer face: register and delete accounts, and list a consumer's operations, for the issuer's backend.
+import { type Response, Router } from 'express';
+import type { DataSource } from 'typeorm';
+import { AppError } from '../errors';
+import { requireScopes, type TokenVerifier } from '../http/auth';
+import { jsonObjectBody } from '../http/body';
+import { locals, principalOf } from '../http/context';
+import { methodNotAllowed } from '../http/envelope';
+import { validateDto } from '../http/validation';
+import { deleteAccount, registerAccount } from '../links/links';
+import { listOperations, type RequestContext } from '../operations/operations';
+import {
+  ACCOUNT_PATH_FIELDS,
+  AccountPathDto,
+  CONSUMER_PATH_FIELDS,
+  ConsumerPathDto,
+  DELETE_FIELDS,
+  DeleteAccountDto,
+  OPERATIONS_QUERY_FIELDS,
+  OperationsQueryDto,
+  REGISTER_FIELDS,
+  RegisterAccountDto,
+} from './dto';
+
+export const ACCOUNT_PATH = '/issuers/:issuerId/accounts/:accountId';
+// Express 5 reads an unescaped ':' as the start of a parameter.
+export const DELETE_PATH = '/issuers/:issuerId/accounts/:accountId/operations\\:delete';
+export const OPERATIONS_PATH = '/issuers/:issuerId/consumers/:consumerId/operations';
+
+/** The caller must act for the issuer in the path, and as the issuer: a token bound to one user never may. */
+function issuerContext(res: Response, issuerId: string): RequestContext {
+  const principal = principalOf(res);
+  if (principal.ssUserId !== undefined) throw new AppError('SCOPE_MISSING', { message: 'A token bound to a self-service user may not use the issuer API.' });
+  if (principal.issuerId !== issuerId) throw new AppError('ISSUER_NOT_ALLOWED');
+  return { issuerId, requestorType: 'ISSUER', requestorId: principal.sub, correlationId: locals(res).correlationId };
+}
+
+export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Router {
+  const router = Router();
+
+  router.put(ACCOUNT_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody(), async (req, res) => {
+    const path = await validateDto(AccountPathDto, req.params, ACCOUNT_PATH_FIELDS);
+    const ctx = issuerContext(res, path.issuerId);
+    const body = await validateDto(RegisterAccountDto, req.body as object, REGISTER_FIELDS);
+    await registerAccount(dataSource, ctx, {
+      accountNumber: path.accountId,
+      consumerId: body.consumerId,
+      productId: body.accountProductId ?? null,
+      state: body.state,
+    });
+    res.status(204).end();
+  });
+
+  router.post(DELETE_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody({ optional: true }), async (req, res) => {
+    const path = await validateDto(AccountPathDto, req.params, ACCOUNT_PATH_FIELDS);
+    const ctx = issuerContext(res, path.issuerId);
+    const body = await validateDto(DeleteAccountDto, req.body as object, DELETE_FIELDS);
+    const { operationId } = await deleteAccount(dataSource, ctx, {
+      accountNumber: path.accountId,
+      reason: body.reason ?? null,
+      reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
+    });
+    res.status(200).json({ operationId, status: 'SUCCESSFUL' });
+  });
+
+  router.get(OPERATIONS_PATH, requireScopes(verify, 'issuer:read'), async (req, res) => {
+    const path = await validateDto(ConsumerPathDto, req.params, CONSUMER_PATH_FIELDS);
+    issuerContext(res, path.issuerId);
+    const query = await validateDto(OperationsQueryDto, req.query, OPERATIONS_QUERY_FIELDS);
+    const page = await listOperations(dataSource, path.issuerId, path.consumerId, {
+      offset: Number(query.offset ?? 0),
+      count: Number(query.count ?? 10),
+    });
+    res.status(200).json(page);
+  });
+
+  router.all(ACCOUNT_PATH, methodNotAllowed(['PUT']));
+  router.all(DELETE_PATH, methodNotAllowed(['POST']));
+  router.all(OPERATIONS_PATH, methodNotAllowed(['GET']));
+  return router;
+}

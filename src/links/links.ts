@@ -1,0 +1,211 @@
+// The domain: self-service users, their accounts and links, and the rule that the main account is never delinked.
+import type { DataSource, EntityManager } from 'typeorm';
+import { Account, AccountLink, type AccountState, SelfServiceUser } from '../db/entities';
+import { read } from '../db/transaction';
+import { AppError } from '../errors';
+import { consumerKey, done, recordedOperation, refused, type RequestContext } from '../operations/operations';
+
+export interface LinkedAccount {
+  accountNumber: string;
+  isMain: boolean;
+  state: AccountState;
+  linkedOn: Date;
+}
+
+/** The token may be bound to one SSUserID (a logged-in portal user): then it may act for no other. */
+function boundElsewhere(boundSsUserId: string | undefined, ssUserId: string): boolean {
+  return boundSsUserId !== undefined && consumerKey(boundSsUserId) !== consumerKey(ssUserId);
+}
+
+/** Why a conditional delink changed nothing: read after the write, so the write alone decides the outcome. */
+async function whyNotDelinked(manager: EntityManager, issuerId: string, ssUserId: string, accountNumber: string): Promise<AppError> {
+  const row = await manager
+    .createQueryBuilder(SelfServiceUser, 'u')
+    .select('u.id', 'userId')
+    .addSelect('l.is_main', 'isMain')
+    .addSelect('l.delinked_at', 'delinkedAt')
+    .addSelect('l.id', 'linkId')
+    .leftJoin(Account, 'a', 'a.issuer_id = u.issuer_id AND a.account_number = :accountNumber', { accountNumber })
+    .leftJoin(AccountLink, 'l', 'l.account_id = a.id AND l.user_id = u.id')
+    .where('u.issuer_id = :issuerId AND u.ss_user_key = :key', { issuerId, key: consumerKey(ssUserId) })
+    .getRawOne<{ userId: number; isMain: unknown; delinkedAt: unknown; linkId: number | null }>();
+  if (row === undefined) return new AppError('USER_NOT_FOUND');
+  if (row.linkId === null) return new AppError('ACCOUNT_NOT_LINKED');
+  if (Number(row.isMain) !== 0) return new AppError('MAIN_ACCOUNT');
+  return new AppError('ACCOUNT_ALREADY_DELINKED');
+}
+
+/**
+ * Removes an account from a self-service user. One conditional UPDATE decides: it matches only a linked,
+ * non-main link of that account and that user, so concurrent requests (in this process or any other) can
+ * never delink the main account nor delink one link twice.
+ */
+export async function delinkAccount(
+  dataSource: DataSource,
+  ctx: RequestContext,
+  request: { ssUserId: string; accountNumber: string; boundSsUserId?: string },
+): Promise<void> {
+  const { ssUserId, accountNumber } = request;
+  await recordedOperation(dataSource, ctx, { operation: 'DELINK', consumerId: ssUserId, accountNumber }, async (manager) => {
+    if (boundElsewhere(request.boundSsUserId, ssUserId)) return refused(new AppError('USER_NOT_ALLOWED'));
+    const accountIds = manager
+      .createQueryBuilder(Account, 'a')
+      .select('a.id')
+      .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber');
+    const userIds = manager.createQueryBuilder(SelfServiceUser, 'u').select('u.id').where('u.issuer_id = :issuerId AND u.ss_user_key = :key');
+    const result = await manager
+      .createQueryBuilder()
+      .update(AccountLink)
+      .set({ delinkedAt: new Date() })
+      .where('is_main = 0 AND delinked_at IS NULL')
+      .andWhere(`account_id = (${accountIds.getQuery()})`)
+      .andWhere(`user_id = (${userIds.getQuery()})`)
+      .setParameters({ issuerId: ctx.issuerId, accountNumber, key: consumerKey(ssUserId) })
+      .execute();
+    if (result.affected === 1) return done(undefined);
+    return refused(await whyNotDelinked(manager, ctx.issuerId, ssUserId, accountNumber));
+  });
+}
+
+/** The accounts linked to a user now, main account first. */
+export async function listLinkedAccounts(
+  dataSource: DataSource,
+  issuerId: string,
+  request: { ssUserId: string; boundSsUserId?: string },
+): Promise<{ ssUserId: string; accounts: LinkedAccount[] }> {
+  if (boundElsewhere(request.boundSsUserId, request.ssUserId)) throw new AppError('USER_NOT_ALLOWED');
+  return read(dataSource, async (manager) => {
+    const user = await manager.findOne(SelfServiceUser, { where: { issuerId, ssUserKey: consumerKey(request.ssUserId) } });
+    if (user === null) throw new AppError('USER_NOT_FOUND');
+    const rows = await manager
+      .createQueryBuilder(AccountLink, 'l')
+      .innerJoin(Account, 'a', 'a.id = l.account_id')
+      .select('a.account_number', 'accountNumber')
+      .addSelect('l.is_main', 'isMain')
+      .addSelect('a.state', 'state')
+      .addSelect('l.linked_at', 'linkedAt')
+      .where('l.user_id = :userId AND l.delinked_at IS NULL', { userId: user.id })
+      .orderBy('l.is_main', 'DESC')
+      .addOrderBy('l.linked_at', 'ASC')
+      .addOrderBy('l.id', 'ASC')
+      .getRawMany<{ accountNumber: string; isMain: unknown; state: AccountState; linkedAt: Date | string }>();
+    return {
+      ssUserId: user.ssUserId,
+      accounts: rows.map((row) => ({
+        accountNumber: row.accountNumber,
+        isMain: Boolean(Number(row.isMain)),
+        state: row.state,
+        linkedOn: parseDbDate(row.linkedAt),
+      })),
+    };
+  });
+}
+
+/** Raw queries return SQLite datetimes as UTC text and MySQL ones as Date (the pool runs in UTC). */
+function parseDbDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(`${value.replace(' ', 'T')}Z`);
+}
+
+export interface RegisterRequest {
+  accountNumber: string;
+  consumerId: string;
+  productId: string | null;
+  state: 'ACTIVE' | 'INACTIVE';
+}
+
+/**
+ * Registers an account for a consumer. The consumer's first account creates the self-service user and is its main
+ * account; racing first registrations are settled by the unique keys (the loser retries and finds the user).
+ * Repeating it for the same consumer updates state and product and re-links a delinked account.
+ */
+export async function registerAccount(dataSource: DataSource, ctx: RequestContext, request: RegisterRequest): Promise<void> {
+  const { accountNumber, consumerId } = request;
+  await recordedOperation(
+    dataSource,
+    ctx,
+    { operation: 'REGISTER', consumerId, accountNumber },
+    async (manager) => {
+      const now = new Date();
+      const key = consumerKey(consumerId);
+      const existing = await manager
+        .createQueryBuilder(Account, 'a')
+        .innerJoin(AccountLink, 'l', 'l.account_id = a.id')
+        .innerJoin(SelfServiceUser, 'u', 'u.id = l.user_id')
+        .select(['a.id AS accountId', 'l.id AS linkId', 'u.ss_user_key AS ownerKey'])
+        .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId: ctx.issuerId, accountNumber })
+        .getRawOne<{ accountId: number; linkId: number; ownerKey: string }>();
+      if (existing !== undefined) {
+        if (existing.ownerKey !== key) return refused(new AppError('ACCOUNT_OF_OTHER_CONSUMER'));
+        await manager.update(Account, { id: existing.accountId }, { state: request.state, productId: request.productId, updatedAt: now });
+        await manager
+          .createQueryBuilder()
+          .update(AccountLink)
+          .set({ delinkedAt: null, linkedAt: now })
+          .where('id = :id AND delinked_at IS NOT NULL', { id: existing.linkId })
+          .execute();
+        return done(undefined);
+      }
+
+      let user = await manager.findOne(SelfServiceUser, { where: { issuerId: ctx.issuerId, ssUserKey: key } });
+      const isMain = user === null;
+      if (user === null) {
+        const inserted = await manager.insert(SelfServiceUser, { issuerId: ctx.issuerId, ssUserId: consumerId, ssUserKey: key, createdAt: now });
+        user = { id: Number(inserted.identifiers[0]?.id) } as SelfServiceUser;
+      }
+      const account = await manager.insert(Account, {
+        issuerId: ctx.issuerId,
+        accountNumber,
+        productId: request.productId,
+        state: request.state,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await manager.insert(AccountLink, {
+        accountId: Number(account.identifiers[0]?.id),
+        userId: user.id,
+        isMain,
+        mainOfUserId: isMain ? user.id : null,
+        linkedAt: now,
+        delinkedAt: null,
+      });
+      return done(undefined);
+    },
+    { retryOnDuplicateKey: true },
+  );
+}
+
+export interface DeleteRequest {
+  accountNumber: string;
+  reason: string | null;
+  reasonCode: 'USER_DECISION' | 'ISSUER_DECISION';
+}
+
+/** Deletes an account: its state becomes DELETED and, unless it is the main account, it is unlinked. */
+export async function deleteAccount(dataSource: DataSource, ctx: RequestContext, request: DeleteRequest): Promise<{ operationId: string }> {
+  const { accountNumber, reason, reasonCode } = request;
+  const { operationId } = await recordedOperation(
+    dataSource,
+    ctx,
+    { operation: 'DELETE', consumerId: null, accountNumber, reason, reasonCode },
+    async (manager) => {
+      const found = await manager
+        .createQueryBuilder(Account, 'a')
+        .innerJoin(AccountLink, 'l', 'l.account_id = a.id')
+        .innerJoin(SelfServiceUser, 'u', 'u.id = l.user_id')
+        .select(['a.id AS accountId', 'l.id AS linkId', 'u.ss_user_id AS consumerId'])
+        .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId: ctx.issuerId, accountNumber })
+        .getRawOne<{ accountId: number; linkId: number; consumerId: string }>();
+      if (found === undefined) return refused(new AppError('ACCOUNT_NOT_FOUND'));
+      const now = new Date();
+      await manager.update(Account, { id: found.accountId }, { state: 'DELETED', updatedAt: now });
+      await manager
+        .createQueryBuilder()
+        .update(AccountLink)
+        .set({ delinkedAt: now })
+        .where('id = :id AND is_main = 0 AND delinked_at IS NULL', { id: found.linkId })
+        .execute();
+      return done(undefined, { consumerId: found.consumerId });
+    },
+  );
+  return { operationId };
+}
