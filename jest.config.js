@@ -1,11 +1,12 @@
 // Jest runs the TypeScript sources through ts-jest (type checking is `npm run typecheck`'s job). jose ships only
-// ES modules, so it is transformed too.
+// ES modules, so it is transformed too, by a transform of its own that keeps standard class fields (see the file).
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
+    '/node_modules/jose/.+\\.js$': '<rootDir>/scripts/jest-jose-transform.js',
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],

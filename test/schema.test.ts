@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { createConnection } from 'mysql2/promise';
+import type { DatabaseConfig } from '../src/config';
+import { createDataSource } from '../src/db/data-source';
+import { onMariaDb, testDatabase } from './helpers/context';
+
+/** A scratch database of this test's own, so reverting migrations never disturbs the other test files. */
+async function scratchDatabase(): Promise<{ database: DatabaseConfig; drop: () => Promise<void> }> {
+  if (!onMariaDb) return { database: testDatabase(), drop: () => Promise.resolve() };
+  const server = new URL(process.env.TEST_MARIADB_URL!.replace(/^mariadb:/, 'mysql:'));
+  const name = `${process.env.TEST_MARIADB_DATABASE_NAME}_schema`;
+  const admin = await createConnection({ host: server.hostname, port: Number(server.port || 3306), user: server.username, password: server.password });
+  await admin.query(`CREATE DATABASE \`${name}\``);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    database: { kind: 'mysql', flavor: 'mariadb', url: url.toString(), poolSize: 2 },
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await admin.end();
+    },
+  };
+}
+
+describe('migrations', () => {
+  it(`when every migration has run, then the schema is exactly what the entities describe, and it reverts cleanly (${onMariaDb ? 'MariaDB' : 'SQLite'})`, async () => {
+    const { database, drop } = await scratchDatabase();
+    const dataSource = createDataSource(database);
+    await dataSource.initialize();
+    try {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      expect(applied.map((m) => m.name)).toEqual(['InitialSchema1763700000000']);
+      const pending = await dataSource.driver.createSchemaBuilder().log();
+      expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      const runner = dataSource.createQueryRunner();
+      expect(await runner.hasTable('account_links')).toBe(false);
+      await runner.release();
+
+      await dataSource.runMigrations({ transaction: 'each' });
+      expect(await dataSource.showMigrations()).toBe(false);
+      await dataSource.query(`INSERT INTO ss_users (issuer_id, ss_user_id, ss_user_key, created_at) VALUES ('SCHEMATEST', 'A${randomUUID().slice(0, 8)}', 'a', '2026-01-01 00:00:00.000')`);
+    } finally {
+      await dataSource.destroy();
+      await drop();
+    }
+  });
+});
