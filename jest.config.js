@@ -6,7 +6,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '/node_modules/jose/.+\\.js$': '<rootDir>/scripts/jest-jose-transform.js',
+    '/node_modules/jose/.+\\.js$': '<rootDir>/scripts/jest-jose-transform.mjs',
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],

@@ -21,8 +21,8 @@ function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; por
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${lines.join('\n')}`)));
-    child.stderr!.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    child.stderr.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
       const entry = JSON.parse(line) as { msg?: string; port?: number };
       if (entry.msg === 'listening' && entry.port !== undefined) resolve({ child, port: entry.port, lines });

@@ -37,3 +37,21 @@ export async function validateDto<T extends object>(cls: DtoClass<T>, input: obj
   }
   return instance;
 }
+
+export interface RequestPart<T> {
+  cls: DtoClass<T>;
+  input: object;
+  fields: readonly string[];
+}
+
+/** Validates two parts of a request (path and body, or path and query) so that one 400 lists every failing field. */
+export async function validateParts<A extends object, B extends object>(first: RequestPart<A>, second: RequestPart<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([validateDto(first.cls, first.input, first.fields), validateDto(second.cls, second.input, second.fields)]);
+  if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
+  const details = [a, b].flatMap((result) => {
+    if (result.status === 'fulfilled') return [];
+    if (result.reason instanceof AppError && result.reason.details !== undefined) return result.reason.details;
+    throw result.reason;
+  });
+  throw new AppError('VALIDATION_FAILED', { details });
+}

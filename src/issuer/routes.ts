@@ -6,7 +6,7 @@ import { requireScopes, type TokenVerifier } from '../http/auth';
 import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { methodNotAllowed } from '../http/envelope';
-import { validateDto } from '../http/validation';
+import { validateParts } from '../http/validation';
 import { deleteAccount, registerAccount } from '../links/links';
 import { listOperations, type RequestContext } from '../operations/operations';
 import {
@@ -39,9 +39,11 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
   const router = Router();
 
   router.put(ACCOUNT_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody(), async (req, res) => {
-    const path = await validateDto(AccountPathDto, req.params, ACCOUNT_PATH_FIELDS);
+    const [path, body] = await validateParts(
+      { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
+      { cls: RegisterAccountDto, input: req.body as object, fields: REGISTER_FIELDS },
+    );
     const ctx = issuerContext(res, path.issuerId);
-    const body = await validateDto(RegisterAccountDto, req.body as object, REGISTER_FIELDS);
     await registerAccount(dataSource, ctx, {
       accountNumber: path.accountId,
       consumerId: body.consumerId,
@@ -52,9 +54,11 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
   });
 
   router.post(DELETE_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody({ optional: true }), async (req, res) => {
-    const path = await validateDto(AccountPathDto, req.params, ACCOUNT_PATH_FIELDS);
+    const [path, body] = await validateParts(
+      { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
+      { cls: DeleteAccountDto, input: req.body as object, fields: DELETE_FIELDS },
+    );
     const ctx = issuerContext(res, path.issuerId);
-    const body = await validateDto(DeleteAccountDto, req.body as object, DELETE_FIELDS);
     const { operationId } = await deleteAccount(dataSource, ctx, {
       accountNumber: path.accountId,
       reason: body.reason ?? null,
@@ -64,9 +68,11 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
   });
 
   router.get(OPERATIONS_PATH, requireScopes(verify, 'issuer:read'), async (req, res) => {
-    const path = await validateDto(ConsumerPathDto, req.params, CONSUMER_PATH_FIELDS);
+    const [path, query] = await validateParts(
+      { cls: ConsumerPathDto, input: req.params, fields: CONSUMER_PATH_FIELDS },
+      { cls: OperationsQueryDto, input: req.query, fields: OPERATIONS_QUERY_FIELDS },
+    );
     issuerContext(res, path.issuerId);
-    const query = await validateDto(OperationsQueryDto, req.query, OPERATIONS_QUERY_FIELDS);
     const page = await listOperations(dataSource, path.issuerId, path.consumerId, {
       offset: Number(query.offset ?? 0),
       count: Number(query.count ?? 10),

@@ -3,9 +3,9 @@
 // false would apply, and jose's error classes (super() inside a comma expression) would then run their field
 // initialisers before super() and throw a ReferenceError: every expired, not-yet-valid, iss or aud failure would
 // surface as "token invalid".
-const { createHash } = require('node:crypto');
-const { readFileSync } = require('node:fs');
-const ts = require('typescript');
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import ts from 'typescript';
 
 const compilerOptions = {
   module: ts.ModuleKind.CommonJS,
@@ -15,9 +15,9 @@ const compilerOptions = {
   inlineSourceMap: true,
   inlineSources: true,
 };
-const self = readFileSync(__filename, 'utf8');
+const self = readFileSync(new URL(import.meta.url), 'utf8');
 
-module.exports = {
+export default {
   getCacheKey(source, path) {
     return createHash('sha256').update(self).update(ts.version).update(path).update(source).digest('hex');
   },
