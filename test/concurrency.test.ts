@@ -1,0 +1,412 @@
+// Races: the main account is never delinked, a link is delinked once, and every request records exactly one
+// operation, whether the requests race inside one instance or across two instances sharing one database.
+import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import request from 'supertest';
+import type { DataSource } from 'typeorm';
+import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
+import { Account, AccountLink, type Operation, SelfServiceUser } from '../src/db/entities';
+import {
+  buildEnvelope,
+  createTestContext,
+  issuerToken,
+  linkOf,
+  mintToken,
+  openDataSource,
+  operationsOf,
+  randomDigits,
+  randomIssuerId,
+  seedUser,
+  testDatabase,
+  type TestContext,
+} from './helpers/context';
+
+/** Where a request goes: the in-process app, or the base URL of a listening server. */
+type Target = Express | string;
+
+const ALREADY_DELINKED = { Message: 'The account is already delinked from this SSUserID.', Status: false, ErrorCode: 'ERR01132', ResponseData: {} };
+const MAIN_ACCOUNT = { Message: 'The main account cannot be delinked.', Status: false, ErrorCode: 'ERR01140', ResponseData: {} };
+const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} };
+
+interface Sent {
+  correlationId: string;
+  accountNumber: string;
+  status: number;
+  body: Record<string, unknown>;
+}
+
+let sequence = 0;
+/** A correlation id of its own per request: it ties each response to the operation it recorded. */
+const nextCorrelationId = (label: string): string => `${label}-${process.pid}-${(sequence += 1)}`;
+
+async function sendDelink(target: Target, token: string, ssUserId: string, accountNumber: string): Promise<Sent> {
+  const correlationId = nextCorrelationId('delink');
+  const res = await request(target)
+    .post(DELINK_PATH)
+    .set('Authorization', `Bearer ${token}`)
+    .set('x-correlation-id', correlationId)
+    .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber }));
+  return { correlationId, accountNumber, status: res.status, body: res.body as Record<string, unknown> };
+}
+
+async function sendRegister(target: Target, token: string, issuerId: string, accountNumber: string, consumerId: string): Promise<Sent & { consumerId: string }> {
+  const correlationId = nextCorrelationId('register');
+  const res = await request(target)
+    .put(`/issuers/${issuerId}/accounts/${accountNumber}`)
+    .set('Authorization', `Bearer ${token}`)
+    .set('x-correlation-id', correlationId)
+    .send({ consumerId, state: 'ACTIVE' });
+  return { correlationId, accountNumber, consumerId, status: res.status, body: res.body as Record<string, unknown> };
+}
+
+async function sendDelete(target: Target, token: string, issuerId: string, accountNumber: string): Promise<Sent> {
+  const correlationId = nextCorrelationId('delete');
+  const res = await request(target)
+    .post(`/issuers/${issuerId}/accounts/${accountNumber}/operations:delete`)
+    .set('Authorization', `Bearer ${token}`)
+    .set('x-correlation-id', correlationId)
+    .send({ reason: 'Closed in a race', reasonCode: 'ISSUER_DECISION' });
+  return { correlationId, accountNumber, status: res.status, body: res.body as Record<string, unknown> };
+}
+
+/** The issuer's operations of one kind, keyed by correlation id; fails if any request recorded two. */
+async function operationsByCorrelation(dataSource: DataSource, issuerId: string, kind: Operation['operation']): Promise<Map<string, Operation>> {
+  const operations = (await operationsOf(dataSource, issuerId)).filter((op) => op.operation === kind);
+  const byCorrelation = new Map(operations.map((op) => [op.correlationId, op]));
+  expect(byCorrelation.size).toBe(operations.length);
+  return byCorrelation;
+}
+
+/** Exactly one operation per request, each naming the request's account and matching its outcome. */
+function expectOneOperationPerRequest(sent: Sent[], operations: Map<string, Operation>, kind: Operation['operation']): void {
+  expect([...operations.keys()].sort()).toEqual(sent.map((s) => s.correlationId).sort());
+  for (const s of sent) {
+    const op = operations.get(s.correlationId)!;
+    expect(op.operation).toBe(kind);
+    expect(op.accountNumber).toBe(s.accountNumber);
+    if (s.status === 200 || s.status === 204) expect(op).toMatchObject({ status: 'SUCCESSFUL', errorCode: null });
+    else expect(op).toMatchObject({ status: 'FAILED', errorCode: (s.body.ErrorCode ?? s.body.errorCode) as string });
+  }
+}
+
+/** The raw link row of an account (with its delink time), as the database holds it. */
+function linkRowOf(dataSource: DataSource, issuerId: string, accountNumber: string): Promise<AccountLink | null> {
+  return dataSource
+    .getRepository(AccountLink)
+    .createQueryBuilder('l')
+    .innerJoin(Account, 'a', 'a.id = l.account_id')
+    .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId, accountNumber })
+    .getOne();
+}
+
+/** The link was changed by the operation whose transaction wrote its delink time, and by no later one. */
+async function expectDelinkedBy(dataSource: DataSource, issuerId: string, accountNumber: string, op: Operation): Promise<void> {
+  const row = await linkRowOf(dataSource, issuerId, accountNumber);
+  expect(row?.delinkedAt).toBeInstanceOf(Date);
+  expect(row!.delinkedAt!.getTime()).toBeGreaterThanOrEqual(op.startTime.getTime());
+  expect(row!.delinkedAt!.getTime()).toBeLessThanOrEqual(op.endTime.getTime());
+}
+
+/** Interleaves the requests of several accounts so that no account's requests arrive together. */
+function interleave<T>(groups: T[][]): T[] {
+  const longest = Math.max(...groups.map((g) => g.length));
+  return Array.from({ length: longest }, (_, i) => groups.flatMap((g) => (i < g.length ? [g[i]!] : []))).flat();
+}
+
+const count = (sent: Sent[], status: number): number => sent.filter((s) => s.status === status).length;
+
+/** 50 delinks of one secondary account, spread over the targets in turn. */
+async function raceOneSecondaryAccount(dataSource: DataSource, targets: Target[]): Promise<void> {
+  const user = await seedUser(dataSource, { accounts: 3 });
+  const account = user.otherAccounts[0]!;
+  const token = await mintToken(user.issuerId);
+
+  const sent = await Promise.all(Array.from({ length: 50 }, (_, i) => sendDelink(targets[i % targets.length]!, token, user.ssUserId, account)));
+
+  expect(count(sent, 200)).toBe(1);
+  expect(count(sent, 404)).toBe(49);
+  for (const s of sent) expect(s.body).toEqual(s.status === 200 ? SUCCESS : ALREADY_DELINKED);
+
+  expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({ isMain: false, delinked: true, state: 'ACTIVE' });
+  expect(await linkOf(dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false });
+  expect(await linkOf(dataSource, user.issuerId, user.otherAccounts[1]!)).toMatchObject({ isMain: false, delinked: false });
+
+  const operations = await operationsByCorrelation(dataSource, user.issuerId, 'DELINK');
+  expect(operations.size).toBe(50);
+  expectOneOperationPerRequest(sent, operations, 'DELINK');
+  const successful = [...operations.values()].filter((op) => op.status === 'SUCCESSFUL');
+  expect(successful).toHaveLength(1);
+  expect(successful[0]!.correlationId).toBe(sent.find((s) => s.status === 200)!.correlationId);
+  expect([...operations.values()].filter((op) => op.status === 'FAILED' && op.errorCode === 'ERR01132')).toHaveLength(49);
+  await expectDelinkedBy(dataSource, user.issuerId, account, successful[0]!);
+}
+
+/** Every account of an 8-account user, each requested 5 times, all at once, spread over the targets in turn. */
+async function raceEveryAccountOfAUser(dataSource: DataSource, targets: Target[]): Promise<void> {
+  const user = await seedUser(dataSource, { accounts: 8 });
+  const accounts = [user.mainAccount, ...user.otherAccounts];
+  const token = await mintToken(user.issuerId);
+
+  const plan = interleave(accounts.map((account) => Array.from({ length: 5 }, () => account)));
+  const sent = await Promise.all(plan.map((account, i) => sendDelink(targets[i % targets.length]!, token, user.ssUserId, account)));
+  expect(sent).toHaveLength(40);
+
+  const forMain = sent.filter((s) => s.accountNumber === user.mainAccount);
+  expect(forMain.map((s) => [s.status, s.body])).toEqual(Array.from({ length: 5 }, () => [409, MAIN_ACCOUNT]));
+  for (const account of user.otherAccounts) {
+    const forAccount = sent.filter((s) => s.accountNumber === account);
+    expect(forAccount).toHaveLength(5);
+    expect(count(forAccount, 200)).toBe(1);
+    expect(count(forAccount, 404)).toBe(4);
+    for (const s of forAccount) expect(s.body).toEqual(s.status === 200 ? SUCCESS : ALREADY_DELINKED);
+  }
+
+  expect(await linkOf(dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false });
+  for (const account of user.otherAccounts) expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({ isMain: false, delinked: true });
+
+  const operations = await operationsByCorrelation(dataSource, user.issuerId, 'DELINK');
+  expect(operations.size).toBe(40);
+  expectOneOperationPerRequest(sent, operations, 'DELINK');
+  for (const account of user.otherAccounts) {
+    const successful = [...operations.values()].filter((op) => op.accountNumber === account && op.status === 'SUCCESSFUL');
+    expect(successful).toHaveLength(1);
+    await expectDelinkedBy(dataSource, user.issuerId, account, successful[0]!);
+  }
+
+  const listed = await request(targets[0]!)
+    .post(GET_LINKS_PATH)
+    .set('Authorization', `Bearer ${token}`)
+    .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: undefined }));
+  expect(listed.status).toBe(200);
+  expect((listed.body as { ResponseData: { Accounts: unknown[] } }).ResponseData.Accounts).toEqual([
+    expect.objectContaining({ AccountNumber: user.mainAccount, IsMainAccount: true }),
+  ]);
+}
+
+describe('concurrent requests on one instance', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  describe('DeLinkAccount', () => {
+    it('when 50 delinks of one secondary account race, then exactly one answers 200, 49 answer 404 ERR01132, and 50 operations are recorded', async () => {
+      await raceOneSecondaryAccount(ctx.dataSource, [ctx.app]);
+    });
+
+    it('when 50 delinks of the main account race, then all answer 409 ERR01140, the main link stays, and 50 FAILED operations are recorded', async () => {
+      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const token = await mintToken(user.issuerId);
+
+      const sent = await Promise.all(Array.from({ length: 50 }, () => sendDelink(ctx.app, token, user.ssUserId, user.mainAccount)));
+
+      for (const s of sent) expect([s.status, s.body]).toEqual([409, MAIN_ACCOUNT]);
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false, state: 'ACTIVE' });
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ isMain: false, delinked: false });
+      const operations = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK');
+      expect(operations.size).toBe(50);
+      expectOneOperationPerRequest(sent, operations, 'DELINK');
+      expect([...operations.values()].every((op) => op.status === 'FAILED' && op.errorCode === 'ERR01140')).toBe(true);
+    });
+
+    it('when every account of a user is delinked 5 times at once, then only the main account stays linked and each secondary account answers 200 once', async () => {
+      await raceEveryAccountOfAUser(ctx.dataSource, [ctx.app]);
+    });
+  });
+
+  describe('register', () => {
+    it('when 10 different accounts of a new consumer are registered at once, then all answer 204 and exactly one of them is the main account', async () => {
+      const issuerId = randomIssuerId();
+      const consumerId = `C${randomDigits(12)}`;
+      const token = await issuerToken(issuerId);
+      const accounts = Array.from({ length: 10 }, () => randomDigits(16));
+
+      const sent = await Promise.all(accounts.map((account) => sendRegister(ctx.app, token, issuerId, account, consumerId)));
+
+      for (const s of sent) expect(s.status).toBe(204);
+      const links = await Promise.all(accounts.map((account) => linkOf(ctx.dataSource, issuerId, account)));
+      for (const link of links) expect(link).toMatchObject({ ownerKey: consumerId.toLowerCase(), delinked: false, state: 'ACTIVE' });
+      expect(links.filter((link) => link?.isMain === true)).toHaveLength(1);
+      expect(await ctx.dataSource.getRepository(SelfServiceUser).count({ where: { issuerId } })).toBe(1);
+
+      const operations = await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER');
+      expect(operations.size).toBe(10);
+      expectOneOperationPerRequest(sent, operations, 'REGISTER');
+
+      // The main account chosen by the race is the one DeLinkAccount refuses; every other one can go.
+      const main = links.find((link) => link?.isMain === true)!.accountNumber;
+      const userToken = await mintToken(issuerId);
+      expect((await sendDelink(ctx.app, userToken, consumerId, main)).status).toBe(409);
+      expect((await sendDelink(ctx.app, userToken, consumerId, accounts.find((a) => a !== main)!)).status).toBe(200);
+    });
+
+    it('when the same account is registered 10 times at once for one consumer, then all answer 204 and one account, link and user exist', async () => {
+      const issuerId = randomIssuerId();
+      const consumerId = `C${randomDigits(12)}`;
+      const account = randomDigits(16);
+      const token = await issuerToken(issuerId);
+
+      const sent = await Promise.all(Array.from({ length: 10 }, () => sendRegister(ctx.app, token, issuerId, account, consumerId)));
+
+      for (const s of sent) expect(s.status).toBe(204);
+      expect(await ctx.dataSource.getRepository(Account).count({ where: { issuerId } })).toBe(1);
+      expect(await ctx.dataSource.getRepository(SelfServiceUser).count({ where: { issuerId } })).toBe(1);
+      const linkCount = await ctx.dataSource
+        .getRepository(AccountLink)
+        .createQueryBuilder('l')
+        .innerJoin(Account, 'a', 'a.id = l.account_id')
+        .where('a.issuer_id = :issuerId', { issuerId })
+        .getCount();
+      expect(linkCount).toBe(1);
+      expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({ ownerKey: consumerId.toLowerCase(), isMain: true, delinked: false, state: 'ACTIVE' });
+
+      const operations = await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER');
+      expect(operations.size).toBe(10);
+      expectOneOperationPerRequest(sent, operations, 'REGISTER');
+    });
+
+    it('when one account is registered at once for two consumers, then the first registration wins, the other consumer gets 409 ERR01141, and one owner remains', async () => {
+      const issuerId = randomIssuerId();
+      const consumers = [`A${randomDigits(12)}`, `B${randomDigits(12)}`];
+      const account = randomDigits(16);
+      const token = await issuerToken(issuerId);
+
+      const sent = await Promise.all(Array.from({ length: 10 }, (_, i) => sendRegister(ctx.app, token, issuerId, account, consumers[i % 2]!)));
+
+      const link = await linkOf(ctx.dataSource, issuerId, account);
+      expect(link).toMatchObject({ isMain: true, delinked: false, state: 'ACTIVE' });
+      const owner = consumers.find((c) => c.toLowerCase() === link!.ownerKey)!;
+      expect(owner).toBeDefined();
+      const loser = consumers.find((c) => c !== owner)!;
+      for (const s of sent.filter((r) => r.consumerId === owner)) expect(s.status).toBe(204);
+      for (const s of sent.filter((r) => r.consumerId === loser)) {
+        expect(s.status).toBe(409);
+        expect(s.body).toEqual({ errorCode: 'ERR01141', message: 'The account is registered to another consumer.', correlationId: s.correlationId });
+      }
+      // A refused registration leaves nothing behind: the loser never became a user.
+      expect(await ctx.dataSource.getRepository(SelfServiceUser).find({ where: { issuerId } })).toEqual([expect.objectContaining({ ssUserId: owner })]);
+      expect(await ctx.dataSource.getRepository(Account).count({ where: { issuerId } })).toBe(1);
+
+      const operations = await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER');
+      expect(operations.size).toBe(10);
+      expectOneOperationPerRequest(sent, operations, 'REGISTER');
+      // The first registration recorded is the owner's: no refusal was recorded before the winner committed.
+      const [first] = [...operations.values()].sort((a, b) => a.id - b.id);
+      expect(first).toMatchObject({ status: 'SUCCESSFUL', consumerId: owner });
+
+      const again = await sendRegister(ctx.app, token, issuerId, account, loser);
+      expect(again.status).toBe(409);
+      expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({ ownerKey: owner.toLowerCase() });
+    });
+  });
+
+  describe('delete racing DeLinkAccount', () => {
+    it('when each of 12 secondary accounts gets a delete and a delink at once, then each ends DELETED and delinked, changed by one of the two only', async () => {
+      const user = await seedUser(ctx.dataSource, { accounts: 13 });
+      const userToken = await mintToken(user.issuerId);
+      const token = await issuerToken(user.issuerId);
+
+      const races = await Promise.all(
+        user.otherAccounts.map(async (account, i) => {
+          const [deleted, delinked] =
+            i % 2 === 0
+              ? await Promise.all([sendDelete(ctx.app, token, user.issuerId, account), sendDelink(ctx.app, userToken, user.ssUserId, account)])
+              : await Promise.all([sendDelink(ctx.app, userToken, user.ssUserId, account), sendDelete(ctx.app, token, user.issuerId, account)]).then(
+                  ([dl, del]) => [del, dl] as const,
+                );
+          return { account, deleted, delinked };
+        }),
+      );
+
+      const deletes = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELETE');
+      const delinks = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK');
+      expectOneOperationPerRequest(
+        races.map((r) => r.deleted),
+        deletes,
+        'DELETE',
+      );
+      expectOneOperationPerRequest(
+        races.map((r) => r.delinked),
+        delinks,
+        'DELINK',
+      );
+
+      for (const { account, deleted, delinked } of races) {
+        const deleteOp = deletes.get(deleted.correlationId)!;
+        expect(deleted.status).toBe(200);
+        expect(deleted.body).toEqual({ operationId: deleteOp.operationId, status: 'SUCCESSFUL' });
+        expect(deleteOp).toMatchObject({ status: 'SUCCESSFUL', consumerId: user.ssUserId });
+
+        const delinkOp = delinks.get(delinked.correlationId)!;
+        if (delinked.status === 200) {
+          expect(delinked.body).toEqual(SUCCESS);
+          await expectDelinkedBy(ctx.dataSource, user.issuerId, account, delinkOp);
+        } else {
+          expect([delinked.status, delinked.body]).toEqual([404, ALREADY_DELINKED]);
+          await expectDelinkedBy(ctx.dataSource, user.issuerId, account, deleteOp);
+        }
+        expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ isMain: false, delinked: true, state: 'DELETED' });
+      }
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false, state: 'ACTIVE' });
+    });
+
+    it('when the main account gets a delete and 10 delinks at once, then it ends DELETED but still linked and every delink answers 409', async () => {
+      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const userToken = await mintToken(user.issuerId);
+      const token = await issuerToken(user.issuerId);
+
+      const [deleted, ...delinked] = await Promise.all([
+        sendDelete(ctx.app, token, user.issuerId, user.mainAccount),
+        ...Array.from({ length: 10 }, () => sendDelink(ctx.app, userToken, user.ssUserId, user.mainAccount)),
+      ]);
+
+      expect(deleted.status).toBe(200);
+      expect(deleted.body).toEqual({ operationId: expect.any(String), status: 'SUCCESSFUL' });
+      for (const s of delinked) expect([s.status, s.body]).toEqual([409, MAIN_ACCOUNT]);
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false, state: 'DELETED' });
+      expect((await linkRowOf(ctx.dataSource, user.issuerId, user.mainAccount))?.delinkedAt).toBeNull();
+      expectOneOperationPerRequest([deleted], await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELETE'), 'DELETE');
+      expectOneOperationPerRequest(delinked, await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK'), 'DELINK');
+    });
+  });
+});
+
+describe('concurrent requests on two instances sharing one database', () => {
+  const database = testDatabase();
+  const dataSources: DataSource[] = [];
+  const servers: Server[] = [];
+  const urls: string[] = [];
+
+  beforeAll(async () => {
+    // One after the other: on SQLite the first one creates the schema of the shared file.
+    for (let i = 0; i < 2; i += 1) dataSources.push(await openDataSource(database));
+    for (const dataSource of dataSources) {
+      const { app } = await createTestContext({ dataSource });
+      const server = await new Promise<Server>((resolve) => {
+        const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+      });
+      servers.push(server);
+      urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await Promise.all(dataSources.map((dataSource) => dataSource.destroy()));
+    if (database.kind === 'sqlite') {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${database.path}${suffix}`, { force: true });
+    }
+  });
+
+  it('when 50 delinks of one secondary account alternate between the two instances, then exactly one answers 200 and 49 answer 404 ERR01132', async () => {
+    await raceOneSecondaryAccount(dataSources[0]!, urls);
+  });
+
+  it('when every account of a user is delinked 5 times at once across the two instances, then only the main account stays linked', async () => {
+    await raceEveryAccountOfAUser(dataSources[1]!, urls);
+  });
+});
