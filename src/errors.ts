@@ -41,6 +41,8 @@ export const ERRORS = {
 
   MAIN_ACCOUNT: { code: 'ERR01140', status: 409, message: 'The main account cannot be delinked.' },
   ACCOUNT_OF_OTHER_CONSUMER: { code: 'ERR01141', status: 409, message: 'The account is registered to another consumer.' },
+  IDEMPOTENCY_IN_PROGRESS: { code: 'ERR01142', status: 409, message: 'A request with this Idempotency-Key is still being processed; retry later.' },
+  IDEMPOTENCY_KEY_REUSED: { code: 'ERR01143', status: 422, message: 'This Idempotency-Key was used with a different request.' },
 
   PAYLOAD_TOO_LARGE: { code: 'ERR01150', status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { code: 'ERR01151', status: 415, message: 'The request body must be application/json in UTF-8.' },

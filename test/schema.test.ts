@@ -29,12 +29,14 @@ describe('migrations', () => {
     await dataSource.initialize();
     try {
       const applied = await dataSource.runMigrations({ transaction: 'each' });
-      expect(applied.map((m) => m.name)).toEqual(['InitialSchema1763700000000']);
+      expect(applied.map((m) => m.name)).toEqual(['InitialSchema1763700000000', 'IdempotencyKeys1763800000000']);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
 
       await dataSource.undoLastMigration({ transaction: 'each' });
+      await dataSource.undoLastMigration({ transaction: 'each' });
       const runner = dataSource.createQueryRunner();
+      expect(await runner.hasTable('idempotency_keys')).toBe(false);
       expect(await runner.hasTable('account_links')).toBe(false);
       await runner.release();
 

@@ -6,6 +6,7 @@ import { requireScopes, type TokenVerifier } from '../http/auth';
 import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { methodNotAllowed, sendCoreCreditSuccess } from '../http/envelope';
+import { idempotency } from '../http/idempotency';
 import { validateDto } from '../http/validation';
 import { delinkAccount, listLinkedAccounts } from '../links/links';
 import type { RequestContext } from '../operations/operations';
@@ -45,7 +46,7 @@ export function formatDate(date: Date, dateFormat: string | null | undefined): s
 export function coreCreditRouter(dataSource: DataSource, verify: TokenVerifier): Router {
   const router = Router();
 
-  router.post(DELINK_PATH, requireScopes(verify, 'selfservice:delink'), ...jsonObjectBody(), async (req, res) => {
+  router.post(DELINK_PATH, requireScopes(verify, 'selfservice:delink'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
     const dto = await envelope(DeLinkAccountDto, req.body as Record<string, unknown>);
     const principal = principalOf(res);
     const ctx: RequestContext = {

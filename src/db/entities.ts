@@ -166,4 +166,37 @@ export class Operation {
   correlationId!: string;
 }
 
-export const ENTITIES = [SelfServiceUser, Account, AccountLink, Operation];
+
+export type IdempotencyState = 'IN_PROGRESS' | 'DONE';
+
+/**
+ * One Idempotency-Key of one caller. `keyHash` identifies (issuer, caller, key); `requestHash` the request it first
+ * came with. The stored response is replayed for the same request; rows older than 24 hours are purged.
+ */
+@Entity('idempotency_keys')
+export class IdempotencyKey {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number;
+
+  @Index('uq_idempotency_keys_key_hash', { unique: true })
+  @Column({ name: 'key_hash', type: 'varchar', length: 64 })
+  keyHash!: string;
+
+  @Column({ name: 'request_hash', type: 'varchar', length: 64 })
+  requestHash!: string;
+
+  @Column({ name: 'state', type: 'varchar', length: 12 })
+  state!: IdempotencyState;
+
+  @Column({ name: 'response_status', type: 'integer', nullable: true })
+  responseStatus!: number | null;
+
+  @Column({ name: 'response_body', type: 'text', nullable: true })
+  responseBody!: string | null;
+
+  @Index('ix_idempotency_keys_created_at')
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt!: Date;
+}
+
+export const ENTITIES = [SelfServiceUser, Account, AccountLink, Operation, IdempotencyKey];

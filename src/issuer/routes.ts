@@ -6,6 +6,7 @@ import { requireScopes, type TokenVerifier } from '../http/auth';
 import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { methodNotAllowed } from '../http/envelope';
+import { idempotency } from '../http/idempotency';
 import { validateParts } from '../http/validation';
 import { deleteAccount, registerAccount } from '../links/links';
 import { listOperations, type RequestContext } from '../operations/operations';
@@ -38,7 +39,7 @@ function issuerContext(res: Response, issuerId: string): RequestContext {
 export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Router {
   const router = Router();
 
-  router.put(ACCOUNT_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody(), async (req, res) => {
+  router.put(ACCOUNT_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
     const [path, body] = await validateParts(
       { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
       { cls: RegisterAccountDto, input: req.body as object, fields: REGISTER_FIELDS },
@@ -53,7 +54,7 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
     res.status(204).end();
   });
 
-  router.post(DELETE_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody({ optional: true }), async (req, res) => {
+  router.post(DELETE_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody({ optional: true }), idempotency(dataSource), async (req, res) => {
     const [path, body] = await validateParts(
       { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
       { cls: DeleteAccountDto, input: req.body as object, fields: DELETE_FIELDS },

@@ -1,4 +1,5 @@
 // Every migration, in order. Listed explicitly so compiled code, ts sources and tests load the same set.
 import { InitialSchema1763700000000 } from './1763700000000-InitialSchema';
+import { IdempotencyKeys1763800000000 } from './1763800000000-IdempotencyKeys';
 
-export const MIGRATIONS = [InitialSchema1763700000000];
+export const MIGRATIONS = [InitialSchema1763700000000, IdempotencyKeys1763800000000];
