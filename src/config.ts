@@ -3,9 +3,19 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type DatabaseConfig =
+/** How long a request may wait for a connection, and how long one unit of database work may take, before a 503. */
+export interface DatabaseTimeouts {
+  acquireTimeoutMs: number;
+  queryTimeoutMs: number;
+}
+
+export type DatabaseConfig = (
   | { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string; poolSize: number }
-  | { kind: 'sqlite'; path: string };
+  | { kind: 'sqlite'; path: string }
+) &
+  Partial<DatabaseTimeouts>;
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { acquireTimeoutMs: 2_000, queryTimeoutMs: 5_000 };
 
 export type JwtKeyConfig =
   | { kind: 'secret'; secret: string; source: 'JWT_SECRET' | 'development secret file' }
@@ -135,7 +145,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const port = parseInteger('PORT', nonEmpty(env.PORT), 3000, 0, 65535, problems);
   const poolSize = parseInteger('DB_POOL_SIZE', nonEmpty(env.DB_POOL_SIZE), 10, 1, 500, problems);
-  const database = parseDatabaseUrl(nonEmpty(env.DATABASE_URL) ?? DEFAULT_DATABASE_URL, poolSize, problems);
+  const timeouts: DatabaseTimeouts = {
+    acquireTimeoutMs: parseInteger('DB_ACQUIRE_TIMEOUT_MS', nonEmpty(env.DB_ACQUIRE_TIMEOUT_MS), DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs, 1, 600_000, problems),
+    queryTimeoutMs: parseInteger('DB_QUERY_TIMEOUT_MS', nonEmpty(env.DB_QUERY_TIMEOUT_MS), DEFAULT_DATABASE_TIMEOUTS.queryTimeoutMs, 1, 600_000, problems),
+  };
+  const database = { ...parseDatabaseUrl(nonEmpty(env.DATABASE_URL) ?? DEFAULT_DATABASE_URL, poolSize, problems), ...timeouts };
 
   const logLevel = nonEmpty(env.LOG_LEVEL) ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);

@@ -2,15 +2,19 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
-import type { DatabaseConfig } from '../config';
+import { type DatabaseConfig, DEFAULT_DATABASE_TIMEOUTS } from '../config';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
-
-/** How long a single query may run, and how long connecting may take, before the request fails with 503. */
-export const QUERY_TIMEOUT_MS = 5_000;
-export const CONNECT_TIMEOUT_MS = 5_000;
+import { limitDataSource } from './transaction';
 
 export function createDataSource(database: DatabaseConfig): DataSource {
+  const dataSource = buildDataSource(database);
+  limitDataSource(dataSource, database.kind === 'mysql' ? database.poolSize : 1, database);
+  return dataSource;
+}
+
+function buildDataSource(database: DatabaseConfig): DataSource {
+  const { queryTimeoutMs } = { ...DEFAULT_DATABASE_TIMEOUTS, ...database };
   const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsTableName: 'migrations', synchronize: false, logging: false };
   if (database.kind === 'mysql') {
     return new DataSource({
@@ -22,7 +26,7 @@ export function createDataSource(database: DatabaseConfig): DataSource {
       charset: 'utf8mb4_unicode_ci',
       supportBigNumbers: true,
       bigNumberStrings: true,
-      connectTimeout: CONNECT_TIMEOUT_MS,
+      connectTimeout: queryTimeoutMs,
       extra: { maxIdle: database.poolSize, enableKeepAlive: true },
     });
   }
@@ -33,10 +37,6 @@ export function createDataSource(database: DatabaseConfig): DataSource {
     database: database.path,
     enableWAL: true,
     // busy timeout: another process holding the write lock makes us wait this long, then fail.
-    timeout: QUERY_TIMEOUT_MS,
+    timeout: queryTimeoutMs,
   });
-}
-
-export function isSqlite(dataSource: DataSource): boolean {
-  return dataSource.options.type === 'better-sqlite3';
 }

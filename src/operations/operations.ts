@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { Operation, type OperationKind, type RequestorType } from '../db/entities';
-import { inTransaction, read, type TransactionOptions } from '../db/transaction';
+import { inTransaction, read, RETRY_AFTER_SECONDS, type TransactionOptions } from '../db/transaction';
 import { AppError } from '../errors';
 
 /** Who asked, through which channel: everything an operation records that is not the outcome. */
@@ -131,7 +131,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 /** Maps anything thrown below the HTTP layer to the catalogue: database away → 503, the rest → 500. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  if (isDatabaseUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE', { retryAfter: 5, cause: error });
+  if (isDatabaseUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE', { retryAfter: RETRY_AFTER_SECONDS, cause: error });
   return new AppError('INTERNAL', { cause: error });
 }
 

@@ -1,0 +1,64 @@
+// A TCP proxy on loopback between the service and the database, which a test switches between passing traffic,
+// refusing connections, dropping traffic silently and delaying it.
+import { createServer, type Server, type Socket, connect } from 'node:net';
+
+export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | { delayMs: number };
+
+export class TcpProxy {
+  private mode: ProxyMode = 'pass';
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private readonly server: Server;
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {
+    this.server = createServer((client) => this.accept(client));
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+    this.port = address.port;
+    return this;
+  }
+
+  /** Switches mode. `refuse` also cuts every open connection, as a database restart or a network cut would. */
+  set(mode: ProxyMode): void {
+    this.mode = mode;
+    if (mode === 'refuse') for (const [client, upstream] of this.pairs) (client.destroy(), upstream.destroy());
+  }
+
+  async stop(): Promise<void> {
+    this.set('refuse');
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    if (this.mode === 'refuse') {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(this.targetPort, this.targetHost);
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
+    const forward = (from: Socket, to: Socket) =>
+      from.on('data', (chunk) => {
+        const mode = this.mode;
+        if (mode === 'blackhole' || mode === 'refuse') return; // dropped on the floor, like a dead network path
+        if (mode === 'pass') to.write(chunk);
+        else setTimeout(() => to.writable && to.write(chunk), mode.delayMs);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+    const close = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', close).on('error', close);
+    upstream.on('close', close).on('error', close);
+  }
+}

@@ -1,0 +1,120 @@
+// Database faults injected on the wire: a TCP proxy between the service and MariaDB cuts, drops and delays traffic.
+import request from 'supertest';
+import type { DataSource } from 'typeorm';
+import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
+import type { DatabaseConfig } from '../../src/config';
+import { buildEnvelope, createTestContext, issuerToken, linkOf, mintToken, openDataSource, operationsOf, seedUser, testDatabase, type TestContext } from '../helpers/context';
+import { TcpProxy } from '../helpers/tcp-proxy';
+
+/** Every request must answer within this bound; a hung request fails the test. */
+const ANSWER_WITHIN_MS = 10_000;
+const QUERY_TIMEOUT_MS = 1_500;
+
+describe('database faults (MariaDB behind a TCP proxy)', () => {
+  let proxy: TcpProxy;
+  let ctx: TestContext;
+  let direct: DataSource;
+
+  beforeAll(async () => {
+    const database = testDatabase() as Extract<DatabaseConfig, { kind: 'mysql' }>;
+    const url = new URL(database.url);
+    proxy = await new TcpProxy(url.hostname, Number(url.port || 3306)).start();
+    url.port = String(proxy.port);
+    ctx = await createTestContext({
+      database: { ...database, url: url.toString(), poolSize: 4, acquireTimeoutMs: 500, queryTimeoutMs: QUERY_TIMEOUT_MS },
+    });
+    direct = await openDataSource(database);
+  });
+  afterAll(async () => {
+    proxy.set('pass');
+    await ctx.close();
+    await direct.destroy();
+    await proxy.stop();
+  });
+  afterEach(() => proxy.set('pass'));
+
+  async function delink(issuerId: string, body: Record<string, unknown>, correlationId?: string) {
+    const req = request(ctx.app).post(DELINK_PATH).timeout(ANSWER_WITHIN_MS).set('Authorization', `Bearer ${await mintToken(issuerId)}`);
+    if (correlationId !== undefined) req.set('x-correlation-id', correlationId);
+    return req.send(body);
+  }
+
+  it('when the database is cut, then every endpoint answers 503 with Retry-After, readiness is 503, and it recovers by itself once the database is back', async () => {
+    const user = await seedUser(direct);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    proxy.set('refuse');
+
+    const res = await delink(user.issuerId, body);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.body).toEqual({ Message: expect.any(String), Status: false, ErrorCode: 'ERR01190', ResponseData: {} });
+    expect(JSON.stringify(res.body)).not.toMatch(/ECONN|mysql|SELECT|UPDATE|at /);
+
+    const list = await request(ctx.app).post(GET_LINKS_PATH).timeout(ANSWER_WITHIN_MS).set('Authorization', `Bearer ${await mintToken(user.issuerId)}`).send(body);
+    expect([list.status, list.body.ErrorCode]).toEqual([503, 'ERR01190']);
+    const register = await request(ctx.app)
+      .put(`/issuers/${user.issuerId}/accounts/5000000000000001`)
+      .timeout(ANSWER_WITHIN_MS)
+      .set('Authorization', `Bearer ${await issuerToken(user.issuerId)}`)
+      .send({ consumerId: user.ssUserId, state: 'ACTIVE' });
+    expect([register.status, register.body.errorCode, register.headers['retry-after']]).toEqual([503, 'ERR01190', '2']);
+    expect((await request(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(503);
+    expect(await linkOf(direct, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
+
+    proxy.set('pass');
+    expect((await request(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(200);
+    expect((await delink(user.issuerId, body)).status).toBe(200);
+    expect(await linkOf(direct, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
+  });
+
+  it('when the database stops answering mid-transaction, then each request answers 200 or 503 in bounded time, and nothing is half-written', async () => {
+    const user = await seedUser(direct, { accounts: 9 });
+    proxy.set({ delayMs: 150 });
+    const pending = user.otherAccounts.map((account, i) => delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }), `fault-${i}`));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    proxy.set('blackhole');
+    const responses = await Promise.all(pending);
+    // Cut the silent connections so the server rolls back whatever they held open, then let traffic through again.
+    proxy.set('refuse');
+    proxy.set('pass');
+
+    for (const res of responses) expect([200, 503]).toContain(res.status);
+    expect(responses.some((res) => res.status === 503)).toBe(true);
+
+    const operations = await operationsOf(direct, user.issuerId);
+    for (const [i, account] of user.otherAccounts.entries()) {
+      const link = await linkOf(direct, user.issuerId, account);
+      const successes = operations.filter((op) => op.operation === 'DELINK' && op.accountNumber === account && op.status === 'SUCCESSFUL');
+      // A change and its operation commit together or not at all.
+      expect(successes).toHaveLength(link!.delinked ? 1 : 0);
+      if (responses[i]!.status === 200) {
+        expect(link!.delinked).toBe(true);
+        expect(successes[0]!.correlationId).toBe(`fault-${i}`);
+      }
+    }
+    expect(await linkOf(direct, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false });
+
+    // Recovered without a restart.
+    const again = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }));
+    expect(again.status).toBe(409);
+  });
+
+  it('when the database is slow but within the timeout, then requests succeed', async () => {
+    const user = await seedUser(direct);
+    proxy.set({ delayMs: 50 });
+    expect((await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }))).status).toBe(200);
+  });
+
+  it('when the database is slower than the query timeout, then 503, and the abandoned transaction never commits later', async () => {
+    const user = await seedUser(direct);
+    const account = user.otherAccounts[0]!;
+    proxy.set({ delayMs: QUERY_TIMEOUT_MS + 500 });
+    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }), 'too-slow');
+    expect([res.status, res.body.ErrorCode]).toEqual([503, 'ERR01190']);
+    proxy.set('pass');
+    // Longer than every delayed packet could still be in flight.
+    await new Promise((resolve) => setTimeout(resolve, QUERY_TIMEOUT_MS + 1_000));
+    expect(await linkOf(direct, user.issuerId, account)).toMatchObject({ delinked: false });
+    expect((await operationsOf(direct, user.issuerId)).filter((op) => op.correlationId === 'too-slow' && op.status === 'SUCCESSFUL')).toEqual([]);
+  });
+});
