@@ -28,7 +28,11 @@ export class TcpProxy {
   /** Switches mode. `refuse` also cuts every open connection, as a database restart or a network cut would. */
   set(mode: ProxyMode): void {
     this.mode = mode;
-    if (mode === 'refuse') for (const [client, upstream] of this.pairs) (client.destroy(), upstream.destroy());
+    if (mode !== 'refuse') return;
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
   }
 
   async stop(): Promise<void> {
