@@ -4,28 +4,43 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { coreCreditRouter } from './corecredit/routes';
-import { createTokenVerifier } from './http/auth';
+import { createTokenVerifier, withCallerLimit } from './http/auth';
 import { assignCorrelationId, rejectInvalidCorrelationId } from './http/correlation';
 import { errorHandler, routeNotFound } from './http/envelope';
 import { healthRouter } from './http/health';
 import { requestLogger } from './http/logging';
+import { createMetrics } from './http/metrics';
+import { callerRateLimit, clientRateLimit } from './http/rate-limit';
+import { securityHeaders } from './http/security-headers';
 import { issuerRouter } from './issuer/routes';
+import { docsRouter } from './openapi/routes';
 
 export interface AppDependencies {
   dataSource: DataSource;
-  config: Pick<Config, 'jwt'>;
+  /** Without `rateLimit` nothing is rate limited (tests that are not about it); server.ts always passes it. */
+  config: Pick<Config, 'jwt'> & Partial<Pick<Config, 'rateLimit' | 'trustProxy'>>;
   logger: Logger;
 }
 
 export async function createApp({ dataSource, config, logger }: AppDependencies): Promise<Express> {
-  const verify = await createTokenVerifier(config.jwt);
+  const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, logger) : undefined;
+  const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, logger) : undefined;
+  const verify = withCallerLimit(await createTokenVerifier(config.jwt), limitCaller);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (config.trustProxy !== undefined && config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
 
+  app.use(securityHeaders());
+  const metrics = createMetrics(dataSource);
+  app.use(metrics.record);
   app.use(assignCorrelationId(), requestLogger(logger), rejectInvalidCorrelationId());
+  app.use(metrics.router);
   app.use(healthRouter(dataSource));
+  app.use(docsRouter());
+  // Health, metrics and docs are above: probes and scrapes are never limited.
+  if (limitClient !== undefined) app.use(limitClient);
   app.use(coreCreditRouter(dataSource, verify));
   app.use(issuerRouter(dataSource, verify));
   app.use(routeNotFound());

@@ -1,6 +1,7 @@
 // Turns the environment into one typed, validated configuration; refuses to start with one readable line per problem.
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 
 /** How long a request may wait for a connection, and how long one unit of database work may take, before a 503. */
@@ -22,6 +23,31 @@ export type JwtKeyConfig =
   | { kind: 'publicKey'; pem: string; algorithm: 'RS256' | 'ES256' }
   | { kind: 'jwks'; url: string };
 
+/** Requests allowed per window; 0 turns that limit off. Counted in memory, per instance. */
+export interface RateLimitConfig {
+  windowMs: number;
+  /** Per client address, before the token is verified. */
+  perClient: number;
+  /** Per caller: token issuerId and sub, once the token is verified. */
+  perCaller: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = { windowMs: 60_000, perClient: 600, perCaller: 300 };
+
+/**
+ * Express's `trust proxy`: false (the socket's address is the client), a number of proxy hops, or the proxies'
+ * addresses. Never `true`, which would let any client pick its own address with X-Forwarded-For.
+ */
+export type TrustProxy = false | number | string[];
+
+/** Node's bounds on how long a client may take to send the headers, and the whole request. */
+export interface HttpTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
+
 export interface Config {
   nodeEnv: string;
   port: number;
@@ -30,6 +56,9 @@ export interface Config {
   jwt: JwtKeyConfig & { issuer: string | undefined; audience: string | undefined };
   logLevel: string;
   migrationsRun: boolean;
+  rateLimit: RateLimitConfig;
+  trustProxy: TrustProxy;
+  http: HttpTimeouts;
   /** Set when a development secret is in use, so that the process can warn about it. */
   warnings: string[];
 }
@@ -79,6 +108,29 @@ export function parseDatabaseUrl(raw: string, poolSize: number, problems: string
   }
   problems.push('DATABASE_URL must start with mysql://, mariadb:// or sqlite:');
   return { kind: 'sqlite', path: '' };
+}
+
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProxy {
+  if (raw === undefined || raw === 'false') return false;
+  if (/^\d+$/.test(raw) && Number(raw) <= 10) return Number(raw) === 0 ? false : Number(raw);
+  const entries = raw.split(',').map((entry) => entry.trim());
+  if (raw === 'true' || !entries.every(isProxyAddress)) {
+    problems.push(
+      `TRUST_PROXY must be false, the number of proxies in front of the service (1 to 10), or a comma-separated list of their addresses or CIDR ranges (loopback, linklocal, uniquelocal allowed) (got "${raw}")`,
+    );
+    return false;
+  }
+  return entries;
 }
 
 function publicKeyAlgorithm(pem: string, problems: string[]): 'RS256' | 'ES256' {
@@ -157,6 +209,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const migrationsRaw = nonEmpty(env.MIGRATIONS_RUN) ?? 'true';
   if (!['true', 'false'].includes(migrationsRaw)) problems.push('MIGRATIONS_RUN must be true or false');
 
+  const rateLimit: RateLimitConfig = {
+    windowMs: parseInteger('RATE_LIMIT_WINDOW_MS', nonEmpty(env.RATE_LIMIT_WINDOW_MS), DEFAULT_RATE_LIMIT.windowMs, 1_000, 86_400_000, problems),
+    perClient: parseInteger('RATE_LIMIT_PER_CLIENT', nonEmpty(env.RATE_LIMIT_PER_CLIENT), DEFAULT_RATE_LIMIT.perClient, 0, 1_000_000, problems),
+    perCaller: parseInteger('RATE_LIMIT_PER_CALLER', nonEmpty(env.RATE_LIMIT_PER_CALLER), DEFAULT_RATE_LIMIT.perCaller, 0, 1_000_000, problems),
+  };
+  const trustProxy = parseTrustProxy(nonEmpty(env.TRUST_PROXY), problems);
+  const http: HttpTimeouts = {
+    headersTimeoutMs: parseInteger('HTTP_HEADERS_TIMEOUT_MS', nonEmpty(env.HTTP_HEADERS_TIMEOUT_MS), DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs, 100, 600_000, problems),
+    requestTimeoutMs: parseInteger('HTTP_REQUEST_TIMEOUT_MS', nonEmpty(env.HTTP_REQUEST_TIMEOUT_MS), DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs, 100, 600_000, problems),
+  };
+  // Node refuses to create a server whose headers may take longer than the whole request.
+  if (http.headersTimeoutMs > http.requestTimeoutMs) problems.push('HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS');
+
   const jwtKey = parseJwt(env, nodeEnv, dataDir, problems, warnings);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -168,6 +233,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwt: { ...jwtKey, issuer: nonEmpty(env.JWT_ISSUER), audience: nonEmpty(env.JWT_AUDIENCE) },
     logLevel,
     migrationsRun: migrationsRaw === 'true',
+    rateLimit,
+    trustProxy,
+    http,
     warnings,
   };
 }

@@ -47,6 +47,8 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { code: 'ERR01150', status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { code: 'ERR01151', status: 415, message: 'The request body must be application/json in UTF-8.' },
 
+  RATE_LIMITED: { code: 'ERR01160', status: 429, message: 'Too many requests; retry after the number of seconds in Retry-After.' },
+
   SERVICE_UNAVAILABLE: { code: 'ERR01190', status: 503, message: 'The service is temporarily unavailable; retry later.' },
   INTERNAL: { code: 'ERR01199', status: 500, message: 'An unexpected error occurred.' },
 } as const satisfies Record<string, CatalogueEntry>;

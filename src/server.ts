@@ -1,13 +1,26 @@
 // The process: configuration → data source → migrations → listen → graceful shutdown.
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { createApp } from './app';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
 import { createDataSource } from './db/data-source';
 import { createLogger } from './logger';
 
-/** In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway. */
+/** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** After the pool is closed the process should end by itself at once; this ends it if something still holds it. */
+const EXIT_FALLBACK_MS = 2_000;
+
+/**
+ * Slow or idle clients must not hold sockets: bound the time to send the headers, the whole request (both from the
+ * configuration: HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS), and the idle time between keep-alive requests.
+ * Node checks the first two only every `connectionsCheckingInterval` (30 s by default, and settable only at
+ * creation), so it is shortened for the bounds to hold.
+ */
+const SERVER_TIMEOUTS = {
+  keepAliveTimeout: 5_000,
+  connectionsCheckingInterval: 1_000,
+};
 
 async function main(): Promise<void> {
   loadDotEnv();
@@ -32,11 +45,21 @@ async function main(): Promise<void> {
   }
 
   const app = await createApp({ dataSource, config, logger });
-  const server: Server = app.listen(config.port);
-  // Slow or idle clients must not hold sockets: bound header, whole-request and keep-alive times.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  server.keepAliveTimeout = 5_000;
+  const server = createServer({ ...SERVER_TIMEOUTS, headersTimeout: config.http.headersTimeoutMs, requestTimeout: config.http.requestTimeoutMs });
+
+  let stopping = false;
+  const inFlight = new Set<ServerResponse>();
+  // While stopping, every response asks its client to reconnect (to another instance) instead of reusing the
+  // connection; otherwise a kept-alive socket would hold the shutdown open for the whole keep-alive timeout.
+  server.on('request', (_req, res: ServerResponse) => {
+    if (stopping) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  // Registered after the listener above, which must see each request before the app can answer it.
+  server.on('request', app);
+
+  server.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -44,13 +67,18 @@ async function main(): Promise<void> {
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address !== null ? address.port : config.port, database: config.database.kind }, 'listening');
 
-  let stopping = false;
+  // Not process.exit(): pino writes to stdout asynchronously, and exiting at once could drop or reorder the last
+  // lines (a write still in flight lands after the ones flushed at exit). An empty event loop lets them land.
+  const end = (code: number): void => {
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), EXIT_FALLBACK_MS).unref();
+  };
+
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     const force = setTimeout(() => {
-      logger.warn('in-flight requests did not finish in time; closing anyway');
+      logger.warn({ connections: inFlight.size }, 'in-flight requests did not finish in time; closing anyway');
       server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS);
     force.unref();
@@ -60,14 +88,17 @@ async function main(): Promise<void> {
         .destroy()
         .then(() => {
           logger.info('stopped');
-          process.exit(0);
+          end(0);
         })
         .catch((error: unknown) => {
           logger.error({ err: error }, 'closing the database failed');
-          process.exit(1);
+          end(1);
         });
     });
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     server.closeIdleConnections();
+    // Logged once the listener is closed, so that anyone who reads it knows new connections are refused.
+    logger.info({ signal, inFlight: inFlight.size }, 'shutting down: no new connections, finishing in-flight requests');
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -83,4 +83,53 @@ describe('configuration from the environment', () => {
       audience: 'corecredit',
     });
   });
+
+  it('when nothing is set, then the rate limits, the proxy trust and the HTTP bounds have their documented defaults', () => {
+    expect(loadConfig({ JWT_SECRET: secret })).toMatchObject({
+      rateLimit: { windowMs: 60_000, perClient: 600, perCaller: 300 },
+      trustProxy: false,
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 },
+    });
+  });
+
+  it('when the rate limits, TRUST_PROXY and the HTTP bounds are set, then they are taken (0 turns a limit off)', () => {
+    const config = loadConfig({
+      JWT_SECRET: secret,
+      RATE_LIMIT_WINDOW_MS: '1000',
+      RATE_LIMIT_PER_CLIENT: '0',
+      RATE_LIMIT_PER_CALLER: '25',
+      TRUST_PROXY: '10.0.0.0/8, loopback,2001:db8::/32',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+    });
+    expect(config).toMatchObject({
+      rateLimit: { windowMs: 1000, perClient: 0, perCaller: 25 },
+      trustProxy: ['10.0.0.0/8', 'loopback', '2001:db8::/32'],
+      http: { headersTimeoutMs: 2000, requestTimeoutMs: 2000 },
+    });
+    expect(loadConfig({ JWT_SECRET: secret, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ JWT_SECRET: secret, TRUST_PROXY: '0' }).trustProxy).toBe(false);
+  });
+
+  it('when the rate limits, TRUST_PROXY or the HTTP bounds are wrong, then each is reported', () => {
+    expect(
+      problemsOf({
+        JWT_SECRET: secret,
+        RATE_LIMIT_WINDOW_MS: '0',
+        RATE_LIMIT_PER_CLIENT: '-1',
+        RATE_LIMIT_PER_CALLER: 'many',
+        TRUST_PROXY: 'true',
+        HTTP_HEADERS_TIMEOUT_MS: '20000',
+        HTTP_REQUEST_TIMEOUT_MS: '5000',
+      }),
+    ).toEqual([
+      'RATE_LIMIT_WINDOW_MS must be a whole number from 1000 to 86400000 (got "0")',
+      'RATE_LIMIT_PER_CLIENT must be a whole number from 0 to 1000000 (got "-1")',
+      'RATE_LIMIT_PER_CALLER must be a whole number from 0 to 1000000 (got "many")',
+      expect.stringMatching(/^TRUST_PROXY must be false, .* \(got "true"\)$/),
+      'HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS',
+    ]);
+    expect(problemsOf({ JWT_SECRET: secret, TRUST_PROXY: '10.0.0.0/33' })).toEqual([expect.stringMatching(/^TRUST_PROXY /)]);
+    expect(problemsOf({ JWT_SECRET: secret, TRUST_PROXY: 'proxy.internal' })).toEqual([expect.stringMatching(/^TRUST_PROXY /)]);
+  });
 });

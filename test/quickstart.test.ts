@@ -1,58 +1,20 @@
 // The README's quick start, run for real: the server process, the demo seed, a minted token, the sample request.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { onMariaDb } from './helpers/context';
-
-const root = join(__dirname, '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
-
-function databaseUrl(dataDir: string): string {
-  if (onMariaDb) return process.env.TEST_MARIADB_DATABASE_URL!;
-  return `sqlite:${join(dataDir, 'corecredit.sqlite')}`;
-}
-
-/** Starts `src/server.ts` and resolves with its port once it logs that it listens. */
-function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
-  const child = spawn(tsx, ['src/server.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${lines.join('\n')}`)));
-    child.stderr.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      const entry = JSON.parse(line) as { msg?: string; port?: number };
-      if (entry.msg === 'listening' && entry.port !== undefined) resolve({ child, port: entry.port, lines });
-    });
-  });
-}
-
-function run(script: string, args: string[], env: NodeJS.ProcessEnv): string {
-  const result = spawnSync(tsx, [script, ...args], { cwd: root, env, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
-  return result.stdout.trim();
-}
+import { runScript as run, type ServerProcess, serverEnv, startServer } from './helpers/process';
 
 describe('the quick start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cc-quickstart-'));
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: '0',
-    DATA_DIR: dataDir,
-    DATABASE_URL: databaseUrl(dataDir),
-    LOG_LEVEL: 'info',
-  };
-  let server: Awaited<ReturnType<typeof startServer>>;
+  const env = serverEnv(dataDir);
+  let server: ServerProcess;
 
   beforeAll(async () => {
     server = await startServer(env);
   });
-  afterAll(() => {
-    server.child.kill('SIGKILL');
+  afterAll(async () => {
+    if (server !== undefined) await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -95,10 +57,8 @@ describe('the quick start', () => {
     run('src/cli/seed-demo.ts', [], env);
     expect(await sample(token, '8000000000000227')).toMatchObject({ status: 200 });
 
-    server.child.removeAllListeners('exit');
-    const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
     server.child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(server.lines.join('\n')).toMatch(/"msg":"stopped"/);
+    expect(await server.exited).toBe(0);
+    expect(server.output.join('\n')).toMatch(/"msg":"stopped"/);
   });
 });

@@ -23,7 +23,10 @@ export function isRealRequestTime(value: unknown): boolean {
   const m = REQUEST_TIME_PATTERN.exec(value);
   if (m === null) return false;
   const [month, day, year, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0 to 99 as 1900 to 1999, which refused 12/31/0099 23:59:59.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
   return (
     year >= 1 &&
     date.getUTCFullYear() === year &&

@@ -9,6 +9,7 @@ import { methodNotAllowed, sendCoreCreditSuccess } from '../http/envelope';
 import { idempotency } from '../http/idempotency';
 import { validateDto } from '../http/validation';
 import { delinkAccount, listLinkedAccounts } from '../links/links';
+import { maskAccountNumber } from '../logger';
 import type { RequestContext } from '../operations/operations';
 import { DeLinkAccountDto, ENVELOPE_FIELDS, type EnvelopeDto, GetLinkAccountsDto, SUPPORTED_API_VERSION } from './dto';
 
@@ -63,7 +64,17 @@ export function coreCreditRouter(dataSource: DataSource, verify: TokenVerifier):
         calledId: dto.CalledID ?? null,
       },
     };
-    await delinkAccount(dataSource, ctx, { ssUserId: dto.SSUserID, accountNumber: dto.AccountNumber, boundSsUserId: principal.ssUserId });
+    // The events carry no SSUserID (it is often a number like an account's); the correlation id leads to the
+    // operation, which records everything.
+    const account = maskAccountNumber(dto.AccountNumber);
+    try {
+      await delinkAccount(dataSource, ctx, { ssUserId: dto.SSUserID, accountNumber: dto.AccountNumber, boundSsUserId: principal.ssUserId });
+    } catch (error) {
+      // A refusal is a business outcome; anything else is logged as a failure by the error middleware.
+      if (error instanceof AppError && error.status < 500) req.log.info({ account, errorCode: error.code }, 'delink refused');
+      throw error;
+    }
+    req.log.info({ account }, 'account delinked');
     sendCoreCreditSuccess(res);
   });
 

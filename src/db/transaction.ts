@@ -39,6 +39,9 @@ const unavailable = (message: string, cause?: unknown): AppError =>
 interface Limits extends DatabaseTimeouts {
   gate: SemaphoreInterface;
   sqlite: boolean;
+  /** Units holding a place at the gate, and units waiting for one (for the metrics). */
+  active: number;
+  waiting: number;
 }
 
 const limitsBySource = new WeakMap<DataSource, Limits>();
@@ -51,7 +54,7 @@ export function limitDataSource(dataSource: DataSource, concurrency: number, tim
   const { acquireTimeoutMs, queryTimeoutMs } = { ...DEFAULT_DATABASE_TIMEOUTS, ...timeouts };
   const sqlite = dataSource.options.type === 'better-sqlite3';
   const gate = withTimeout(new Semaphore(sqlite ? 1 : concurrency), acquireTimeoutMs);
-  limitsBySource.set(dataSource, { gate, sqlite, acquireTimeoutMs, queryTimeoutMs });
+  limitsBySource.set(dataSource, { gate, sqlite, acquireTimeoutMs, queryTimeoutMs, active: 0, waiting: 0 });
 }
 
 function limitsOf(dataSource: DataSource): Limits {
@@ -63,17 +66,28 @@ function limitsOf(dataSource: DataSource): Limits {
 /** Holds one place at the gate while `work` runs; a wait longer than the acquire timeout is a 503. */
 async function gated<T>(limits: Limits, work: () => Promise<T>): Promise<T> {
   let release: () => void;
+  limits.waiting += 1;
   try {
     [, release] = await limits.gate.acquire();
   } catch (error) {
     if (error === E_TIMEOUT) throw unavailable(`No database connection became free within ${limits.acquireTimeoutMs} ms.`);
     throw error;
+  } finally {
+    limits.waiting -= 1;
   }
+  limits.active += 1;
   try {
     return await work();
   } finally {
+    limits.active -= 1;
     release();
   }
+}
+
+/** How many units of database work hold a place now, and how many wait for one. */
+export function databaseLoad(dataSource: DataSource): { active: number; waiting: number } {
+  const limits = limitsBySource.get(dataSource);
+  return { active: limits?.active ?? 0, waiting: limits?.waiting ?? 0 };
 }
 
 /**

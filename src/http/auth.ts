@@ -7,17 +7,32 @@ import { locals, type Principal } from './context';
 
 export const ISSUER_ID_PATTERN = /^[A-Za-z0-9_-]{10}$/;
 export const SS_USER_ID_PATTERN = /^[A-Za-z0-9]{1,30}$/;
+/** The longest `sub` an operation can record as its requestor. */
+export const MAX_SUB_LENGTH = 255;
 
 export type Scope = 'selfservice:delink' | 'selfservice:read' | 'issuer:write' | 'issuer:read';
 
-export type TokenVerifier = (token: string) => Promise<Principal>;
+/**
+ * Verifies a token. It may carry `limitCaller`, run by `requireScopes` once the principal is known (the per-caller
+ * rate limit): the routers receive the verifier already, so they need no wiring of their own for it.
+ */
+export type TokenVerifier = ((token: string) => Promise<Principal>) & { readonly limitCaller?: RequestHandler };
+
+/** The verifier, with a middleware to run for every request it authenticates. */
+export function withCallerLimit(verify: TokenVerifier, limitCaller: RequestHandler | undefined): TokenVerifier {
+  if (limitCaller === undefined) return verify;
+  return Object.assign((token: string) => verify(token), { limitCaller });
+}
 
 type KeySource = { key: Uint8Array | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey; algorithms: string[] };
 
 async function keySource(jwt: Config['jwt']): Promise<KeySource> {
   switch (jwt.kind) {
-    case 'secret':
-      return { key: new TextEncoder().encode(jwt.secret), algorithms: ['HS256'] };
+    case 'secret': {
+      // Imported once here: handed the raw bytes, jose imports them into WebCrypto again on every verification.
+      const secret = new TextEncoder().encode(jwt.secret);
+      return { key: await crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']), algorithms: ['HS256'] };
+    }
     case 'publicKey':
       return { key: await importSPKI(jwt.pem, jwt.algorithm), algorithms: [jwt.algorithm] };
     case 'jwks':
@@ -35,6 +50,10 @@ function claimsToPrincipal(payload: JWTPayload): Principal {
   }
   if (ssUserId !== undefined && (typeof ssUserId !== 'string' || !SS_USER_ID_PATTERN.test(ssUserId))) {
     throw new AppError('TOKEN_CLAIMS_INVALID', { message: 'The token ssUserId claim must be 1 to 30 letters or digits.' });
+  }
+  // The operation records sub as its requestor (255 characters): a longer one made MariaDB refuse the row, a 500.
+  if (typeof sub === 'string' && sub.length > MAX_SUB_LENGTH) {
+    throw new AppError('TOKEN_CLAIMS_INVALID', { message: `The token sub claim must be at most ${MAX_SUB_LENGTH} characters.` });
   }
   return {
     sub: typeof sub === 'string' ? sub : null,
@@ -83,9 +102,14 @@ export function requireScopes(verify: TokenVerifier, ...scopes: Scope[]): Reques
     try {
       const principal = await verify(match[1]);
       locals(res).principal = principal;
-      const missing = scopes.filter((scope) => !principal.scopes.has(scope));
-      if (missing.length > 0) return next(new AppError('SCOPE_MISSING', { message: `The token lacks the scope ${missing.join(' ')}.` }));
-      next();
+      const checkScopes = (): void => {
+        const missing = scopes.filter((scope) => !principal.scopes.has(scope));
+        if (missing.length > 0) return next(new AppError('SCOPE_MISSING', { message: `The token lacks the scope ${missing.join(' ')}.` }));
+        next();
+      };
+      // Every authenticated request counts against its caller, with the scope or without.
+      if (verify.limitCaller === undefined) return checkScopes();
+      await verify.limitCaller(req, res, (error?: unknown) => (error === undefined ? checkScopes() : next(error)));
     } catch (error) {
       next(error);
     }

@@ -29,7 +29,12 @@ export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHan
         req.body = {};
         return next();
       }
-      parseJson(req, res, next);
+      // Every refusal of the parser is the caller's (a 4xx); kinds it has no type for, such as a gzip or br body that
+      // does not decompress, are a body that could not be read.
+      parseJson(req, res, (error?: unknown) => {
+        if (error === undefined) return next();
+        next(bodyParserError(error) ?? new AppError('MALFORMED_BODY', { message: 'The request body could not be read.', cause: error }));
+      });
     },
     (req, _res, next) => {
       const body: unknown = req.body;

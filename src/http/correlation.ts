@@ -17,7 +17,8 @@ export function assignCorrelationId(): RequestHandler {
     const given = req.headers[CORRELATION_HEADER];
     const id = isValid(given) ? given : randomUUID();
     locals(res).correlationId = id;
-    locals(res).face = req.path.startsWith('/issuers/') ? 'issuer' : 'corecredit';
+    // Express routes paths case-insensitively (/ISSUERS/… reaches the issuer API), so the face is chosen the same way.
+    locals(res).face = req.path.toLowerCase().startsWith('/issuers/') ? 'issuer' : 'corecredit';
     res.setHeader(CORRELATION_HEADER, id);
     next();
   };

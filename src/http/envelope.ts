@@ -37,10 +37,16 @@ function errorBody(res: Response, error: AppError): unknown {
   return envelope;
 }
 
+/** Express's router could not percent-decode a path parameter (`/issuers/%E0/...`): a malformed request, not a fault. */
+function pathDecodeError(error: unknown): AppError | undefined {
+  if (!(error instanceof URIError) || (error as URIError & { status?: unknown }).status !== 400) return undefined;
+  return new AppError('VALIDATION_FAILED', { details: [{ field: 'path', message: 'The request path must be valid percent-encoded UTF-8.' }] });
+}
+
 /** The one error middleware: AppErrors and anything unknown become the face's error body; 5xx bodies carry no internals. */
 export function errorHandler(): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const error = err instanceof AppError ? err : (bodyParserError(err) ?? toAppError(err));
+    const error = err instanceof AppError ? err : (bodyParserError(err) ?? pathDecodeError(err) ?? toAppError(err));
     if (error.status >= 500) req.log.error({ err }, 'request failed');
     if (res.headersSent) {
       res.destroy();

@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import type { DataSource } from 'typeorm';
 import { read } from '../db/transaction';
+import { methodNotAllowed } from './envelope';
 
 export const READY_TIMEOUT_MS = 2_000;
 
@@ -30,5 +31,7 @@ export function healthRouter(dataSource: DataSource): Router {
     const ready = dataSource.isInitialized && (await databaseAnswers(dataSource));
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks: { database: ready ? 'ok' : 'unavailable' } });
   });
+  // Inside this router: Express itself answers an OPTIONS that a router ends without handling (200 "GET, HEAD").
+  router.all(['/health/live', '/health/ready'], methodNotAllowed(['GET']));
   return router;
 }

@@ -3,7 +3,7 @@
 // another request is 422; a key whose first request is still running is 409.
 import { createHash } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
-import stringify from 'safe-stable-stringify';
+import { configure } from 'safe-stable-stringify';
 import type { DataSource } from 'typeorm';
 import { IdempotencyKey } from '../db/entities';
 import { inTransaction, isDuplicateKey, read } from '../db/transaction';
@@ -16,6 +16,12 @@ const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** A claim not completed within this long belongs to a request that died: the next retry may take it over. */
 export const IDEMPOTENCY_LEASE_MS = 60_000;
+
+/**
+ * Key order does not matter. Depth is bounded: the recursion overflowed the stack on a 16 kB body of nested arrays.
+ * The service reads only top-level string fields, so bodies that differ only deeper down are handled alike anyway.
+ */
+const stringify = configure({ maximumDepth: 32 });
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 

@@ -20,13 +20,23 @@ function rank(constraint: string): number {
 }
 
 /**
+ * No field of any DTO is an object or an array, so such a value fails as one whatever it holds: an empty stand-in of
+ * the same kind keeps its message, and class-transformer never walks a deeply nested value (a 16 kB body of nested
+ * arrays would overflow its recursion).
+ */
+function shallow(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  return Array.isArray(value) ? [] : {};
+}
+
+/**
  * Builds a DTO from the listed own properties of `input` only: unknown fields, prototype keys and inherited
  * properties never reach the instance. No conversion happens: a number stays a number and fails as one.
  */
 export async function validateDto<T extends object>(cls: DtoClass<T>, input: object, fields: readonly string[]): Promise<T> {
   const picked: Record<string, unknown> = {};
   for (const field of fields) {
-    if (Object.hasOwn(input, field)) picked[field] = (input as Record<string, unknown>)[field];
+    if (Object.hasOwn(input, field)) picked[field] = shallow((input as Record<string, unknown>)[field]);
   }
   const instance = plainToInstance(cls, picked, { enableImplicitConversion: false });
   const errors = await validate(instance, { whitelist: true, forbidUnknownValues: true, validationError: { target: false, value: false } });

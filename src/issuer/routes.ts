@@ -9,6 +9,7 @@ import { methodNotAllowed } from '../http/envelope';
 import { idempotency } from '../http/idempotency';
 import { validateParts } from '../http/validation';
 import { deleteAccount, registerAccount } from '../links/links';
+import { maskAccountNumber } from '../logger';
 import { listOperations, type RequestContext } from '../operations/operations';
 import {
   ACCOUNT_PATH_FIELDS,
@@ -51,6 +52,7 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
       productId: body.accountProductId ?? null,
       state: body.state,
     });
+    req.log.info({ account: maskAccountNumber(path.accountId), state: body.state }, 'account registered');
     res.status(204).end();
   });
 
@@ -65,6 +67,7 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
       reason: body.reason ?? null,
       reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
     });
+    req.log.info({ account: maskAccountNumber(path.accountId), operationId }, 'account deleted');
     res.status(200).json({ operationId, status: 'SUCCESSFUL' });
   });
 

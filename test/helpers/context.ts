@@ -9,7 +9,7 @@ import type { Express } from 'express';
 import { type JWTPayload, SignJWT } from 'jose';
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
-import { createApp } from '../../src/app';
+import { type AppDependencies, createApp } from '../../src/app';
 import type { Config, DatabaseConfig } from '../../src/config';
 import { createDataSource } from '../../src/db/data-source';
 import { Account, AccountLink, Operation, SelfServiceUser } from '../../src/db/entities';
@@ -22,7 +22,7 @@ export const onMariaDb = process.env.TEST_DATABASE === 'mariadb';
 export interface TestContext {
   dataSource: DataSource;
   app: Express;
-  config: Pick<Config, 'jwt'>;
+  config: AppDependencies['config'];
   close(): Promise<void>;
 }
 
@@ -46,11 +46,19 @@ export async function openDataSource(database: DatabaseConfig = testDatabase()):
 export const defaultJwtConfig: Config['jwt'] = { kind: 'secret', secret: TEST_SECRET, source: 'JWT_SECRET', issuer: undefined, audience: undefined };
 
 export async function createTestContext(
-  options: { database?: DatabaseConfig; jwt?: Config['jwt']; logStream?: Writable; dataSource?: DataSource } = {},
+  options: {
+    database?: DatabaseConfig;
+    jwt?: Config['jwt'];
+    logStream?: Writable;
+    dataSource?: DataSource;
+    /** Off unless given, so that suites sending many requests are not throttled. */
+    rateLimit?: Config['rateLimit'];
+    trustProxy?: Config['trustProxy'];
+  } = {},
 ): Promise<TestContext> {
   const database = options.database ?? testDatabase();
   const dataSource = options.dataSource ?? (await openDataSource(database));
-  const config = { jwt: options.jwt ?? defaultJwtConfig };
+  const config: AppDependencies['config'] = { jwt: options.jwt ?? defaultJwtConfig, rateLimit: options.rateLimit, trustProxy: options.trustProxy };
   const logger = options.logStream !== undefined ? pino({ level: 'info' }, options.logStream) : pino({ level: 'silent' });
   const app = await createApp({ dataSource, config, logger });
   return {

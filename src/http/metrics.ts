@@ -1,0 +1,120 @@
+// Prometheus metrics on GET /metrics: requests by route pattern, DeLinkAccount outcomes, the database pool, the process.
+import { type RequestHandler, Router } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+import { databaseLoad } from '../db/transaction';
+import { DELINK_PATH } from '../corecredit/routes';
+import { locals } from './context';
+import { methodNotAllowed } from './envelope';
+import { routePattern } from './logging';
+
+export const METRICS_PATH = '/metrics';
+
+/** The route label of a request no route answered: the URL itself may hold account numbers and has no bound. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+export interface HttpMetrics {
+  registry: Registry;
+  /** Times every request; mount it before anything that may answer, so that refusals are counted too. */
+  record: RequestHandler;
+  /** Serves GET /metrics. */
+  router: Router;
+}
+
+interface Queue {
+  length: number;
+}
+
+/** mysql2's pool publishes no statistics; these fields of its pool (3.x) are the only source. */
+interface Mysql2Pool {
+  _allConnections?: Queue;
+  _freeConnections?: Queue;
+  _connectionQueue?: Queue;
+}
+
+/**
+ * Units of work wait at the service's own gate (sized to the pool) before they reach a connection, so "waiting" is
+ * the gate's queue; mysql2's own queue stays empty but is added in case anything bypasses the gate.
+ */
+function poolState(dataSource: DataSource): { open: number; inUse: number; waiting: number } {
+  if (!dataSource.isInitialized) return { open: 0, inUse: 0, waiting: 0 };
+  const load = databaseLoad(dataSource);
+  // TypeORM keeps one SQLite connection for the data source's whole life.
+  if (dataSource.options.type === 'better-sqlite3') return { open: 1, inUse: load.active, waiting: load.waiting };
+  const pool = (dataSource.driver as unknown as { pool?: Mysql2Pool }).pool;
+  const open = pool?._allConnections?.length ?? 0;
+  return { open, inUse: open - (pool?._freeConnections?.length ?? 0), waiting: load.waiting + (pool?._connectionQueue?.length ?? 0) };
+}
+
+/**
+ * A registry of the app's own: createApp may run twice in one process (two instances in one test), and each
+ * instance reports its own requests and its own pool.
+ */
+export function createMetrics(dataSource: DataSource): HttpMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by method, route pattern and status.', labelNames, registers });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from receiving a request to finishing its response, by method, route pattern and status.',
+    labelNames,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const delinks = new Counter({
+    name: 'corecredit_delink_outcomes_total',
+    help: 'DeLinkAccount responses by ErrorCode (ERR01093 is success).',
+    labelNames: ['errorCode'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'db_pool_connections_open',
+    help: 'Database connections open (SQLite: its one connection).',
+    registers,
+    collect() {
+      this.set(poolState(dataSource).open);
+    },
+  });
+  new Gauge({
+    name: 'db_pool_connections_in_use',
+    help: 'Database connections lent out to a unit of work (SQLite: its one connection, always).',
+    registers,
+    collect() {
+      this.set(poolState(dataSource).inUse);
+    },
+  });
+  new Gauge({
+    name: 'db_pool_requests_waiting',
+    help: 'Units of database work waiting for a free connection.',
+    registers,
+    collect() {
+      this.set(poolState(dataSource).waiting);
+    },
+  });
+
+  const record: RequestHandler = (req, res, next) => {
+    const stop = duration.startTimer();
+    // Only a finished response has a status to count; a request its client abandoned is not counted.
+    res.once('finish', () => {
+      const route = routePattern(req) ?? UNMATCHED_ROUTE;
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      stop(labels);
+      requests.inc(labels);
+      const errorCode = locals(res).errorCode;
+      if (route === DELINK_PATH && req.method === 'POST' && errorCode !== undefined) delinks.inc({ errorCode });
+    });
+    next();
+  };
+
+  const router = Router();
+  router.get(METRICS_PATH, async (_req, res) => {
+    const text = await registry.metrics();
+    res.status(200).type(registry.contentType).send(text);
+  });
+  router.all(METRICS_PATH, methodNotAllowed(['GET']));
+
+  return { registry, record, router };
+}

@@ -1,0 +1,45 @@
+// Request budgets with express-rate-limit: per client address before authentication, so that a flood never reaches
+// the token verifier, and per caller (issuer and token sub) once the token is verified, so that one integration
+// cannot starve the others behind a shared address. Counters live in this instance's memory.
+import type { RequestHandler } from 'express';
+import { type Options, rateLimit } from 'express-rate-limit';
+import type { Logger } from 'pino';
+import type { RateLimitConfig } from '../config';
+import { AppError } from '../errors';
+import { principalOf } from './context';
+
+function limiter(name: string, windowMs: number, limit: number, logger: Logger, extra: Partial<Options>): RequestHandler | undefined {
+  // express-rate-limit reads 0 as "refuse everything"; here it means the limit is off.
+  if (limit === 0) return undefined;
+  return rateLimit({
+    windowMs,
+    limit,
+    // One `RateLimit` field per policy (IETF draft 8), so that a client sees which budget it is spending.
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    identifier: name,
+    // Retry-After is set by the library before the handler runs; the error middleware answers in the route's face.
+    handler: (_req, _res, next) => next(new AppError('RATE_LIMITED')),
+    // Its configuration checks (e.g. X-Forwarded-For seen without TRUST_PROXY) go to the service log, not stderr.
+    logger: {
+      warn: (error: unknown, message?: string) => logger.warn({ err: error }, message ?? `rate limiter ${name}`),
+      error: (error: unknown, message?: string) => logger.error({ err: error }, message ?? `rate limiter ${name}`),
+    },
+    ...extra,
+  });
+}
+
+/** Per client address (`req.ip`: the socket's, or X-Forwarded-For's when `trust proxy` is set). */
+export function clientRateLimit(config: RateLimitConfig, logger: Logger): RequestHandler | undefined {
+  return limiter('client', config.windowMs, config.perClient, logger, {});
+}
+
+/** Per caller; mount it where the principal is known. A token without `sub` shares its issuer's sub-less budget. */
+export function callerRateLimit(config: RateLimitConfig, logger: Logger): RequestHandler | undefined {
+  return limiter('caller', config.windowMs, config.perCaller, logger, {
+    keyGenerator: (_req, res) => {
+      const { issuerId, sub } = principalOf(res);
+      return JSON.stringify([issuerId, sub]);
+    },
+  });
+}

@@ -1,0 +1,256 @@
+// The logs: one JSON completion line per request with its fields, business events, and never an account number,
+// an SSUserID that reads like one, or a token.
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import request, { type Response } from 'supertest';
+import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
+import { ACCOUNT_PATH, DELETE_PATH, OPERATIONS_PATH } from '../src/issuer/routes';
+import { maskAccountNumber } from '../src/logger';
+import {
+  buildEnvelope,
+  createTestContext,
+  issuerToken,
+  mintToken,
+  randomDigits,
+  randomIssuerId,
+  seedUser,
+  TEST_SECRET,
+  type TestContext,
+} from './helpers/context';
+
+type LogLine = Record<string, unknown>;
+
+/** Collects everything the app's logger writes, as raw text. */
+function logCollector(): { stream: Writable; text(): string; lines(): LogLine[] } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk.toString();
+      callback();
+    },
+  });
+  return {
+    stream,
+    text: () => text,
+    lines: () =>
+      text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as LogLine),
+  };
+}
+
+interface Expected {
+  correlationId: string;
+  method: string;
+  route: string | null;
+  status: number;
+  sub: string | null;
+  errorCode: string | null;
+}
+
+describe('request logs and business events', () => {
+  const logs = logCollector();
+  let ctx: TestContext;
+  const issuerId = randomIssuerId();
+  // An SSUserID of digits only, as the documented sample's: it must be treated like an account number.
+  const ssUserId = randomDigits(16);
+  const [mainAccount, delinkedAccount, deletedAccount, otherAccount] = Array.from({ length: 4 }, () => randomDigits(16)) as [string, string, string, string];
+  const tokens: Record<string, string> = {};
+  const expected: Expected[] = [];
+  const responses: Record<string, Response> = {};
+
+  /** Sends one request with a correlation id of its own and records what its completion line must say. */
+  async function send(
+    name: string,
+    build: (correlationId: string) => request.Test,
+    expectation: Omit<Expected, 'correlationId' | 'status' | 'errorCode'> & { status: number; errorCode: string | null },
+  ): Promise<Response> {
+    const correlationId = `log-${name}-${randomUUID()}`;
+    const res = await build(correlationId).set('x-correlation-id', correlationId);
+    expect(res.status).toBe(expectation.status);
+    expected.push({ correlationId, ...expectation });
+    responses[name] = res;
+    return res;
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ logStream: logs.stream });
+    tokens.channel = await mintToken(issuerId);
+    tokens.issuer = await issuerToken(issuerId);
+    tokens.forged = await mintToken(issuerId, { secret: `${TEST_SECRET}-not-ours` });
+    const { app } = ctx;
+    const issuerPath = (account: string): string => ACCOUNT_PATH.replace(':issuerId', issuerId).replace(':accountId', account);
+    const delink = (account: string) => (id: string) =>
+      request(app)
+        .post(DELINK_PATH)
+        .set('Authorization', `Bearer ${tokens.channel}`)
+        .set('x-correlation-id', id)
+        .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: account }));
+
+    for (const [i, account] of [mainAccount, delinkedAccount, deletedAccount, otherAccount].entries()) {
+      await send(
+        `register-${i}`,
+        () => request(app).put(issuerPath(account)).set('Authorization', `Bearer ${tokens.issuer}`).send({ consumerId: ssUserId, state: 'ACTIVE' }),
+        { method: 'PUT', route: ACCOUNT_PATH, status: 204, sub: 'issuer-backend', errorCode: null },
+      );
+    }
+    await send('delink', delink(delinkedAccount), { method: 'POST', route: DELINK_PATH, status: 200, sub: 'portal-backend', errorCode: 'ERR01093' });
+    await send('main', delink(mainAccount), { method: 'POST', route: DELINK_PATH, status: 409, sub: 'portal-backend', errorCode: 'ERR01140' });
+    // Invalid by a leading space: the refused value itself must not reach the log either.
+    await send('invalid', delink(` ${otherAccount}`), { method: 'POST', route: DELINK_PATH, status: 400, sub: 'portal-backend', errorCode: 'ERR01100' });
+    await send(
+      'forged',
+      () =>
+        request(app)
+          .post(DELINK_PATH)
+          .set('Authorization', `Bearer ${tokens.forged}`)
+          .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: otherAccount })),
+      { method: 'POST', route: DELINK_PATH, status: 401, sub: null, errorCode: 'ERR01111' },
+    );
+    await send(
+      'list',
+      () =>
+        request(app)
+          .post(GET_LINKS_PATH)
+          .set('Authorization', `Bearer ${tokens.channel}`)
+          .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: undefined })),
+      { method: 'POST', route: GET_LINKS_PATH, status: 200, sub: 'portal-backend', errorCode: 'ERR01093' },
+    );
+    await send(
+      'delete',
+      () =>
+        request(app)
+          .post(`${issuerPath(deletedAccount)}/operations:delete`)
+          .set('Authorization', `Bearer ${tokens.issuer}`)
+          .send({ reason: 'closed by the cardholder', reasonCode: 'USER_DECISION' }),
+      { method: 'POST', route: DELETE_PATH, status: 200, sub: 'issuer-backend', errorCode: null },
+    );
+    await send(
+      'operations',
+      () =>
+        request(app)
+          .get(`/issuers/${issuerId}/consumers/${ssUserId}/operations?offset=0&count=50`)
+          .set('Authorization', `Bearer ${tokens.issuer}`),
+      { method: 'GET', route: OPERATIONS_PATH, status: 200, sub: 'issuer-backend', errorCode: null },
+    );
+    await send('unknown', () => request(app).get(`/issuers/${issuerId}/accounts/${otherAccount}/history`), {
+      method: 'GET',
+      route: null,
+      status: 404,
+      sub: null,
+      errorCode: 'ERR01134',
+    });
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  it('when requests were served, then every line written is one JSON object', () => {
+    const raw = logs.text().split('\n').filter((line) => line !== '');
+    expect(raw.length).toBeGreaterThan(expected.length);
+    for (const line of raw) expect(JSON.parse(line)).toEqual(expect.any(Object));
+  });
+
+  it('when a request is answered, then it has exactly one completion line with correlation id, method, route, status, duration, caller and ErrorCode', () => {
+    const completions = logs.lines().filter((line) => line.durationMs !== undefined);
+    expect(completions).toHaveLength(expected.length);
+    for (const e of expected) {
+      const mine = completions.filter((line) => line.correlationId === e.correlationId);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({
+        correlationId: e.correlationId,
+        req: { method: e.method },
+        route: e.route,
+        res: { statusCode: e.status },
+        durationMs: expect.any(Number),
+        sub: e.sub,
+        errorCode: e.errorCode,
+      });
+    }
+  });
+
+  it('when the ErrorCode of a CoreCredit response is logged, then it is the one the caller received', () => {
+    const completions = logs.lines().filter((line) => line.durationMs !== undefined);
+    for (const name of ['delink', 'main', 'invalid', 'forged', 'list']) {
+      const res = responses[name]!;
+      const line = completions.find((l) => l.correlationId === res.headers['x-correlation-id']);
+      expect(line?.errorCode).toBe((res.body as { ErrorCode: string }).ErrorCode);
+    }
+  });
+
+  it('when accounts are registered, delinked, refused and deleted, then each is an info event with the masked account and the correlation id', () => {
+    const events = logs.lines().filter((line) => line.durationMs === undefined);
+    const correlationOf = (name: string): unknown => responses[name]!.headers['x-correlation-id'];
+    const registered = events.filter((e) => e.msg === 'account registered');
+    expect(registered).toHaveLength(4);
+    for (const [i, account] of [mainAccount, delinkedAccount, deletedAccount, otherAccount].entries()) {
+      expect(registered).toContainEqual(
+        expect.objectContaining({ level: 30, correlationId: correlationOf(`register-${i}`), account: maskAccountNumber(account), state: 'ACTIVE' }),
+      );
+    }
+    expect(events.filter((e) => e.msg === 'account delinked')).toEqual([
+      expect.objectContaining({ level: 30, correlationId: correlationOf('delink'), account: maskAccountNumber(delinkedAccount) }),
+    ]);
+    expect(events.filter((e) => e.msg === 'delink refused')).toEqual([
+      expect.objectContaining({ level: 30, correlationId: correlationOf('main'), account: maskAccountNumber(mainAccount), errorCode: 'ERR01140' }),
+    ]);
+    expect(events.filter((e) => e.msg === 'account deleted')).toEqual([
+      expect.objectContaining({
+        level: 30,
+        correlationId: correlationOf('delete'),
+        account: maskAccountNumber(deletedAccount),
+        operationId: (responses.delete!.body as { operationId: string }).operationId,
+      }),
+    ]);
+    expect(maskAccountNumber(mainAccount)).toBe(`************${mainAccount.slice(-4)}`);
+  });
+
+  it('when everything was logged, then no account number, no SSUserID, no token and no secret appears whole anywhere', () => {
+    const text = logs.text();
+    for (const secret of [mainAccount, delinkedAccount, deletedAccount, otherAccount, ssUserId, TEST_SECRET, ...Object.values(tokens)]) {
+      expect(text).not.toContain(secret);
+    }
+    // The responses did carry them, so the log had every chance to copy them.
+    expect(JSON.stringify(responses.list!.body)).toContain(mainAccount);
+  });
+});
+
+describe('the log of a request that failed in the database', () => {
+  const logs = logCollector();
+  let ctx: TestContext;
+
+  beforeAll(async () => {
+    // A broken schema, on a database of this test's own (never the suite's shared MariaDB database).
+    ctx = await createTestContext({ logStream: logs.stream, database: { kind: 'sqlite', path: join(tmpdir(), `cc-test-logs-${randomUUID()}.sqlite`) } });
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  it('when a query fails, then the error is logged with its type and correlation id but without the SQL parameters that hold the account', async () => {
+    const user = await seedUser(ctx.dataSource);
+    const account = user.otherAccounts[0]!;
+    await ctx.dataSource.query('DROP TABLE operations');
+    const token = await mintToken(user.issuerId);
+    const correlationId = `log-failed-${randomUUID()}`;
+
+    const res = await request(ctx.app)
+      .post(DELINK_PATH)
+      .set('Authorization', `Bearer ${token}`)
+      .set('x-correlation-id', correlationId)
+      .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
+
+    expect(res.status).toBe(500);
+    const failures = logs.lines().filter((line) => line.correlationId === correlationId && line.level === 50 && line.durationMs === undefined);
+    expect(failures).toEqual([expect.objectContaining({ msg: 'request failed', err: expect.objectContaining({ type: 'QueryFailedError' }) })]);
+    expect(failures[0]!.err).not.toHaveProperty('parameters');
+    expect(failures[0]!.err).not.toHaveProperty('query');
+    const text = logs.text();
+    expect(text).not.toContain(account);
+    expect(text).not.toContain(user.ssUserId);
+    expect(text).not.toContain(token);
+  });
+});
