@@ -1,6 +1,7 @@
 // The domain: self-service users, their accounts and links, and the rule that the main account is never delinked.
 import type { DataSource, EntityManager } from 'typeorm';
 import { Account, AccountLink, type AccountState, SelfServiceUser } from '../db/entities';
+import { execute, persistentValue } from '../db/statements';
 import { read } from '../db/transaction';
 import { AppError } from '../errors';
 import { consumerKey, done, recordedOperation, refused, type RequestContext } from '../operations/operations';
@@ -35,6 +36,11 @@ async function whyNotDelinked(manager: EntityManager, issuerId: string, ssUserId
   return new AppError('ACCOUNT_ALREADY_DELINKED');
 }
 
+const DELINK_SQL =
+  'UPDATE account_links SET delinked_at = ? WHERE is_main = 0 AND delinked_at IS NULL' +
+  ' AND account_id = (SELECT a.id FROM accounts a WHERE a.issuer_id = ? AND a.account_number = ?)' +
+  ' AND user_id = (SELECT u.id FROM ss_users u WHERE u.issuer_id = ? AND u.ss_user_key = ?)';
+
 /**
  * Removes an account from a self-service user. One conditional UPDATE decides: it matches only a linked,
  * non-main link of that account and that user, so concurrent requests (in this process or any other) can
@@ -48,21 +54,9 @@ export async function delinkAccount(
   const { ssUserId, accountNumber } = request;
   await recordedOperation(dataSource, ctx, { operation: 'DELINK', consumerId: ssUserId, accountNumber }, async (manager) => {
     if (boundElsewhere(request.boundSsUserId, ssUserId)) return refused(new AppError('USER_NOT_ALLOWED'));
-    const accountIds = manager
-      .createQueryBuilder(Account, 'a')
-      .select('a.id')
-      .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber');
-    const userIds = manager.createQueryBuilder(SelfServiceUser, 'u').select('u.id').where('u.issuer_id = :issuerId AND u.ss_user_key = :key');
-    const result = await manager
-      .createQueryBuilder()
-      .update(AccountLink)
-      .set({ delinkedAt: new Date() })
-      .where('is_main = 0 AND delinked_at IS NULL')
-      .andWhere(`account_id = (${accountIds.getQuery()})`)
-      .andWhere(`user_id = (${userIds.getQuery()})`)
-      .setParameters({ issuerId: ctx.issuerId, accountNumber, key: consumerKey(ssUserId) })
-      .execute();
-    if (result.affected === 1) return done(undefined);
+    const delinkedAt = persistentValue(manager, AccountLink, 'delinkedAt', new Date());
+    const affected = await execute(manager, DELINK_SQL, [delinkedAt, ctx.issuerId, accountNumber, ctx.issuerId, consumerKey(ssUserId)]);
+    if (affected === 1) return done(undefined);
     return refused(await whyNotDelinked(manager, ctx.issuerId, ssUserId, accountNumber));
   });
 }

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { Operation, type OperationKind, type RequestorType } from '../db/entities';
+import { rowInserter } from '../db/statements';
 import { inTransaction, read, RETRY_AFTER_SECONDS, type TransactionOptions } from '../db/transaction';
 import { AppError } from '../errors';
 
@@ -69,6 +70,8 @@ function operationRow(
   };
 }
 
+const insertOperation = rowInserter(Operation);
+
 /**
  * Runs `work` in one transaction and records its operation in that same transaction, so a change never exists
  * without its record. A refusal commits its FAILED record and is then thrown. When the transaction itself fails,
@@ -90,14 +93,14 @@ export async function recordedOperation<T>(
       async (manager) => {
         const result = await work(manager);
         const failure = result.ok ? null : result.error;
-        await manager.insert(Operation, operationRow(operationId, ctx, { ...subject, ...result.subject }, startTime, failure));
+        await insertOperation(manager, operationRow(operationId, ctx, { ...subject, ...result.subject }, startTime, failure));
         return result;
       },
       options,
     );
   } catch (error) {
     const failure = error instanceof AppError ? error : toAppError(error);
-    await inTransaction(dataSource, (manager) => manager.insert(Operation, operationRow(operationId, ctx, subject, startTime, failure))).catch(
+    await inTransaction(dataSource, (manager) => insertOperation(manager, operationRow(operationId, ctx, subject, startTime, failure))).catch(
       () => undefined,
     );
     throw error;

@@ -1,0 +1,820 @@
+// The load benchmark: `npm run bench` (the full run, report in bench/results/) and `npm run bench:smoke` (a few
+// seconds on tiny data, so that the harness cannot rot; writes nothing into bench/results/).
+//
+// It builds the service, creates a database of its own per data size on the MariaDB server, seeds them
+// (bench/seed.mjs), starts the service as production does (compiled JavaScript, NODE_ENV=production, LOG_LEVEL=info,
+// a generated JWT_SECRET) and the two baselines (bench/baselines.mjs) as processes of their own, drives one at a time
+// with autocannon, in rounds taken in turn, and writes the report (bench/report.mjs). Every process it starts is
+// stopped and the databases dropped at the end, on failure and on Ctrl-C too. Load goes to 127.0.0.1 only and every
+// run is bounded in time.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { SignJWT } from 'jose';
+import { summarizeProfile, writeReport } from './report.mjs';
+import {
+  accountOf,
+  compareShapes,
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  ISSUER_ID,
+  LINKS_PER_USER,
+  migrate,
+  newAccountOf,
+  newConsumerOf,
+  relinkAll,
+  seedUsers,
+  ssUserIdOf,
+  tableSizes,
+} from './seed.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_SERVER = 'mariadb://root@127.0.0.1:3306';
+const SCENARIOS = ['delink', 'invalid', 'getlinks', 'register'];
+const TARGETS = ['service', 'raw', 'express'];
+/** Users seeded through registerAccount itself before the bulk insert takes over (5 links each). */
+const FUNCTION_USERS = 1_000;
+/** No single load may outlive its duration by more than this, whatever the server does. */
+const LOAD_GRACE_S = 30;
+/** The whole run, seeding and all, is cut off past this. */
+const RUN_DEADLINE_MS = 90 * 60_000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      links: { type: 'string' },
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      scenarios: { type: 'string' },
+      targets: { type: 'string' },
+      'function-users': { type: 'string' },
+      'no-profile': { type: 'boolean', default: false },
+      'skip-build': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`usage: node bench/run.mjs [--smoke] [--links 100000,1000000] [--connections 16,64] [--duration 10] [--warmup 3] [--rounds 5]
+                         [--scenarios ${SCENARIOS.join(',')}] [--targets ${TARGETS.join(',')}]
+                         [--function-users ${FUNCTION_USERS}] [--no-profile] [--skip-build] [--out bench/results]
+environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVER}), BENCH_LINKS`);
+    process.exit(0);
+  }
+  const list = (raw, fallback) => (raw ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const numbers = (raw, fallback, name) =>
+    list(raw, fallback).map((s) => {
+      const n = Number(s);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: "${s}" is not a positive number`);
+      return n;
+    });
+  const smoke = values.smoke;
+  const o = {
+    smoke,
+    links: numbers(values.links ?? process.env.BENCH_LINKS, smoke ? '200' : '100000,1000000', 'links').sort((a, b) => a - b),
+    connections: numbers(values.connections, smoke ? '4' : '16,64', 'connections'),
+    duration: numbers(values.duration, smoke ? '0.5' : '10', 'duration')[0],
+    warmup: numbers(values.warmup, smoke ? '0.25' : '3', 'warmup')[0],
+    rounds: numbers(values.rounds, smoke ? '1' : '5', 'rounds')[0],
+    scenarios: list(values.scenarios, SCENARIOS.join(',')),
+    targets: list(values.targets, TARGETS.join(',')),
+    functionUsers: numbers(values['function-users'], String(FUNCTION_USERS), 'function-users')[0],
+    profile: !smoke && !values['no-profile'],
+    build: !values['skip-build'],
+    // The smoke run exercises the report too, into a temporary folder: only a full run writes bench/results/.
+    out: smoke ? undefined : resolve(values.out ?? join(ROOT, 'bench', 'results')),
+    // Short runs need finer samples than autocannon's one per second, which also sets when a run can end.
+    sampleInt: smoke ? 250 : 1000,
+  };
+  if (!Number.isInteger(o.rounds)) throw new Error('--rounds must be a whole number');
+  for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
+  for (const t of o.targets) if (!TARGETS.includes(t)) throw new Error(`unknown target "${t}" (${TARGETS.join(', ')})`);
+  if (!o.targets.includes('service')) throw new Error('--targets must include service');
+  for (const links of o.links) if (links % LINKS_PER_USER !== 0 || links < 10 * LINKS_PER_USER) throw new Error(`--links ${links}: a multiple of ${LINKS_PER_USER}, at least ${10 * LINKS_PER_USER}`);
+  return o;
+}
+
+/** The MariaDB server, or why the run cannot use one. The benchmark talks to this machine only. */
+function databaseServer(smoke) {
+  const raw = process.env.BENCH_DATABASE_URL || (smoke ? process.env.TEST_MARIADB_URL : undefined) || (smoke ? undefined : DEFAULT_SERVER);
+  if (raw === undefined) return undefined;
+  const url = new URL(raw.replace(/^mariadb:/, 'mysql:'));
+  if (!/^mysql:$/.test(url.protocol)) throw new Error('BENCH_DATABASE_URL must be mariadb://… or mysql://…');
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error(`BENCH_DATABASE_URL must be on this machine (127.0.0.1), not ${url.hostname}`);
+  if (url.pathname.length > 1) throw new Error('BENCH_DATABASE_URL names the server only: the bench creates a database of its own there and drops it');
+  return raw;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes: everything started is tracked here and stopped at the end, whatever happens.
+
+const children = new Set();
+/** Every process started, running or not, for the logs shown when the run fails. */
+const everStarted = [];
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function startProcess(name, args, env, runDir) {
+  const logFile = join(runDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  // Logs go to a file, not a pipe: pino writes synchronously, and a pipe the harness reads late would slow the service.
+  const child = spawn(process.execPath, args, { cwd: runDir, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const proc = { name, child, logFile, exited: false, exitCode: null };
+  proc.done = new Promise((resolveExit) =>
+    child.once('exit', (code, signal) => {
+      proc.exited = true;
+      proc.exitCode = code ?? signal;
+      children.delete(proc);
+      resolveExit();
+    }),
+  );
+  children.add(proc);
+  everStarted.push(proc);
+  return proc;
+}
+
+async function stopProcess(proc, graceMs = 20_000) {
+  if (proc.exited) return;
+  proc.child.kill('SIGTERM');
+  const stopped = await Promise.race([proc.done.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!stopped) {
+    proc.child.kill('SIGKILL');
+    await proc.done;
+  }
+}
+
+async function stopAll() {
+  await Promise.all([...children].map((proc) => stopProcess(proc, 10_000)));
+}
+
+function logTail(proc, lines = 15) {
+  try {
+    return readFileSync(proc.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function waitForPort(proc, port, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exited) throw new Error(`${proc.name} exited (${proc.exitCode}) before listening:\n${logTail(proc)}`);
+    const open = await new Promise((resolveOpen) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolveOpen(true);
+      });
+      socket.once('error', () => resolveOpen(false));
+    });
+    if (open) return;
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} did not listen on ${port} within ${timeoutMs} ms:\n${logTail(proc)}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measuring the processes: peak RSS by polling, CPU from /proc, to tell our load from other people's.
+
+function readStatus(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+  } catch {
+    return { rssKb: NaN, hwmKb: NaN };
+  }
+}
+
+function processTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
+  } catch {
+    return NaN;
+  }
+}
+
+function machineTicks() {
+  try {
+    const [, ...numbers] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const t = numbers.map(Number);
+    const idle = t[3] + t[4];
+    return { busy: t.reduce((a, b) => a + b, 0) - idle, total: t.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The database server's process, when it runs on this machine and /proc shows it. */
+function databasePid() {
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+        if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
+}
+
+/** CPU use while `work` runs, in % of one core: the whole machine, the target, the database, this harness. */
+async function withCpu(targetPid, dbPid, work) {
+  const cores = cpus().length;
+  const before = { machine: machineTicks(), target: processTicks(targetPid), db: dbPid === undefined ? NaN : processTicks(dbPid), self: process.cpuUsage(), at: Date.now() };
+  const peak = { rssKb: 0 };
+  const poll = setInterval(() => {
+    const { rssKb } = readStatus(targetPid);
+    if (rssKb > peak.rssKb) peak.rssKb = rssKb;
+  }, 100);
+  try {
+    const result = await work();
+    const seconds = (Date.now() - before.at) / 1000;
+    const machine = machineTicks();
+    const pct = (ticks) => Math.round((ticks / seconds) * 10) / 10; // 100 ticks per second is 100 % of one core
+    const self = process.cpuUsage(before.self);
+    const cpu = {
+      cores,
+      machinePct: machine && before.machine ? Math.round(((machine.busy - before.machine.busy) / (machine.total - before.machine.total)) * cores * 1000) / 10 : null,
+      targetPct: pct(processTicks(targetPid) - before.target),
+      databasePct: dbPid === undefined ? null : pct(processTicks(dbPid) - before.db),
+      harnessPct: Math.round(((self.user + self.system) / 1e6 / seconds) * 1000) / 10,
+    };
+    cpu.othersPct =
+      cpu.machinePct === null ? null : Math.round((cpu.machinePct - cpu.targetPct - (cpu.databasePct ?? 0) - cpu.harnessPct) * 10) / 10;
+    const { rssKb, hwmKb } = readStatus(targetPid);
+    return { result, cpu, peakRssMb: Math.round(Math.max(peak.rssKb, rssKb) / 102.4) / 10, hwmMb: Math.round(hwmKb / 102.4) / 10 };
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+/** How busy the machine is while none of our load runs: other people's work (and our database's leftovers). */
+async function quietCpu(ms = 300) {
+  const before = machineTicks();
+  await sleep(ms);
+  const after = machineTicks();
+  if (!before || !after) return null;
+  return Math.round(((after.busy - before.busy) / (after.total - before.total)) * cpus().length * 1000) / 10;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios: what each request carries and which answers are expected of each target.
+
+const DELINK_PATH = '/api/CoreCredit/UserManagement/DeLinkAccount';
+const GET_LINKS_PATH = '/api/CoreCredit/UserManagement/GetLinkAccounts';
+const envelope = (fields) =>
+  JSON.stringify({
+    Source: 'Web',
+    IPAddress: '10.120.0.1',
+    DateFormat: null,
+    CurrencyCode: null,
+    CurrencySymbolType: null,
+    Language: null,
+    ExternalIP: '10.120.0.0',
+    SessionID: null,
+    APIVersion: '2.0',
+    CallerID: null,
+    CalledID: null,
+    RequestTime: null,
+    ...fields,
+  });
+
+/** Invalid in fields the raw baseline checks too, and in more that only the service's full validation sees. */
+const INVALID_BODIES = [
+  envelope({ SSUserID: ssUserIdOf(1), AccountNumber: 8000000000000227 }),
+  envelope({ Source: undefined, ExternalIP: undefined, SSUserID: ssUserIdOf(2), AccountNumber: ' 123' }),
+  envelope({ IPAddress: '999.1.1.1', Language: 'fr', RequestTime: '02/30/2026 10:00:00', SSUserID: ssUserIdOf(3), AccountNumber: '12a' }),
+  envelope({ SSUserID: 'not valid!', CallerID: 'abc', CurrencyCode: '999', AccountNumber: accountOf(4, 1) }),
+];
+
+const SUCCESS_CODE = '"ErrorCode":"ERR01093"';
+const expect = (status, code) => ({ status, code });
+
+/** A walk through 0..n-1 that visits every index once per n steps, in an order unlike the rows' own. */
+function permutation(n) {
+  const step = 1_000_003; // prime, larger than any n here, hence coprime with it
+  return (k) => (((k % n) * (step % n)) % n + n) % n;
+}
+
+/** Shared across runs: which accounts and numbers the next requests use. */
+function scenarioState(users) {
+  return {
+    users,
+    delinkCursor: 0,
+    otherCursor: 0,
+    registerSeq: 0,
+    consumerSeq: 0,
+    userWalk: permutation(users),
+    secondaryWalk: permutation(users * (LINKS_PER_USER - 1)),
+  };
+}
+
+/**
+ * The requests of one scenario against one target: autocannon's `requests` entry (setupRequest picks each
+ * request's body and what it expects; onResponse counts what came back) and the counters.
+ */
+function scenarioLoad(scenario, target, state, tokens) {
+  const counts = { outcomes: {}, unexpected: 0, unexpectedSamples: [], poolExhausted: 0 };
+  const runStart = state.delinkCursor;
+  const bare = target === 'express';
+  const next = { method: 'POST', path: DELINK_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.channel}` } };
+  let pick;
+  switch (scenario) {
+    case 'delink':
+      // Most succeed (each on an account no other request of the run touches), 1 in 10 names the main account,
+      // 1 in 10 an account linked to another user.
+      pick = (k) => {
+        const kind = k % 10;
+        if (kind === 0) {
+          const user = state.userWalk(state.otherCursor++);
+          return { body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf(user, 0) }), expect: expect(409, 'ERR01140') };
+        }
+        if (kind === 5) {
+          const user = state.userWalk(state.otherCursor++);
+          return { body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf((user + 1) % state.users, 1) }), expect: expect(404, 'ERR01131') };
+        }
+        // Every run starts with all links linked; past one account each, the walk comes back to delinked ones
+        // (tiny data sets only), which are then rightly refused, and counted apart.
+        const exhausted = state.delinkCursor - runStart >= state.users * (LINKS_PER_USER - 1);
+        if (exhausted) counts.poolExhausted += 1;
+        const secondary = state.secondaryWalk(state.delinkCursor++);
+        const user = Math.floor(secondary / (LINKS_PER_USER - 1));
+        const slot = 1 + (secondary % (LINKS_PER_USER - 1));
+        return { body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf(user, slot) }), expect: exhausted ? expect(404, 'ERR01132') : expect(200, 'ERR01093') };
+      };
+      break;
+    case 'invalid':
+      pick = (k) => ({ body: INVALID_BODIES[k % INVALID_BODIES.length], expect: expect(400, 'ERR01100') });
+      break;
+    case 'getlinks':
+      next.path = GET_LINKS_PATH;
+      pick = () => ({ body: envelope({ SSUserID: ssUserIdOf(state.userWalk(state.otherCursor++)), DateFormat: '1' }), expect: expect(200, 'ERR01093') });
+      break;
+    case 'register':
+      next.method = 'PUT';
+      next.headers = { ...next.headers, authorization: `Bearer ${tokens.issuer}` };
+      // 7 in 10 add an account to a seeded user, 2 in 10 register a new consumer, 1 in 10 repeats a registration.
+      pick = (k) => {
+        const kind = k % 10;
+        let account;
+        let consumer;
+        if (kind < 7) {
+          consumer = ssUserIdOf(state.userWalk(state.otherCursor++));
+          account = newAccountOf(state.registerSeq++);
+        } else if (kind < 9) {
+          consumer = newConsumerOf(state.consumerSeq++);
+          account = newAccountOf(state.registerSeq++);
+        } else {
+          const user = state.userWalk(state.otherCursor++);
+          consumer = ssUserIdOf(user);
+          account = accountOf(user, 1 + (k % (LINKS_PER_USER - 1)));
+        }
+        return {
+          path: `/issuers/${ISSUER_ID}/accounts/${account}`,
+          body: JSON.stringify({ consumerId: consumer, accountProductId: 'GOLD', state: 'ACTIVE' }),
+          expect: expect(204, null),
+        };
+      };
+      break;
+    default:
+      throw new Error(`unknown scenario ${scenario}`);
+  }
+  let k = 0;
+  const request = {
+    setupRequest: (req, context) => {
+      const chosen = pick(k++);
+      context.expect = bare ? expect(200, 'ERR01093') : chosen.expect;
+      // autocannon takes the path from the URL unless each request names its own.
+      return { ...req, method: next.method, path: chosen.path ?? next.path, body: chosen.body };
+    },
+    onResponse: (status, body, context) => {
+      const code = /"(?:ErrorCode|errorCode)":"(ERR\d+)"/.exec(body)?.[1] ?? '';
+      const key = `${status}${code === '' ? '' : ` ${code}`}`;
+      counts.outcomes[key] = (counts.outcomes[key] ?? 0) + 1;
+      const wanted = context.expect;
+      const ok = wanted !== undefined && status === wanted.status && (wanted.code === null || (wanted.code === 'ERR01093' ? body.includes(SUCCESS_CODE) : code === wanted.code));
+      if (!ok) {
+        counts.unexpected += 1;
+        if (counts.unexpectedSamples.length < 5) counts.unexpectedSamples.push({ status, expected: wanted, body: body.slice(0, 300) });
+      }
+    },
+  };
+  return { ...next, requests: [request], counts };
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[index] * 100) / 100;
+}
+
+/** One bounded autocannon run: `duration` seconds, then it stops by itself (and is stopped if it does not). */
+async function load({ port, scenario, target, connections, duration, sampleInt, state, tokens }) {
+  const spec = scenarioLoad(scenario, target, state, tokens);
+  const latencies = [];
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration,
+    sampleInt,
+    timeout: 10,
+    pipelining: 1,
+    method: spec.method,
+    path: spec.path,
+    headers: spec.headers,
+    requests: spec.requests,
+  });
+  // autocannon's own latency histogram counts whole milliseconds; the percentiles here keep the fractions.
+  instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  const watchdog = setTimeout(() => instance.stop(), (duration + LOAD_GRACE_S) * 1000);
+  let result;
+  try {
+    result = await instance;
+  } finally {
+    clearTimeout(watchdog);
+  }
+  if (scenario === 'delink' || scenario === 'register') {
+    // autocannon stops by closing its connections, but the requests the server had already taken still commit.
+    // The next step may re-link everything (see relinkAll), so those stragglers are let finish first.
+    const slowest = latencies.length === 0 ? 0 : Math.max(...latencies.slice(-1000));
+    await sleep(Math.min(3_000, Math.max(200, 2 * slowest)));
+  }
+  return { latencies, seconds: result.duration, counts: spec.counts, result };
+}
+
+const round1 = (n) => Math.round(n * 10) / 10;
+const weighted = (parts, pick) => {
+  const values = parts.filter((p) => pick(p) !== null && pick(p) !== undefined);
+  const seconds = values.reduce((a, p) => a + p.load.seconds, 0);
+  return seconds === 0 ? null : round1(values.reduce((a, p) => a + pick(p) * p.load.seconds, 0) / seconds);
+};
+
+/** One target's numbers for one scenario and concurrency, from its rounds (see --rounds). */
+function summarize(parts) {
+  const latencies = parts.flatMap((p) => p.load.latencies).sort((a, b) => a - b);
+  const seconds = parts.reduce((a, p) => a + p.load.seconds, 0);
+  const sum = (pick) => parts.reduce((a, p) => a + pick(p), 0);
+  const outcomes = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.load.counts.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+  const rps = round1(latencies.length / seconds);
+  const targetPct = weighted(parts, (p) => p.cpu.targetPct);
+  const quiet = parts.map((p) => p.quietPct).filter((v) => v !== null).sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds: Math.round(seconds * 100) / 100,
+    rounds: parts.length,
+    rps,
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p90: percentile(latencies, 90),
+      p99: percentile(latencies, 99),
+      max: percentile(latencies, 100),
+      mean: latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 100) / 100,
+    },
+    errors: sum((p) => p.load.counts.unexpected + p.load.result.errors),
+    unexpected: sum((p) => p.load.counts.unexpected),
+    socketErrors: sum((p) => p.load.result.errors),
+    timeouts: sum((p) => p.load.result.timeouts),
+    outcomes,
+    poolExhausted: sum((p) => p.load.counts.poolExhausted),
+    unexpectedSamples: parts.flatMap((p) => p.load.counts.unexpectedSamples).slice(0, 5),
+    peakRssMb: Math.max(...parts.map((p) => p.peakRssMb)),
+    hwmMb: Math.max(...parts.map((p) => p.hwmMb)),
+    cpu: {
+      cores: cpus().length,
+      machinePct: weighted(parts, (p) => p.cpu.machinePct),
+      targetPct,
+      databasePct: weighted(parts, (p) => p.cpu.databasePct),
+      harnessPct: weighted(parts, (p) => p.cpu.harnessPct),
+      othersPct: weighted(parts, (p) => p.cpu.othersPct),
+      quietMachinePct: quiet.length === 0 ? null : quiet[Math.floor(quiet.length / 2)],
+      // CPU time per answer of the process under test: unlike req/s, barely moved by what else the machine runs.
+      targetUsPerRequest: rps > 0 && targetPct !== null ? Math.round((targetPct * 10_000) / rps) : null,
+    },
+    autocannon: parts.map((p) => ({
+      requestsAverage: p.load.result.requests.average,
+      latencyP50: p.load.result.latency.p50,
+      latencyP99: p.load.result.latency.p99,
+      non2xx: p.load.result.non2xx,
+    })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The stack under test
+
+async function tokens(secret) {
+  const key = new TextEncoder().encode(secret);
+  const sign = (scope, sub) => new SignJWT({ issuerId: ISSUER_ID, scope }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime('3h').sign(key);
+  return { channel: await sign('selfservice:delink selfservice:read', 'bench-portal'), issuer: await sign('issuer:write issuer:read', 'bench-core-banking') };
+}
+
+/**
+ * The service's settings besides the database, the secret and the port. All the load comes from one address and one
+ * token, so the rate limits are raised to the highest value the service accepts: the limiters still count every
+ * request, as in production, but never refuse one.
+ */
+const SERVICE_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info', RATE_LIMIT_PER_CLIENT: '1000000', RATE_LIMIT_PER_CALLER: '1000000' };
+
+/** Starts one target: the service or a baseline, on a free port, against `database` (none for bare Express). */
+async function startTarget({ target, server, database, secret, runDir, profileDir, name }) {
+  const port = await freePort();
+  let proc;
+  if (target === 'service') {
+    const args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), join(ROOT, 'dist', 'src', 'server.js')];
+    // A clean environment: nothing from the caller's shell or a .env (the working directory is the run's own) applies.
+    proc = startProcess(name, args, { ...SERVICE_ENV, JWT_SECRET: secret, DATABASE_URL: databaseUrl(server, database), PORT: String(port) }, runDir);
+  } else {
+    proc = startProcess(name, [join(ROOT, 'bench', 'baselines.mjs'), target], {
+      BASELINE_PORT: String(port),
+      ...(database !== undefined ? { BASELINE_DATABASE_URL: databaseUrl(server, database, 'mysql') } : {}),
+      BASELINE_POOL_SIZE: '10',
+      BASELINE_ISSUER_ID: ISSUER_ID,
+    }, runDir);
+  }
+  await waitForPort(proc, port);
+  return { proc, port, pid: proc.child.pid };
+}
+
+async function post(port, path, token, body, method = 'POST') {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/**
+ * The seeded data seen through the API: sampled users list their five accounts, main account first, all ACTIVE,
+ * and users new in this phase have their five REGISTER operations. On the first phase, a bulk-inserted user must
+ * answer exactly like a user registered through registerAccount.
+ */
+async function verifyThroughApi(port, tok, { fromUsers, toUsers, functionUsers, firstPhase }) {
+  const sample = new Set([fromUsers, toUsers - 1, Math.floor((fromUsers + toUsers) / 2), fromUsers + ((toUsers - fromUsers) >> 2)]);
+  if (firstPhase) for (const u of [0, functionUsers - 1, functionUsers, toUsers - 1]) if (u >= 0 && u < toUsers) sample.add(u);
+  const shapes = new Map();
+  for (const user of sample) {
+    const { status, body } = await post(port, GET_LINKS_PATH, tok.channel, { Source: 'Web', ExternalIP: '10.120.0.0', APIVersion: '2.0', SSUserID: ssUserIdOf(user) });
+    const accounts = body.ResponseData?.Accounts ?? [];
+    const expected = Array.from({ length: LINKS_PER_USER }, (_, slot) => accountOf(user, slot));
+    if (status !== 200 || accounts.length !== LINKS_PER_USER || accounts.some((a, i) => a.AccountNumber !== expected[i] || a.AccountStatus !== 'ACTIVE') || !accounts[0].IsMainAccount) {
+      throw new Error(`seeded user ${user} answers GetLinkAccounts with ${status} ${JSON.stringify(body)}`);
+    }
+    shapes.set(user, JSON.stringify({ ...body, ResponseData: { ...body.ResponseData, SSUserID: '<user>', Accounts: accounts.map((a) => ({ ...a, AccountNumber: '<n>', LinkedOn: '<t>' })) } }));
+  }
+  if (new Set(shapes.values()).size !== 1) throw new Error(`seeded users answer in different shapes: ${[...shapes.values()].join(' / ')}`);
+  const newUser = toUsers - 1;
+  const { status, body } = await post(port, `/issuers/${ISSUER_ID}/consumers/${ssUserIdOf(newUser)}/operations?count=10`, tok.issuer, undefined, 'GET');
+  if (status !== 200 || body.total !== LINKS_PER_USER || body.operations.some((op) => op.operation !== 'REGISTER' || op.status !== 'SUCCESSFUL' || op.requestorType !== 'ISSUER')) {
+    throw new Error(`seeded user ${newUser} lists operations ${status} ${JSON.stringify(body)}`);
+  }
+  return { usersChecked: sample.size, operationsChecked: body.total };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run
+
+async function main() {
+  const o = options();
+  const server = databaseServer(o.smoke);
+  if (server === undefined) {
+    if (process.env.CI === 'true') {
+      console.error('Benchmark smoke run: neither BENCH_DATABASE_URL nor TEST_MARIADB_URL is set, and in CI it must run. Failing.');
+      process.exit(1);
+    }
+    console.log('\n========================================================================');
+    console.log(' Benchmark smoke run SKIPPED: no MariaDB configured.');
+    console.log(' Run it with: TEST_MARIADB_URL=mariadb://root@127.0.0.1:3306 npm run bench:smoke');
+    console.log('========================================================================\n');
+    return;
+  }
+  const deadline = setTimeout(() => {
+    console.error(`benchmark: still running after ${RUN_DEADLINE_MS / 60_000} minutes; stopping`);
+    void cleanupAndExit(1);
+  }, RUN_DEADLINE_MS);
+  deadline.unref();
+
+  const runDir = mkdtempSync(join(tmpdir(), 'cc-bench-'));
+  cleanup.runDir = runDir;
+  const say = (text) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
+
+  if (o.build) {
+    say('building the service (tsc -p tsconfig.build.json)');
+    const build = spawn(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
+    const code = await new Promise((resolveBuild) => build.once('exit', resolveBuild));
+    if (code !== 0) throw new Error(`the build failed (${code})`);
+  }
+
+  // One database per data size, all seeded first and loaded in turn: a slowdown at 1 million links is then
+  // measured against 100 thousand in the same minutes, not against a quieter or busier machine of earlier.
+  const dbs = [];
+  let version;
+  for (const links of o.links) {
+    const db = await createDatabase(server, links);
+    cleanup.databases.push({ server, name: db.name });
+    version = db.version;
+    const users = links / LINKS_PER_USER;
+    say(`database ${db.name} on ${new URL(server.replace(/^mariadb:/, 'mysql:')).host} (${db.version}): seeding ${links} links (${users} users)`);
+    await migrate(server, db.name);
+    const seedStart = Date.now();
+    const seeded = await seedUsers(server, db.name, { fromUsers: 0, toUsers: users, functionUsers: o.functionUsers });
+    const seconds = Math.round((Date.now() - seedStart) / 100) / 10;
+    // A user seeded in bulk has exactly the rows of one registered through registerAccount.
+    const shapes = seeded.inBulk > 0 ? await compareShapes(server, db.name, 0, users - 1) : null;
+    dbs.push({ links, name: db.name, users, state: scenarioState(users), seeding: { links, users, ...seeded, seconds, bulkRowsCompared: shapes, tables: await tableSizes(server, db.name) } });
+    say(`seeded in ${seconds} s: ${seeded.throughFunction} users through registerAccount, ${seeded.inBulk} in bulk`);
+  }
+  const small = dbs[0];
+
+  const secret = randomBytes(48).toString('base64url');
+  const tok = await tokens(secret);
+  const dbPid = databasePid();
+  const meta = {
+    date: new Date().toISOString(),
+    mode: o.smoke ? 'smoke' : 'full',
+    node: process.version,
+    database: version,
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100) },
+    versions: Object.fromEntries(['express', 'typeorm', 'mysql2', 'autocannon'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')).version])),
+    options: { links: o.links, connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, scenarios: o.scenarios, targets: o.targets, linksPerUser: LINKS_PER_USER },
+    seeding: dbs.map((d) => d.seeding),
+    verification: [],
+    processes: {},
+  };
+  const runs = [];
+  const warmups = [];
+  const profiles = [];
+
+  // The processes: the service and the raw baseline once per database, bare Express once (it reads none).
+  const participants = [];
+  for (const db of dbs) {
+    for (const target of o.targets.filter((t) => t !== 'express')) {
+      const key = `${target}@${db.links}`;
+      participants.push({ key, target, db, ...(await startTarget({ target, server, database: db.name, secret, runDir, name: key })) });
+    }
+  }
+  if (o.targets.includes('express')) participants.push({ key: 'express', target: 'express', db: undefined, ...(await startTarget({ target: 'express', server, secret, runDir, name: 'express' })) });
+  // Bare Express reads nothing, but walks the same kind of requests: a state of its own keeps it off the others' accounts.
+  const expressState = scenarioState(small.users);
+  const stateOf = (p) => (p.db === undefined ? expressState : p.db.state);
+  // Every scenario runs on the smallest data set; DeLinkAccount on every data set.
+  const scenariosOf = (p) => (p.db === undefined || p.db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink'));
+  const linksOf = (p) => (p.db === undefined ? small.links : p.db.links);
+
+  for (const p of participants.filter((x) => x.target === 'service')) {
+    meta.verification.push({ links: p.db.links, ...(await verifyThroughApi(p.port, tok, { fromUsers: 0, toUsers: p.db.users, functionUsers: o.functionUsers, firstPhase: true })) });
+  }
+
+  say(`warm-up: ${o.warmup} s per scenario and target at ${o.connections[0]} connections`);
+  for (const p of participants) {
+    for (const scenario of scenariosOf(p)) {
+      if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
+      const r = summarize([
+        { load: await load({ port: p.port, scenario, target: p.target, connections: o.connections[0], duration: o.warmup, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }), cpu: {}, peakRssMb: 0, hwmMb: 0, quietPct: null },
+      ]);
+      warmups.push({ links: linksOf(p), scenario, target: p.target, requests: r.requests, errors: r.errors, outcomes: r.outcomes });
+    }
+  }
+
+  // Each target's time is split in rounds, run in turn (each round starting with the next target), so that load
+  // other people put on the machine meanwhile falls on all of them alike.
+  for (const scenario of o.scenarios) {
+    const group = participants.filter((p) => scenariosOf(p).includes(scenario));
+    for (const connections of o.connections) {
+      const parts = new Map(group.map((p) => [p.key, []]));
+      for (let round = 0; round < o.rounds; round += 1) {
+        for (const p of group.map((_, i) => group[(i + round) % group.length])) {
+          if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
+          const quietPct = await quietCpu(o.smoke ? 50 : 300);
+          const measured = await withCpu(p.pid, dbPid, () =>
+            load({ port: p.port, scenario, target: p.target, connections, duration: o.duration / o.rounds, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }),
+          );
+          parts.get(p.key).push({ load: measured.result, cpu: measured.cpu, peakRssMb: measured.peakRssMb, hwmMb: measured.hwmMb, quietPct });
+        }
+      }
+      for (const p of group) {
+        const run = { links: linksOf(p), scenario, target: p.target, connections, ...summarize(parts.get(p.key)) };
+        if (p.db === undefined) run.dataIndependent = true;
+        runs.push(run);
+        say(
+          `${scenario.padEnd(8)} ${p.key.padEnd(16)} c${String(connections).padEnd(3)} ${String(run.rps).padStart(8)} req/s` +
+            `  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms  errors ${run.errors}  rss ${run.peakRssMb} MB  cpu ${run.cpu.targetUsPerRequest} µs/req  others ${run.cpu.othersPct}%`,
+        );
+        if (run.unexpectedSamples.length > 0) say(`  unexpected: ${JSON.stringify(run.unexpectedSamples[0])}`);
+      }
+    }
+  }
+
+  for (const p of participants) meta.processes[p.key] = { vmHwmMb: Math.round(readStatus(p.pid).hwmKb / 102.4) / 10 };
+  for (const p of participants) await stopProcess(p.proc);
+  for (const p of participants) meta.processes[p.key].exitCode = p.proc.exitCode;
+
+  if (o.profile) {
+    // Profiled apart from the measured runs, so that the profiler's cost is in no number of the report.
+    for (const db of dbs) {
+      for (const scenario of db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink')) {
+        const profileDir = join(runDir, `profile-${db.links}-${scenario}`);
+        mkdirSync(profileDir, { recursive: true });
+        const profiled = await startTarget({ target: 'service', server, database: db.name, secret, runDir, profileDir, name: `service@${db.links}-profile-${scenario}` });
+        if (scenario === 'delink') await relinkAll(server, db.name);
+        const r = summarize([
+          {
+            load: await load({ port: profiled.port, scenario, target: 'service', connections: o.connections[0], duration: o.duration, sampleInt: o.sampleInt, state: db.state, tokens: tok }),
+            cpu: {},
+            peakRssMb: 0,
+            hwmMb: 0,
+            quietPct: null,
+          },
+        ]);
+        const loadEnd = Date.now();
+        await stopProcess(profiled.proc);
+        // The profile covers the whole process; only the load's window, which ended this long before it did, counts.
+        const window = { lengthMs: r.seconds * 1000, tailMs: Date.now() - loadEnd };
+        const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+        if (file === undefined) throw new Error(`no CPU profile was written for ${scenario}`);
+        const keep = join(o.out, 'profiles');
+        mkdirSync(keep, { recursive: true });
+        const kept = join(keep, `service-${scenario}-${db.links}.cpuprofile`);
+        rmSync(kept, { force: true });
+        copyFileSync(join(profileDir, file), kept);
+        profiles.push({ links: db.links, scenario, connections: o.connections[0], rps: r.rps, file: `profiles/service-${scenario}-${db.links}.cpuprofile`, ...summarizeProfile(join(profileDir, file), ROOT, window) });
+        say(`profiled ${scenario} at ${db.links} links: ${r.rps} req/s under the profiler`);
+      }
+    }
+  }
+
+  const outDir = o.out ?? mkdtempSync(join(tmpdir(), 'cc-bench-smoke-report-'));
+  const report = writeReport({ meta, runs, warmups, profiles }, outDir);
+  console.log(`\n${report.markdown}`);
+  if (o.smoke) {
+    rmSync(outDir, { recursive: true, force: true });
+    const broken = runs.filter((r) => r.requests === 0 || r.errors > 0);
+    if (broken.length > 0) throw new Error(`smoke run: ${broken.length} runs had no answers or unexpected ones: ${JSON.stringify(broken.map((r) => [r.scenario, r.target, r.requests, r.outcomes]))}`);
+    say('smoke run passed');
+  } else {
+    say(`report written to ${report.files.join(', ')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cleanup: every exit path stops the processes and drops the databases.
+
+const cleanup = { runDir: undefined, databases: [], done: false };
+
+async function cleanupAll() {
+  if (cleanup.done) return;
+  cleanup.done = true;
+  await stopAll().catch(() => undefined);
+  for (const db of cleanup.databases) await dropDatabase(db.server, db.name).catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
+  if (cleanup.runDir && existsSync(cleanup.runDir)) rmSync(cleanup.runDir, { recursive: true, force: true });
+}
+
+async function cleanupAndExit(code) {
+  await cleanupAll();
+  process.exit(code);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void cleanupAndExit(130));
+
+main().then(
+  () => cleanupAndExit(0),
+  async (error) => {
+    console.error(`benchmark failed: ${error?.stack ?? error}`);
+    for (const proc of everStarted) console.error(`--- ${proc.name} log (last lines) ---\n${logTail(proc)}`);
+    await cleanupAndExit(1);
+  },
+);
