@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildEnvelope } from './helpers/context';
 import { runScript as run, type ServerProcess, serverEnv, startServer } from './helpers/process';
 
 describe('the quick start', () => {
@@ -22,22 +23,8 @@ describe('the quick start', () => {
     const res = await fetch(`http://127.0.0.1:${server.port}/api/CoreCredit/UserManagement/DeLinkAccount`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'x-correlation-id': `quickstart-${randomUUID()}` },
-      body: JSON.stringify({
-        Source: 'Web',
-        IPAddress: '10.120.0.1',
-        DateFormat: null,
-        CurrencyCode: null,
-        CurrencySymbolType: null,
-        Language: null,
-        ExternalIP: '10.120.0.0',
-        SessionID: null,
-        APIVersion: '2.0',
-        CallerID: null,
-        CalledID: null,
-        RequestTime: null,
-        SSUserID: '8888010000000231',
-        AccountNumber: accountNumber,
-      }),
+      // The documented sample request, exactly as the README sends it.
+      body: JSON.stringify(buildEnvelope({ AccountNumber: accountNumber })),
     });
     return { status: res.status, body: await res.json() };
   }
