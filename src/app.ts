@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { coreCreditRouter } from './corecredit/routes';
-import { createTokenVerifier, withCallerLimit } from './http/auth';
+import { createAuthenticator } from './http/auth';
 import { assignCorrelationId, rejectInvalidCorrelationId } from './http/correlation';
 import { errorHandler, routeNotFound } from './http/envelope';
 import { healthRouter } from './http/health';
@@ -25,7 +25,7 @@ export interface AppDependencies {
 export async function createApp({ dataSource, config, logger }: AppDependencies): Promise<Express> {
   const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, logger) : undefined;
   const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, logger) : undefined;
-  const verify = withCallerLimit(await createTokenVerifier(config.jwt), limitCaller);
+  const auth = await createAuthenticator(config.jwt, limitCaller);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -41,8 +41,8 @@ export async function createApp({ dataSource, config, logger }: AppDependencies)
   app.use(docsRouter());
   // Health, metrics and docs are above: probes and scrapes are never limited.
   if (limitClient !== undefined) app.use(limitClient);
-  app.use(coreCreditRouter(dataSource, verify));
-  app.use(issuerRouter(dataSource, verify));
+  app.use(coreCreditRouter(dataSource, auth));
+  app.use(issuerRouter(dataSource, auth));
   app.use(routeNotFound());
   app.use(errorHandler());
   return app;

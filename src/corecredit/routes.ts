@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import type { DataSource } from 'typeorm';
 import { AppError } from '../errors';
-import { requireScopes, type TokenVerifier } from '../http/auth';
+import type { Authenticator } from '../http/auth';
 import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { methodNotAllowed, sendCoreCreditSuccess } from '../http/envelope';
@@ -44,10 +44,10 @@ export function formatDate(date: Date, dateFormat: string | null | undefined): s
   }
 }
 
-export function coreCreditRouter(dataSource: DataSource, verify: TokenVerifier): Router {
+export function coreCreditRouter(dataSource: DataSource, auth: Authenticator): Router {
   const router = Router();
 
-  router.post(DELINK_PATH, requireScopes(verify, 'selfservice:delink'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
+  router.post(DELINK_PATH, auth.require('selfservice:delink'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
     const dto = await envelope(DeLinkAccountDto, req.body as Record<string, unknown>);
     const principal = principalOf(res);
     const ctx: RequestContext = {
@@ -78,7 +78,7 @@ export function coreCreditRouter(dataSource: DataSource, verify: TokenVerifier):
     sendCoreCreditSuccess(res);
   });
 
-  router.post(GET_LINKS_PATH, requireScopes(verify, 'selfservice:read'), ...jsonObjectBody(), async (req, res) => {
+  router.post(GET_LINKS_PATH, auth.require('selfservice:read'), ...jsonObjectBody(), async (req, res) => {
     const dto = await envelope(GetLinkAccountsDto, req.body as Record<string, unknown>);
     const principal = principalOf(res);
     const links = await listLinkedAccounts(dataSource, principal.issuerId, { ssUserId: dto.SSUserID, boundSsUserId: principal.ssUserId });

@@ -12,16 +12,11 @@ export const MAX_SUB_LENGTH = 255;
 
 export type Scope = 'selfservice:delink' | 'selfservice:read' | 'issuer:write' | 'issuer:read';
 
-/**
- * Verifies a token. It may carry `limitCaller`, run by `requireScopes` once the principal is known (the per-caller
- * rate limit): the routers receive the verifier already, so they need no wiring of their own for it.
- */
-export type TokenVerifier = ((token: string) => Promise<Principal>) & { readonly limitCaller?: RequestHandler };
+type TokenVerifier = (token: string) => Promise<Principal>;
 
-/** The verifier, with a middleware to run for every request it authenticates. */
-export function withCallerLimit(verify: TokenVerifier, limitCaller: RequestHandler | undefined): TokenVerifier {
-  if (limitCaller === undefined) return verify;
-  return Object.assign((token: string) => verify(token), { limitCaller });
+/** What the routers are handed: `require(...scopes)` authenticates a request and demands those scopes. */
+export interface Authenticator {
+  require(...scopes: Scope[]): RequestHandler;
 }
 
 type KeySource = { key: Uint8Array | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey; algorithms: string[] };
@@ -73,7 +68,7 @@ function toAuthError(error: unknown): AppError {
   return new AppError('TOKEN_INVALID');
 }
 
-export async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVerifier> {
+async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVerifier> {
   const { key, algorithms } = await keySource(jwt);
   const options = {
     algorithms,
@@ -92,26 +87,32 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVeri
   };
 }
 
-/** Authenticates the bearer token and requires every scope listed. */
-export function requireScopes(verify: TokenVerifier, ...scopes: Scope[]): RequestHandler {
-  return async (req, res, next) => {
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim()) : null;
-    if (header === undefined || header === '') return next(new AppError('TOKEN_MISSING'));
-    if (match?.[1] === undefined) return next(new AppError('TOKEN_INVALID', { message: 'The Authorization header must be "Bearer <token>".' }));
-    try {
-      const principal = await verify(match[1]);
-      locals(res).principal = principal;
-      const checkScopes = (): void => {
-        const missing = scopes.filter((scope) => !principal.scopes.has(scope));
-        if (missing.length > 0) return next(new AppError('SCOPE_MISSING', { message: `The token lacks the scope ${missing.join(' ')}.` }));
-        next();
-      };
-      // Every authenticated request counts against its caller, with the scope or without.
-      if (verify.limitCaller === undefined) return checkScopes();
-      await verify.limitCaller(req, res, (error?: unknown) => (error === undefined ? checkScopes() : next(error)));
-    } catch (error) {
-      next(error);
-    }
+/**
+ * Builds the authenticator. `limitCaller`, when given, runs once the principal is known (the per-caller rate limit),
+ * so that every authenticated request counts against its caller, with the scope or without.
+ */
+export async function createAuthenticator(jwt: Config['jwt'], limitCaller?: RequestHandler): Promise<Authenticator> {
+  const verify = await createTokenVerifier(jwt);
+  return {
+    require: (...scopes) =>
+      async (req, res, next) => {
+        const header = req.headers.authorization;
+        const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim()) : null;
+        if (header === undefined || header === '') return next(new AppError('TOKEN_MISSING'));
+        if (match?.[1] === undefined) return next(new AppError('TOKEN_INVALID', { message: 'The Authorization header must be "Bearer <token>".' }));
+        try {
+          const principal = await verify(match[1]);
+          locals(res).principal = principal;
+          const checkScopes = (): void => {
+            const missing = scopes.filter((scope) => !principal.scopes.has(scope));
+            if (missing.length > 0) return next(new AppError('SCOPE_MISSING', { message: `The token lacks the scope ${missing.join(' ')}.` }));
+            next();
+          };
+          if (limitCaller === undefined) return checkScopes();
+          await limitCaller(req, res, (error?: unknown) => (error === undefined ? checkScopes() : next(error)));
+        } catch (error) {
+          next(error);
+        }
+      },
   };
 }

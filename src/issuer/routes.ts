@@ -2,7 +2,7 @@
 import { type Response, Router } from 'express';
 import type { DataSource } from 'typeorm';
 import { AppError } from '../errors';
-import { requireScopes, type TokenVerifier } from '../http/auth';
+import type { Authenticator } from '../http/auth';
 import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { methodNotAllowed } from '../http/envelope';
@@ -37,10 +37,10 @@ function issuerContext(res: Response, issuerId: string): RequestContext {
   return { issuerId, requestorType: 'ISSUER', requestorId: principal.sub, correlationId: locals(res).correlationId };
 }
 
-export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Router {
+export function issuerRouter(dataSource: DataSource, auth: Authenticator): Router {
   const router = Router();
 
-  router.put(ACCOUNT_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
+  router.put(ACCOUNT_PATH, auth.require('issuer:write'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
     const [path, body] = await validateParts(
       { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
       { cls: RegisterAccountDto, input: req.body as object, fields: REGISTER_FIELDS },
@@ -56,7 +56,7 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
     res.status(204).end();
   });
 
-  router.post(DELETE_PATH, requireScopes(verify, 'issuer:write'), ...jsonObjectBody({ optional: true }), idempotency(dataSource), async (req, res) => {
+  router.post(DELETE_PATH, auth.require('issuer:write'), ...jsonObjectBody({ optional: true }), idempotency(dataSource), async (req, res) => {
     const [path, body] = await validateParts(
       { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
       { cls: DeleteAccountDto, input: req.body as object, fields: DELETE_FIELDS },
@@ -71,7 +71,7 @@ export function issuerRouter(dataSource: DataSource, verify: TokenVerifier): Rou
     res.status(200).json({ operationId, status: 'SUCCESSFUL' });
   });
 
-  router.get(OPERATIONS_PATH, requireScopes(verify, 'issuer:read'), async (req, res) => {
+  router.get(OPERATIONS_PATH, auth.require('issuer:read'), async (req, res) => {
     const [path, query] = await validateParts(
       { cls: ConsumerPathDto, input: req.params, fields: CONSUMER_PATH_FIELDS },
       { cls: OperationsQueryDto, input: req.query, fields: OPERATIONS_QUERY_FIELDS },
