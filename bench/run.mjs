@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,8 @@ const TARGETS = ['service', 'raw', 'express'];
 const FUNCTION_USERS = 1_000;
 /** No single load may outlive its duration by more than this, whatever the server does. */
 const LOAD_GRACE_S = 30;
+/** How long the services are left idle at the end before their memory is read. */
+const IDLE_S = 30;
 /** The whole run, seeding and all, is cut off past this. */
 const RUN_DEADLINE_MS = 90 * 60_000;
 
@@ -65,6 +67,7 @@ function options() {
       'no-profile': { type: 'boolean', default: false },
       'skip-build': { type: 'boolean', default: false },
       out: { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -72,6 +75,7 @@ function options() {
     console.log(`usage: node bench/run.mjs [--smoke] [--links 100000,1000000] [--connections 16,64] [--duration 10] [--warmup 3] [--rounds 5]
                          [--scenarios ${SCENARIOS.join(',')}] [--targets ${TARGETS.join(',')}]
                          [--function-users ${FUNCTION_USERS}] [--no-profile] [--skip-build] [--out bench/results]
+       node bench/run.mjs --render bench/results/results.json    (the report and chart again, from a run's numbers)
 environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVER}), BENCH_LINKS`);
     process.exit(0);
   }
@@ -97,8 +101,10 @@ environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVE
     build: !values['skip-build'],
     // The smoke run exercises the report too, into a temporary folder: only a full run writes bench/results/.
     out: smoke ? undefined : resolve(values.out ?? join(ROOT, 'bench', 'results')),
+    outGiven: values.out !== undefined,
     // Short runs need finer samples than autocannon's one per second, which also sets when a run can end.
     sampleInt: smoke ? 250 : 1000,
+    render: values.render === undefined ? undefined : resolve(values.render),
   };
   if (!Number.isInteger(o.rounds)) throw new Error('--rounds must be a whole number');
   for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
@@ -277,6 +283,19 @@ async function withCpu(targetPid, dbPid, work) {
     return { result, cpu, peakRssMb: Math.round(Math.max(peak.rssKb, rssKb) / 102.4) / 10, hwmMb: Math.round(hwmKb / 102.4) / 10 };
   } finally {
     clearInterval(poll);
+  }
+}
+
+/** The service's V8 heap, in use and reserved, from its own /metrics (read after a run, never during one). */
+async function serviceHeap(port) {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await response.text();
+    const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    const heap = { usedMb: Math.round(value('nodejs_heap_size_used_bytes')), totalMb: Math.round(value('nodejs_heap_size_total_bytes')) };
+    return Number.isFinite(heap.usedMb) && Number.isFinite(heap.totalMb) ? heap : null;
+  } catch {
+    return null;
   }
 }
 
@@ -511,6 +530,9 @@ function summarize(parts) {
     poolExhausted: sum((p) => p.load.counts.poolExhausted),
     unexpectedSamples: parts.flatMap((p) => p.load.counts.unexpectedSamples).slice(0, 5),
     peakRssMb: Math.max(...parts.map((p) => p.peakRssMb)),
+    heap: parts.some((p) => p.heap)
+      ? { usedMb: Math.max(...parts.filter((p) => p.heap).map((p) => p.heap.usedMb)), totalMb: Math.max(...parts.filter((p) => p.heap).map((p) => p.heap.totalMb)) }
+      : null,
     hwmMb: Math.max(...parts.map((p) => p.hwmMb)),
     cpu: {
       cores: cpus().length,
@@ -610,6 +632,12 @@ async function verifyThroughApi(port, tok, { fromUsers, toUsers, functionUsers, 
 
 async function main() {
   const o = options();
+  if (o.render !== undefined) {
+    const { meta, runs, warmups, profiles } = JSON.parse(readFileSync(o.render, 'utf8'));
+    const report = writeReport({ meta, runs, warmups, profiles }, o.outGiven ? o.out : dirname(o.render));
+    console.log(report.markdown);
+    return;
+  }
   const server = databaseServer(o.smoke);
   if (server === undefined) {
     if (process.env.CI === 'true') {
@@ -668,7 +696,12 @@ async function main() {
     mode: o.smoke ? 'smoke' : 'full',
     node: process.version,
     database: version,
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100) },
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
     versions: Object.fromEntries(['express', 'typeorm', 'mysql2', 'autocannon'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')).version])),
     options: { links: o.links, connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, scenarios: o.scenarios, targets: o.targets, linksPerUser: LINKS_PER_USER },
     seeding: dbs.map((d) => d.seeding),
@@ -699,12 +732,15 @@ async function main() {
     meta.verification.push({ links: p.db.links, ...(await verifyThroughApi(p.port, tok, { fromUsers: 0, toUsers: p.db.users, functionUsers: o.functionUsers, firstPhase: true })) });
   }
 
-  say(`warm-up: ${o.warmup} s per scenario and target at ${o.connections[0]} connections`);
+  say(`warm-up: ${o.warmup * o.scenarios.length} s per target at ${o.connections[0]} connections, split over its scenarios`);
   for (const p of participants) {
+    // Every process gets the same warm-up time, so that the JIT (and the database's cache) is as warm for the
+    // data set that runs DeLinkAccount only as for the one that runs every scenario.
+    const seconds = (o.warmup * o.scenarios.length) / scenariosOf(p).length;
     for (const scenario of scenariosOf(p)) {
       if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
       const r = summarize([
-        { load: await load({ port: p.port, scenario, target: p.target, connections: o.connections[0], duration: o.warmup, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }), cpu: {}, peakRssMb: 0, hwmMb: 0, quietPct: null },
+        { load: await load({ port: p.port, scenario, target: p.target, connections: o.connections[0], duration: seconds, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }), cpu: {}, peakRssMb: 0, hwmMb: 0, quietPct: null },
       ]);
       warmups.push({ links: linksOf(p), scenario, target: p.target, requests: r.requests, errors: r.errors, outcomes: r.outcomes });
     }
@@ -723,7 +759,8 @@ async function main() {
           const measured = await withCpu(p.pid, dbPid, () =>
             load({ port: p.port, scenario, target: p.target, connections, duration: o.duration / o.rounds, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }),
           );
-          parts.get(p.key).push({ load: measured.result, cpu: measured.cpu, peakRssMb: measured.peakRssMb, hwmMb: measured.hwmMb, quietPct });
+          const heap = p.target === 'service' ? await serviceHeap(p.port) : null;
+          parts.get(p.key).push({ load: measured.result, cpu: measured.cpu, peakRssMb: measured.peakRssMb, hwmMb: measured.hwmMb, quietPct, heap });
         }
       }
       for (const p of group) {
@@ -740,6 +777,14 @@ async function main() {
   }
 
   for (const p of participants) meta.processes[p.key] = { vmHwmMb: Math.round(readStatus(p.pid).hwmKb / 102.4) / 10 };
+  if (!o.smoke) {
+    // Left idle, V8 collects and gives memory back after some seconds: what remains is what the service keeps.
+    say(`idle for ${IDLE_S} s, then the services' memory`);
+    await sleep(IDLE_S * 1000);
+    for (const p of participants.filter((x) => x.target === 'service')) {
+      meta.processes[p.key].afterIdle = { seconds: IDLE_S, rssMb: Math.round(readStatus(p.pid).rssKb / 102.4) / 10, heap: await serviceHeap(p.port) };
+    }
+  }
   for (const p of participants) await stopProcess(p.proc);
   for (const p of participants) meta.processes[p.key].exitCode = p.proc.exitCode;
 
