@@ -356,7 +356,7 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
   out.push(`| Libraries | ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
   out.push(
     `| Load | autocannon, ${meta.options.connections.join(' and ')} connections, ${meta.options.duration} s per scenario, concurrency and target, in ${meta.options.rounds} ` +
-      `round${meta.options.rounds === 1 ? '' : 's'} taken in turn with the baselines; one target loaded at a time; a ${meta.options.warmup} s warm-up per scenario and target first |`,
+      `round${meta.options.rounds === 1 ? '' : 's'} taken in turn with the baselines; one target loaded at a time; first a ${meta.options.warmup * meta.options.scenarios.length} s warm-up per target, split over its scenarios |`,
   );
   out.push(
     `| Data | ${meta.seeding.map((s) => `${fmt(s.links)} links (${fmt(s.users)} users)`).join(' and ')}, one database each, all loaded in the same rounds; ` +

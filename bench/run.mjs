@@ -570,6 +570,12 @@ async function tokens(secret) {
  */
 const SERVICE_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info', RATE_LIMIT_PER_CLIENT: '1000000', RATE_LIMIT_PER_CALLER: '1000000' };
 
+/** A target that stopped in the middle of the runs makes every number after it meaningless: the run fails. */
+function assertRunning(participants) {
+  const gone = participants.find((p) => p.proc.exited);
+  if (gone !== undefined) throw new Error(`${gone.key} exited (${gone.proc.exitCode}) while the benchmark ran; its log ends:\n${logTail(gone.proc, 5)}`);
+}
+
 /** Starts one target: the service or a baseline, on a free port, against `database` (none for bare Express). */
 async function startTarget({ target, server, database, secret, runDir, profileDir, name }) {
   const port = await freePort();
@@ -738,6 +744,7 @@ async function main() {
     // data set that runs DeLinkAccount only as for the one that runs every scenario.
     const seconds = (o.warmup * o.scenarios.length) / scenariosOf(p).length;
     for (const scenario of scenariosOf(p)) {
+      assertRunning(participants);
       if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
       const r = summarize([
         { load: await load({ port: p.port, scenario, target: p.target, connections: o.connections[0], duration: seconds, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }), cpu: {}, peakRssMb: 0, hwmMb: 0, quietPct: null },
@@ -754,6 +761,7 @@ async function main() {
       const parts = new Map(group.map((p) => [p.key, []]));
       for (let round = 0; round < o.rounds; round += 1) {
         for (const p of group.map((_, i) => group[(i + round) % group.length])) {
+          assertRunning(participants);
           if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
           const quietPct = await quietCpu(o.smoke ? 50 : 300);
           const measured = await withCpu(p.pid, dbPid, () =>
@@ -763,6 +771,7 @@ async function main() {
           parts.get(p.key).push({ load: measured.result, cpu: measured.cpu, peakRssMb: measured.peakRssMb, hwmMb: measured.hwmMb, quietPct, heap });
         }
       }
+      assertRunning(participants);
       for (const p of group) {
         const run = { links: linksOf(p), scenario, target: p.target, connections, ...summarize(parts.get(p.key)) };
         if (p.db === undefined) run.dataIndependent = true;
