@@ -309,6 +309,48 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     });
   });
 
+  describe('a token that was already accepted (remembered after its first verification)', () => {
+    it('when its exp passes, then the same token is refused 401 ERR01112 and changes nothing', async () => {
+      const user = await seedUser(ctx.dataSource);
+      const token = await mintToken(user.issuerId, { expiresIn: nowSeconds() + 2 });
+      const first = await post(ctx, GET_LINKS_PATH, `Bearer ${token}`, ENDPOINTS[1]!.body(user));
+      expect(first.status).toBe(200);
+
+      await new Promise((resolve) => setTimeout(resolve, 2_000 - (Date.now() % 1000) + 1_100));
+      const before = await snapshot(ctx.dataSource, user.issuerId);
+      const res = await post(ctx, DELINK_PATH, `Bearer ${token}`, ENDPOINTS[0]!.body(user));
+
+      expectRefused(res, 401, 'ERR01112');
+      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+    });
+
+    it('when its claims come back with another signature, then 401 ERR01111 and the database is unchanged', async () => {
+      const user = await seedUser(ctx.dataSource);
+      const token = await mintToken(user.issuerId);
+      expect((await post(ctx, GET_LINKS_PATH, `Bearer ${token}`, ENDPOINTS[1]!.body(user))).status).toBe(200);
+      const [header, payload] = token.split('.');
+      const forged = `${header}.${payload}.${Buffer.alloc(32, 7).toString('base64url')}`;
+      const before = await snapshot(ctx.dataSource, user.issuerId);
+
+      const res = await post(ctx, DELINK_PATH, `Bearer ${forged}`, ENDPOINTS[0]!.body(user));
+
+      expectRefused(res, 401, 'ERR01111');
+      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+    });
+
+    it('when it is bound to one SSUserID, then on its next request it still may act for no other user', async () => {
+      const user = await seedUser(ctx.dataSource);
+      const other = await seedUser(ctx.dataSource, { issuerId: user.issuerId });
+      const token = await mintToken(user.issuerId, { ssUserId: user.ssUserId });
+      expect((await post(ctx, GET_LINKS_PATH, `Bearer ${token}`, ENDPOINTS[1]!.body(user))).status).toBe(200);
+
+      const res = await post(ctx, DELINK_PATH, `Bearer ${token}`, ENDPOINTS[0]!.body(other));
+
+      expectRefused(res, 403, 'ERR01121');
+      expect(await linkOf(ctx.dataSource, other.issuerId, other.otherAccounts[0]!)).toMatchObject({ delinked: false });
+    });
+  });
+
   describe('with JWT_ISSUER and JWT_AUDIENCE configured', () => {
     const ISSUER = 'https://idp.example';
     const AUDIENCE = 'corecredit';

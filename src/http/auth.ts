@@ -1,6 +1,7 @@
 // Bearer-token authentication with jose (algorithms pinned, exp required) and scope checks.
 import type { RequestHandler } from 'express';
 import { createRemoteJWKSet, errors as joseErrors, importSPKI, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config';
 import { AppError } from '../errors';
 import { locals, type Principal } from './context';
@@ -13,6 +14,13 @@ export const MAX_SUB_LENGTH = 255;
 export type Scope = 'selfservice:delink' | 'selfservice:read' | 'issuer:write' | 'issuer:read';
 
 type TokenVerifier = (token: string) => Promise<Principal>;
+
+/**
+ * A portal session or an IVR call sends the same token with every request. Once verified, a token is remembered by its
+ * whole text, signature included, so only that very token matches: for at most a minute (a key withdrawn from a JWKS
+ * stops being honoured within it) and never past its own `exp`. Failures are never remembered.
+ */
+export const VERIFIED_TOKEN_CACHE = { max: 10_000, ttlMs: 60_000 } as const;
 
 /** What the routers are handed: `require(...scopes)` authenticates a request and demands those scopes. */
 export interface Authenticator {
@@ -50,12 +58,13 @@ function claimsToPrincipal(payload: JWTPayload): Principal {
   if (typeof sub === 'string' && sub.length > MAX_SUB_LENGTH) {
     throw new AppError('TOKEN_CLAIMS_INVALID', { message: `The token sub claim must be at most ${MAX_SUB_LENGTH} characters.` });
   }
-  return {
+  // Shared by every request that presents the same token: frozen so that no request can change it for another.
+  return Object.freeze({
     sub: typeof sub === 'string' ? sub : null,
     issuerId,
     scopes: new Set((scope ?? '').split(' ').filter((s) => s !== '')),
     ssUserId,
-  };
+  });
 }
 
 function toAuthError(error: unknown): AppError {
@@ -76,11 +85,18 @@ async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVerifier> {
     ...(jwt.issuer !== undefined ? { issuer: jwt.issuer } : {}),
     ...(jwt.audience !== undefined ? { audience: jwt.audience } : {}),
   };
+  const verified = new LRUCache<string, Principal>({ max: VERIFIED_TOKEN_CACHE.max });
   return async (token) => {
+    const known = verified.get(token);
+    if (known !== undefined) return known;
     try {
       // jose's overloads differ only in the key's type; both paths verify the same way.
       const { payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
-      return claimsToPrincipal(payload);
+      const principal = claimsToPrincipal(payload);
+      // exp is required, so verification has checked that it is a number in the future.
+      const ttl = Math.min(VERIFIED_TOKEN_CACHE.ttlMs, (payload.exp as number) * 1000 - Date.now());
+      if (ttl >= 1) verified.set(token, principal, { ttl: Math.floor(ttl) });
+      return principal;
     } catch (error) {
       throw toAuthError(error);
     }
