@@ -5,10 +5,9 @@ import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { coreCreditRouter } from './corecredit/routes';
 import { createAuthenticator } from './http/auth';
-import { assignCorrelationId, rejectInvalidCorrelationId } from './http/correlation';
+import { observeRequests } from './http/correlation';
 import { errorHandler, routeNotFound } from './http/envelope';
 import { healthRouter } from './http/health';
-import { requestLogger } from './http/logging';
 import { createMetrics } from './http/metrics';
 import { callerRateLimit, clientRateLimit } from './http/rate-limit';
 import { securityHeaders } from './http/security-headers';
@@ -34,8 +33,8 @@ export async function createApp({ dataSource, config, logger }: AppDependencies)
 
   app.use(securityHeaders());
   const metrics = createMetrics(dataSource);
-  app.use(metrics.record);
-  app.use(assignCorrelationId(), requestLogger(logger), rejectInvalidCorrelationId());
+  // First, so that every answer, refusals included, has its correlation id, its log line and its count.
+  app.use(observeRequests(logger, metrics));
   app.use(metrics.router);
   app.use(healthRouter(dataSource));
   app.use(docsRouter());

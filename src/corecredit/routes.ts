@@ -7,6 +7,7 @@ import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { methodNotAllowed, sendCoreCreditSuccess } from '../http/envelope';
 import { idempotency } from '../http/idempotency';
+import { logEvent } from '../http/logging';
 import { validateDto } from '../http/validation';
 import { delinkAccount, listLinkedAccounts } from '../links/links';
 import { maskAccountNumber } from '../logger';
@@ -71,10 +72,10 @@ export function coreCreditRouter(dataSource: DataSource, auth: Authenticator): R
       await delinkAccount(dataSource, ctx, { ssUserId: dto.SSUserID, accountNumber: dto.AccountNumber, boundSsUserId: principal.ssUserId });
     } catch (error) {
       // A refusal is a business outcome; anything else is logged as a failure by the error middleware.
-      if (error instanceof AppError && error.status < 500) req.log.info({ account, errorCode: error.code }, 'delink refused');
+      if (error instanceof AppError && error.status < 500) logEvent(res, 'delink refused', { account });
       throw error;
     }
-    req.log.info({ account }, 'account delinked');
+    logEvent(res, 'account delinked', { account });
     sendCoreCreditSuccess(res);
   });
 

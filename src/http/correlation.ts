@@ -1,8 +1,13 @@
-// x-correlation-id: validated, echoed on the response, generated when absent.
+// The first middleware of every request: its correlation id (x-correlation-id, validated, echoed, generated when
+// absent), and once its response is done, its one log line and its count in the metrics, timed from one clock.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { locals } from './context';
+import { logCompletion } from './logging';
+import type { HttpMetrics } from './metrics';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 const CORRELATION_PATTERN = /^[a-zA-Z0-9_\-. ]{1,64}$/;
@@ -11,24 +16,28 @@ function isValid(given: unknown): given is string {
   return typeof given === 'string' && CORRELATION_PATTERN.test(given);
 }
 
-/** Assigns the request's correlation id (the caller's when valid) before anything logs; never fails. */
-export function assignCorrelationId(): RequestHandler {
+/**
+ * Assigns the correlation id (the caller's when valid) before anything can answer, and refuses a malformed one once
+ * the completion line is set up to record the refusal.
+ */
+export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHandler {
   return (req, res, next) => {
+    const start = performance.now();
     const given = req.headers[CORRELATION_HEADER];
     const id = isValid(given) ? given : randomUUID();
-    locals(res).correlationId = id;
+    const l = locals(res);
+    l.correlationId = id;
+    l.logger = logger;
     // Express routes paths case-insensitively (/ISSUERS/… reaches the issuer API), so the face is chosen the same way.
-    locals(res).face = req.path.toLowerCase().startsWith('/issuers/') ? 'issuer' : 'corecredit';
+    l.face = req.path.toLowerCase().startsWith('/issuers/') ? 'issuer' : 'corecredit';
     res.setHeader(CORRELATION_HEADER, id);
-    next();
-  };
-}
-
-/** Refuses a malformed x-correlation-id, once the request log is set up to record the refusal. */
-export function rejectInvalidCorrelationId(): RequestHandler {
-  return (req, _res, next) => {
-    const given = req.headers[CORRELATION_HEADER];
-    if (given !== undefined && !isValid(given)) {
+    // 'close' follows 'finish' for a response that was sent, and comes alone for one the client abandoned.
+    res.once('close', () => {
+      const durationMs = performance.now() - start;
+      if (res.writableFinished) metrics.observe(req, res, durationMs / 1000);
+      logCompletion(logger, req, res, durationMs);
+    });
+    if (given !== undefined && given !== id) {
       next(
         new AppError('VALIDATION_FAILED', {
           details: [{ field: CORRELATION_HEADER, message: `${CORRELATION_HEADER} must be 1 to 64 letters, digits, spaces or _ - .` }],

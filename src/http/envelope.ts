@@ -4,6 +4,7 @@ import { AppError, ERRORS } from '../errors';
 import { toAppError } from '../operations/operations';
 import { bodyParserError } from './body';
 import { locals } from './context';
+import { requestLog } from './logging';
 
 export interface CoreCreditEnvelope {
   Message: string;
@@ -45,9 +46,9 @@ function pathDecodeError(error: unknown): AppError | undefined {
 
 /** The one error middleware: AppErrors and anything unknown become the face's error body; 5xx bodies carry no internals. */
 export function errorHandler(): ErrorRequestHandler {
-  return (err: unknown, req, res, _next) => {
+  return (err: unknown, _req, res, _next) => {
     const error = err instanceof AppError ? err : (bodyParserError(err) ?? pathDecodeError(err) ?? toAppError(err));
-    if (error.status >= 500) req.log.error({ err }, 'request failed');
+    if (error.status >= 500) requestLog(res).error({ err }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;

@@ -9,6 +9,7 @@ import { IdempotencyKey } from '../db/entities';
 import { inTransaction, isDuplicateKey, read } from '../db/transaction';
 import { AppError } from '../errors';
 import { principalOf } from './context';
+import { requestLog } from './logging';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
@@ -81,7 +82,7 @@ function storeResponseOnSend(res: Response, dataSource: DataSource, keyHash: str
         ? manager.delete(IdempotencyKey, { keyHash })
         : manager.update(IdempotencyKey, { keyHash }, { state: 'DONE', responseStatus: status, responseBody: body }),
     );
-    store.catch((error: unknown) => res.req.log.error({ err: error }, 'storing the idempotent response failed')).finally(() => end(...args));
+    store.catch((error: unknown) => requestLog(res).error({ err: error }, 'storing the idempotent response failed')).finally(() => end(...args));
     return res;
   }) as Response['end'];
 }

@@ -1,5 +1,6 @@
 // Prometheus metrics on GET /metrics: requests by route pattern, DeLinkAccount outcomes, the database pool, the process.
-import { type RequestHandler, Router } from 'express';
+import type { Request, Response } from 'express';
+import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { databaseLoad } from '../db/transaction';
@@ -15,8 +16,8 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 export interface HttpMetrics {
   registry: Registry;
-  /** Times every request; mount it before anything that may answer, so that refusals are counted too. */
-  record: RequestHandler;
+  /** Counts a response that was sent, with its duration; the request observer calls it for every request. */
+  observe(req: Request, res: Response, seconds: number): void;
   /** Serves GET /metrics. */
   router: Router;
 }
@@ -95,18 +96,13 @@ export function createMetrics(dataSource: DataSource): HttpMetrics {
     },
   });
 
-  const record: RequestHandler = (req, res, next) => {
-    const stop = duration.startTimer();
-    // Only a finished response has a status to count; a request its client abandoned is not counted.
-    res.once('finish', () => {
-      const route = routePattern(req) ?? UNMATCHED_ROUTE;
-      const labels = { method: req.method, route, status: String(res.statusCode) };
-      stop(labels);
-      requests.inc(labels);
-      const errorCode = locals(res).errorCode;
-      if (route === DELINK_PATH && req.method === 'POST' && errorCode !== undefined) delinks.inc({ errorCode });
-    });
-    next();
+  const observe = (req: Request, res: Response, seconds: number): void => {
+    const route = routePattern(req) ?? UNMATCHED_ROUTE;
+    const labels = { method: req.method, route, status: String(res.statusCode) };
+    duration.observe(labels, seconds);
+    requests.inc(labels);
+    const errorCode = locals(res).errorCode;
+    if (route === DELINK_PATH && req.method === 'POST' && errorCode !== undefined) delinks.inc({ errorCode });
   };
 
   const router = Router();
@@ -116,5 +112,5 @@ export function createMetrics(dataSource: DataSource): HttpMetrics {
   });
   router.all(METRICS_PATH, methodNotAllowed(['GET']));
 
-  return { registry, record, router };
+  return { registry, observe, router };
 }

@@ -7,6 +7,7 @@ import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { methodNotAllowed } from '../http/envelope';
 import { idempotency } from '../http/idempotency';
+import { logEvent } from '../http/logging';
 import { validateParts } from '../http/validation';
 import { deleteAccount, registerAccount } from '../links/links';
 import { maskAccountNumber } from '../logger';
@@ -52,7 +53,7 @@ export function issuerRouter(dataSource: DataSource, auth: Authenticator): Route
       productId: body.accountProductId ?? null,
       state: body.state,
     });
-    req.log.info({ account: maskAccountNumber(path.accountId), state: body.state }, 'account registered');
+    logEvent(res, 'account registered', { account: maskAccountNumber(path.accountId), state: body.state });
     res.status(204).end();
   });
 
@@ -67,7 +68,7 @@ export function issuerRouter(dataSource: DataSource, auth: Authenticator): Route
       reason: body.reason ?? null,
       reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
     });
-    req.log.info({ account: maskAccountNumber(path.accountId), operationId }, 'account deleted');
+    logEvent(res, 'account deleted', { account: maskAccountNumber(path.accountId), operationId });
     res.status(200).json({ operationId, status: 'SUCCESSFUL' });
   });
 

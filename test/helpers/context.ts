@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Express } from 'express';
 import { type JWTPayload, SignJWT } from 'jose';
-import pino from 'pino';
+import { createLogger } from '../../src/logger';
 import type { DataSource } from 'typeorm';
 import { type AppDependencies, createApp } from '../../src/app';
 import type { Config, DatabaseConfig } from '../../src/config';
@@ -59,7 +59,7 @@ export async function createTestContext(
   const database = options.database ?? testDatabase();
   const dataSource = options.dataSource ?? (await openDataSource(database));
   const config: AppDependencies['config'] = { jwt: options.jwt ?? defaultJwtConfig, rateLimit: options.rateLimit, trustProxy: options.trustProxy };
-  const logger = options.logStream !== undefined ? pino({ level: 'info' }, options.logStream) : pino({ level: 'silent' });
+  const logger = options.logStream !== undefined ? createLogger('info', options.logStream) : createLogger('silent');
   const app = await createApp({ dataSource, config, logger });
   return {
     dataSource,
