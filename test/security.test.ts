@@ -675,6 +675,20 @@ describe('security', () => {
       expect((await getLinks(app, user, from('203.0.113.8'))).status).toBe(200);
     });
 
+    it('when clients come over IPv6, then one /56 network is one client, another network is not, and an IPv4-mapped address is its IPv4 client', async () => {
+      const app = await limitedApp({ perClient: 2, perCaller: 0 }, 1);
+      const user = await seedUser(ctx.dataSource);
+      const from = (address: string) => ({ 'X-Forwarded-For': address });
+      expect((await getLinks(app, user, from('2001:db8:0:1::1'))).status).toBe(200);
+      expect((await getLinks(app, user, from('2001:db8:0:2::9'))).status).toBe(200);
+      expectLimited('corecredit', await getLinks(app, user, from('2001:db8:0:3::5')), 'client');
+      expect((await getLinks(app, user, from('2001:db8:0:100::1'))).status).toBe(200);
+
+      expect((await getLinks(app, user, from('198.51.100.20'))).status).toBe(200);
+      expect((await getLinks(app, user, from('::ffff:198.51.100.20'))).status).toBe(200);
+      expectLimited('corecredit', await getLinks(app, user, from('198.51.100.20')), 'client');
+    });
+
     it('when TRUST_PROXY is off, then a forged X-Forwarded-For does not make a new client', async () => {
       const app = await limitedApp({ perClient: 2, perCaller: 0 });
       const user = await seedUser(ctx.dataSource);
