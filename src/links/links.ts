@@ -18,18 +18,19 @@ function boundElsewhere(boundSsUserId: string | undefined, ssUserId: string): bo
   return boundSsUserId !== undefined && consumerKey(boundSsUserId) !== consumerKey(ssUserId);
 }
 
+const WHY_NOT_DELINKED_SQL =
+  'SELECT u.id AS userId, l.is_main AS isMain, l.id AS linkId FROM ss_users u' +
+  ' LEFT JOIN accounts a ON a.issuer_id = u.issuer_id AND a.account_number = ?' +
+  ' LEFT JOIN account_links l ON l.account_id = a.id AND l.user_id = u.id' +
+  ' WHERE u.issuer_id = ? AND u.ss_user_key = ?';
+
 /** Why a conditional delink changed nothing: read after the write, so the write alone decides the outcome. */
 async function whyNotDelinked(manager: EntityManager, issuerId: string, ssUserId: string, accountNumber: string): Promise<AppError> {
-  const row = await manager
-    .createQueryBuilder(SelfServiceUser, 'u')
-    .select('u.id', 'userId')
-    .addSelect('l.is_main', 'isMain')
-    .addSelect('l.delinked_at', 'delinkedAt')
-    .addSelect('l.id', 'linkId')
-    .leftJoin(Account, 'a', 'a.issuer_id = u.issuer_id AND a.account_number = :accountNumber', { accountNumber })
-    .leftJoin(AccountLink, 'l', 'l.account_id = a.id AND l.user_id = u.id')
-    .where('u.issuer_id = :issuerId AND u.ss_user_key = :key', { issuerId, key: consumerKey(ssUserId) })
-    .getRawOne<{ userId: number; isMain: unknown; delinkedAt: unknown; linkId: number | null }>();
+  const [row] = await manager.query<{ userId: number; isMain: unknown; linkId: number | null }[]>(WHY_NOT_DELINKED_SQL, [
+    accountNumber,
+    issuerId,
+    consumerKey(ssUserId),
+  ]);
   if (row === undefined) return new AppError('USER_NOT_FOUND');
   if (row.linkId === null) return new AppError('ACCOUNT_NOT_LINKED');
   if (Number(row.isMain) !== 0) return new AppError('MAIN_ACCOUNT');
