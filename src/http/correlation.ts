@@ -6,7 +6,7 @@ import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { locals } from './context';
-import { logCompletion } from './logging';
+import { logCompletion, routePattern } from './logging';
 import type { HttpMetrics } from './metrics';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
@@ -34,8 +34,9 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
     // 'close' follows 'finish' for a response that was sent, and comes alone for one the client abandoned.
     res.once('close', () => {
       const durationMs = performance.now() - start;
-      if (res.writableFinished) metrics.observe(req, res, durationMs / 1000);
-      logCompletion(logger, req, res, durationMs);
+      const route = routePattern(req);
+      if (res.writableFinished) metrics.observe(req, res, route, durationMs / 1000);
+      logCompletion(logger, req, res, route, durationMs);
     });
     if (given !== undefined && given !== id) {
       next(

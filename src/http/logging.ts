@@ -38,7 +38,7 @@ export function requestLog(res: Response): Logger {
  * here rather than by pino-http, which builds two child loggers and serializes the whole request into one of them on
  * every request before anything is logged: the largest share of the log's cost per request in the benchmark.
  */
-export function logCompletion(logger: Logger, req: Request, res: Response, durationMs: number): void {
+export function logCompletion(logger: Logger, req: Request, res: Response, route: string | null, durationMs: number): void {
   const l = locals(res);
   const url = maskDigits(req.originalUrl);
   const status = res.statusCode;
@@ -47,7 +47,7 @@ export function logCompletion(logger: Logger, req: Request, res: Response, durat
     req: { method: req.method, url },
     res: { statusCode: status },
     durationMs: Math.round(durationMs * 10) / 10,
-    route: routePattern(req),
+    route,
     sub: l.principal?.sub ?? null,
     issuerId: l.principal?.issuerId ?? null,
     errorCode: l.errorCode ?? null,

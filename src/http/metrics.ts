@@ -7,7 +7,6 @@ import { databaseLoad } from '../db/transaction';
 import { DELINK_PATH } from '../corecredit/routes';
 import { locals } from './context';
 import { methodNotAllowed } from './envelope';
-import { routePattern } from './logging';
 
 export const METRICS_PATH = '/metrics';
 
@@ -16,8 +15,8 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 export interface HttpMetrics {
   registry: Registry;
-  /** Counts a response that was sent, with its duration; the request observer calls it for every request. */
-  observe(req: Request, res: Response, seconds: number): void;
+  /** Counts a response that was sent, with its route pattern (null: none matched) and duration; the request observer calls it. */
+  observe(req: Request, res: Response, route: string | null, seconds: number): void;
   /** Serves GET /metrics. */
   router: Router;
 }
@@ -96,8 +95,8 @@ export function createMetrics(dataSource: DataSource): HttpMetrics {
     },
   });
 
-  const observe = (req: Request, res: Response, seconds: number): void => {
-    const route = routePattern(req) ?? UNMATCHED_ROUTE;
+  const observe = (req: Request, res: Response, matched: string | null, seconds: number): void => {
+    const route = matched ?? UNMATCHED_ROUTE;
     const labels = { method: req.method, route, status: String(res.statusCode) };
     duration.observe(labels, seconds);
     requests.inc(labels);
