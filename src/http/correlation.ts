@@ -10,7 +10,7 @@ import { logCompletion, routePattern } from './logging';
 import type { HttpMetrics } from './metrics';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
-const CORRELATION_PATTERN = /^[a-zA-Z0-9_\-. ]{1,64}$/;
+export const CORRELATION_PATTERN = /^[a-zA-Z0-9_\-. ]{1,64}$/;
 
 function isValid(given: unknown): given is string {
   return typeof given === 'string' && CORRELATION_PATTERN.test(given);

@@ -7,7 +7,7 @@ import { DELINK_PATH, GET_LINKS_PATH } from '../corecredit/routes';
 import { ERRORS, type ErrorName } from '../errors';
 import { ISSUER_ID_PATTERN, SS_USER_ID_PATTERN, type Scope } from '../http/auth';
 import { BODY_LIMIT } from '../http/body';
-import { CORRELATION_HEADER } from '../http/correlation';
+import { CORRELATION_HEADER, CORRELATION_PATTERN as CORRELATION_ID_PATTERN } from '../http/correlation';
 import {
   ACCOUNT_PATH_FIELDS,
   AccountPathDto,
@@ -251,7 +251,7 @@ function codeList(names: readonly ErrorName[]): string {
   return names.map((name) => `- \`${ERRORS[name].code}\` ${name}: ${ERRORS[name].message}`).join('\n');
 }
 
-const CORRELATION_PATTERN = '^[a-zA-Z0-9_\\-. ]{1,64}$';
+const CORRELATION_PATTERN = CORRELATION_ID_PATTERN.source;
 /** As src/http/idempotency.ts checks it. */
 const IDEMPOTENCY_KEY_PATTERN = '^[\\x20-\\x7E]{1,255}$';
 
