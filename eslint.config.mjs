@@ -1,6 +1,8 @@
-// Flat ESLint config: typescript-eslint with type information (no-floating-promises) and jest's focus guard.
+// Flat ESLint config: typescript-eslint with type information (no-floating-promises), jest's focus guard, and Prettier
+// owning the formatting.
 import js from '@eslint/js';
 import jest from 'eslint-plugin-jest';
+import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -9,7 +11,12 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.mjs', 'bench/*.mjs'] }, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.mjs', 'bench/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
@@ -29,4 +36,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
+  // Formatting is Prettier's (npm run lint checks it); this turns off the ESLint rules that would disagree with it.
+  prettier,
 );

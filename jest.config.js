@@ -8,7 +8,9 @@ module.exports = {
   // test/mariadb/ holds what only a networked database can show (faults on the wire); the SQLite run leaves it out.
   // The docs page never reads the database, so its browser test runs once, on SQLite; a second chromium run shows nothing new.
   testPathIgnorePatterns:
-    process.env.TEST_DATABASE === 'mariadb' ? ['/node_modules/', '<rootDir>/test/docs-browser\\.test\\.ts$'] : ['/node_modules/', '<rootDir>/test/mariadb/'],
+    process.env.TEST_DATABASE === 'mariadb'
+      ? ['/node_modules/', '<rootDir>/test/docs-browser\\.test\\.ts$']
+      : ['/node_modules/', '<rootDir>/test/mariadb/'],
   transform: {
     '/node_modules/jose/.+\\.js$': '<rootDir>/scripts/jest-jose-transform.mjs',
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],

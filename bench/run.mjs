@@ -9,7 +9,17 @@
 // run is bounded in time.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -79,7 +89,11 @@ function options() {
 environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVER}), BENCH_LINKS`);
     process.exit(0);
   }
-  const list = (raw, fallback) => (raw ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = (raw, fallback) =>
+    (raw ?? fallback)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   const numbers = (raw, fallback, name) =>
     list(raw, fallback).map((s) => {
       const n = Number(s);
@@ -89,7 +103,9 @@ environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVE
   const smoke = values.smoke;
   const o = {
     smoke,
-    links: numbers(values.links ?? process.env.BENCH_LINKS, smoke ? '200' : '100000,1000000', 'links').sort((a, b) => a - b),
+    links: numbers(values.links ?? process.env.BENCH_LINKS, smoke ? '200' : '100000,1000000', 'links').sort(
+      (a, b) => a - b,
+    ),
     connections: numbers(values.connections, smoke ? '4' : '16,64', 'connections'),
     duration: numbers(values.duration, smoke ? '0.5' : '10', 'duration')[0],
     warmup: numbers(values.warmup, smoke ? '0.25' : '3', 'warmup')[0],
@@ -107,21 +123,31 @@ environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVE
     render: values.render === undefined ? undefined : resolve(values.render),
   };
   if (!Number.isInteger(o.rounds)) throw new Error('--rounds must be a whole number');
-  for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
+  for (const s of o.scenarios)
+    if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
   for (const t of o.targets) if (!TARGETS.includes(t)) throw new Error(`unknown target "${t}" (${TARGETS.join(', ')})`);
   if (!o.targets.includes('service')) throw new Error('--targets must include service');
-  for (const links of o.links) if (links % LINKS_PER_USER !== 0 || links < 10 * LINKS_PER_USER) throw new Error(`--links ${links}: a multiple of ${LINKS_PER_USER}, at least ${10 * LINKS_PER_USER}`);
+  for (const links of o.links)
+    if (links % LINKS_PER_USER !== 0 || links < 10 * LINKS_PER_USER)
+      throw new Error(`--links ${links}: a multiple of ${LINKS_PER_USER}, at least ${10 * LINKS_PER_USER}`);
   return o;
 }
 
 /** The MariaDB server, or why the run cannot use one. The benchmark talks to this machine only. */
 function databaseServer(smoke) {
-  const raw = process.env.BENCH_DATABASE_URL || (smoke ? process.env.TEST_MARIADB_URL : undefined) || (smoke ? undefined : DEFAULT_SERVER);
+  const raw =
+    process.env.BENCH_DATABASE_URL ||
+    (smoke ? process.env.TEST_MARIADB_URL : undefined) ||
+    (smoke ? undefined : DEFAULT_SERVER);
   if (raw === undefined) return undefined;
   const url = new URL(raw.replace(/^mariadb:/, 'mysql:'));
   if (!/^mysql:$/.test(url.protocol)) throw new Error('BENCH_DATABASE_URL must be mariadb://… or mysql://…');
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error(`BENCH_DATABASE_URL must be on this machine (127.0.0.1), not ${url.hostname}`);
-  if (url.pathname.length > 1) throw new Error('BENCH_DATABASE_URL names the server only: the bench creates a database of its own there and drops it');
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+    throw new Error(`BENCH_DATABASE_URL must be on this machine (127.0.0.1), not ${url.hostname}`);
+  if (url.pathname.length > 1)
+    throw new Error(
+      'BENCH_DATABASE_URL names the server only: the bench creates a database of its own there and drops it',
+    );
   return raw;
 }
 
@@ -147,7 +173,11 @@ function startProcess(name, args, env, runDir) {
   const logFile = join(runDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   // Logs go to a file, not a pipe: pino writes synchronously, and a pipe the harness reads late would slow the service.
-  const child = spawn(process.execPath, args, { cwd: runDir, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, args, {
+    cwd: runDir,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', fd, fd],
+  });
   closeSync(fd);
   const proc = { name, child, logFile, exited: false, exitCode: null };
   proc.done = new Promise((resolveExit) =>
@@ -258,7 +288,13 @@ function databasePid() {
 /** CPU use while `work` runs, in % of one core: the whole machine, the target, the database, this harness. */
 async function withCpu(targetPid, dbPid, work) {
   const cores = cpus().length;
-  const before = { machine: machineTicks(), target: processTicks(targetPid), db: dbPid === undefined ? NaN : processTicks(dbPid), self: process.cpuUsage(), at: Date.now() };
+  const before = {
+    machine: machineTicks(),
+    target: processTicks(targetPid),
+    db: dbPid === undefined ? NaN : processTicks(dbPid),
+    self: process.cpuUsage(),
+    at: Date.now(),
+  };
   const peak = { rssKb: 0 };
   const poll = setInterval(() => {
     const { rssKb } = readStatus(targetPid);
@@ -272,15 +308,26 @@ async function withCpu(targetPid, dbPid, work) {
     const self = process.cpuUsage(before.self);
     const cpu = {
       cores,
-      machinePct: machine && before.machine ? Math.round(((machine.busy - before.machine.busy) / (machine.total - before.machine.total)) * cores * 1000) / 10 : null,
+      machinePct:
+        machine && before.machine
+          ? Math.round(((machine.busy - before.machine.busy) / (machine.total - before.machine.total)) * cores * 1000) /
+            10
+          : null,
       targetPct: pct(processTicks(targetPid) - before.target),
       databasePct: dbPid === undefined ? null : pct(processTicks(dbPid) - before.db),
       harnessPct: Math.round(((self.user + self.system) / 1e6 / seconds) * 1000) / 10,
     };
     cpu.othersPct =
-      cpu.machinePct === null ? null : Math.round((cpu.machinePct - cpu.targetPct - (cpu.databasePct ?? 0) - cpu.harnessPct) * 10) / 10;
+      cpu.machinePct === null
+        ? null
+        : Math.round((cpu.machinePct - cpu.targetPct - (cpu.databasePct ?? 0) - cpu.harnessPct) * 10) / 10;
     const { rssKb, hwmKb } = readStatus(targetPid);
-    return { result, cpu, peakRssMb: Math.round(Math.max(peak.rssKb, rssKb) / 102.4) / 10, hwmMb: Math.round(hwmKb / 102.4) / 10 };
+    return {
+      result,
+      cpu,
+      peakRssMb: Math.round(Math.max(peak.rssKb, rssKb) / 102.4) / 10,
+      hwmMb: Math.round(hwmKb / 102.4) / 10,
+    };
   } finally {
     clearInterval(poll);
   }
@@ -292,7 +339,10 @@ async function serviceHeap(port) {
     const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
     const text = await response.text();
     const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-    const heap = { usedMb: Math.round(value('nodejs_heap_size_used_bytes')), totalMb: Math.round(value('nodejs_heap_size_total_bytes')) };
+    const heap = {
+      usedMb: Math.round(value('nodejs_heap_size_used_bytes')),
+      totalMb: Math.round(value('nodejs_heap_size_total_bytes')),
+    };
     return Number.isFinite(heap.usedMb) && Number.isFinite(heap.totalMb) ? heap : null;
   } catch {
     return null;
@@ -334,7 +384,13 @@ const envelope = (fields) =>
 const INVALID_BODIES = [
   envelope({ SSUserID: ssUserIdOf(1), AccountNumber: 8000000000000227 }),
   envelope({ Source: undefined, ExternalIP: undefined, SSUserID: ssUserIdOf(2), AccountNumber: ' 123' }),
-  envelope({ IPAddress: '999.1.1.1', Language: 'fr', RequestTime: '02/30/2026 10:00:00', SSUserID: ssUserIdOf(3), AccountNumber: '12a' }),
+  envelope({
+    IPAddress: '999.1.1.1',
+    Language: 'fr',
+    RequestTime: '02/30/2026 10:00:00',
+    SSUserID: ssUserIdOf(3),
+    AccountNumber: '12a',
+  }),
   envelope({ SSUserID: 'not valid!', CallerID: 'abc', CurrencyCode: '999', AccountNumber: accountOf(4, 1) }),
 ];
 
@@ -344,7 +400,7 @@ const expect = (status, code) => ({ status, code });
 /** A walk through 0..n-1 that visits every index once per n steps, in an order unlike the rows' own. */
 function permutation(n) {
   const step = 1_000_003; // prime, larger than any n here, hence coprime with it
-  return (k) => (((k % n) * (step % n)) % n + n) % n;
+  return (k) => ((((k % n) * (step % n)) % n) + n) % n;
 }
 
 /** Shared across runs: which accounts and numbers the next requests use. */
@@ -368,7 +424,11 @@ function scenarioLoad(scenario, target, state, tokens) {
   const counts = { outcomes: {}, unexpected: 0, unexpectedSamples: [], poolExhausted: 0 };
   const runStart = state.delinkCursor;
   const bare = target === 'express';
-  const next = { method: 'POST', path: DELINK_PATH, headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.channel}` } };
+  const next = {
+    method: 'POST',
+    path: DELINK_PATH,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.channel}` },
+  };
   let pick;
   switch (scenario) {
     case 'delink':
@@ -378,11 +438,17 @@ function scenarioLoad(scenario, target, state, tokens) {
         const kind = k % 10;
         if (kind === 0) {
           const user = state.userWalk(state.otherCursor++);
-          return { body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf(user, 0) }), expect: expect(409, 'ERR01140') };
+          return {
+            body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf(user, 0) }),
+            expect: expect(409, 'ERR01140'),
+          };
         }
         if (kind === 5) {
           const user = state.userWalk(state.otherCursor++);
-          return { body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf((user + 1) % state.users, 1) }), expect: expect(404, 'ERR01131') };
+          return {
+            body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf((user + 1) % state.users, 1) }),
+            expect: expect(404, 'ERR01131'),
+          };
         }
         // Every run starts with all links linked; past one account each, the walk comes back to delinked ones
         // (tiny data sets only), which are then rightly refused, and counted apart.
@@ -391,7 +457,10 @@ function scenarioLoad(scenario, target, state, tokens) {
         const secondary = state.secondaryWalk(state.delinkCursor++);
         const user = Math.floor(secondary / (LINKS_PER_USER - 1));
         const slot = 1 + (secondary % (LINKS_PER_USER - 1));
-        return { body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf(user, slot) }), expect: exhausted ? expect(404, 'ERR01132') : expect(200, 'ERR01093') };
+        return {
+          body: envelope({ SSUserID: ssUserIdOf(user), AccountNumber: accountOf(user, slot) }),
+          expect: exhausted ? expect(404, 'ERR01132') : expect(200, 'ERR01093'),
+        };
       };
       break;
     case 'invalid':
@@ -399,7 +468,10 @@ function scenarioLoad(scenario, target, state, tokens) {
       break;
     case 'getlinks':
       next.path = GET_LINKS_PATH;
-      pick = () => ({ body: envelope({ SSUserID: ssUserIdOf(state.userWalk(state.otherCursor++)), DateFormat: '1' }), expect: expect(200, 'ERR01093') });
+      pick = () => ({
+        body: envelope({ SSUserID: ssUserIdOf(state.userWalk(state.otherCursor++)), DateFormat: '1' }),
+        expect: expect(200, 'ERR01093'),
+      });
       break;
     case 'register':
       next.method = 'PUT';
@@ -443,10 +515,14 @@ function scenarioLoad(scenario, target, state, tokens) {
       const key = `${status}${code === '' ? '' : ` ${code}`}`;
       counts.outcomes[key] = (counts.outcomes[key] ?? 0) + 1;
       const wanted = context.expect;
-      const ok = wanted !== undefined && status === wanted.status && (wanted.code === null || (wanted.code === 'ERR01093' ? body.includes(SUCCESS_CODE) : code === wanted.code));
+      const ok =
+        wanted !== undefined &&
+        status === wanted.status &&
+        (wanted.code === null || (wanted.code === 'ERR01093' ? body.includes(SUCCESS_CODE) : code === wanted.code));
       if (!ok) {
         counts.unexpected += 1;
-        if (counts.unexpectedSamples.length < 5) counts.unexpectedSamples.push({ status, expected: wanted, body: body.slice(0, 300) });
+        if (counts.unexpectedSamples.length < 5)
+          counts.unexpectedSamples.push({ status, expected: wanted, body: body.slice(0, 300) });
       }
     },
   };
@@ -506,10 +582,14 @@ function summarize(parts) {
   const seconds = parts.reduce((a, p) => a + p.load.seconds, 0);
   const sum = (pick) => parts.reduce((a, p) => a + pick(p), 0);
   const outcomes = {};
-  for (const p of parts) for (const [k, v] of Object.entries(p.load.counts.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+  for (const p of parts)
+    for (const [k, v] of Object.entries(p.load.counts.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
   const rps = round1(latencies.length / seconds);
   const targetPct = weighted(parts, (p) => p.cpu.targetPct);
-  const quiet = parts.map((p) => p.quietPct).filter((v) => v !== null).sort((a, b) => a - b);
+  const quiet = parts
+    .map((p) => p.quietPct)
+    .filter((v) => v !== null)
+    .sort((a, b) => a - b);
   return {
     requests: latencies.length,
     seconds: Math.round(seconds * 100) / 100,
@@ -520,7 +600,10 @@ function summarize(parts) {
       p90: percentile(latencies, 90),
       p99: percentile(latencies, 99),
       max: percentile(latencies, 100),
-      mean: latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 100) / 100,
+      mean:
+        latencies.length === 0
+          ? null
+          : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 100) / 100,
     },
     errors: sum((p) => p.load.counts.unexpected + p.load.result.errors),
     unexpected: sum((p) => p.load.counts.unexpected),
@@ -531,7 +614,10 @@ function summarize(parts) {
     unexpectedSamples: parts.flatMap((p) => p.load.counts.unexpectedSamples).slice(0, 5),
     peakRssMb: Math.max(...parts.map((p) => p.peakRssMb)),
     heap: parts.some((p) => p.heap)
-      ? { usedMb: Math.max(...parts.filter((p) => p.heap).map((p) => p.heap.usedMb)), totalMb: Math.max(...parts.filter((p) => p.heap).map((p) => p.heap.totalMb)) }
+      ? {
+          usedMb: Math.max(...parts.filter((p) => p.heap).map((p) => p.heap.usedMb)),
+          totalMb: Math.max(...parts.filter((p) => p.heap).map((p) => p.heap.totalMb)),
+        }
       : null,
     hwmMb: Math.max(...parts.map((p) => p.hwmMb)),
     cpu: {
@@ -559,8 +645,17 @@ function summarize(parts) {
 
 async function tokens(secret) {
   const key = new TextEncoder().encode(secret);
-  const sign = (scope, sub) => new SignJWT({ issuerId: ISSUER_ID, scope }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime('3h').sign(key);
-  return { channel: await sign('selfservice:delink selfservice:read', 'bench-portal'), issuer: await sign('issuer:write issuer:read', 'bench-core-banking') };
+  const sign = (scope, sub) =>
+    new SignJWT({ issuerId: ISSUER_ID, scope })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime('3h')
+      .sign(key);
+  return {
+    channel: await sign('selfservice:delink selfservice:read', 'bench-portal'),
+    issuer: await sign('issuer:write issuer:read', 'bench-core-banking'),
+  };
 }
 
 /**
@@ -568,12 +663,20 @@ async function tokens(secret) {
  * token, so the rate limits are raised to the highest value the service accepts: the limiters still count every
  * request, as in production, but never refuse one.
  */
-const SERVICE_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info', RATE_LIMIT_PER_CLIENT: '1000000', RATE_LIMIT_PER_CALLER: '1000000' };
+const SERVICE_ENV = {
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'info',
+  RATE_LIMIT_PER_CLIENT: '1000000',
+  RATE_LIMIT_PER_CALLER: '1000000',
+};
 
 /** A target that stopped in the middle of the runs makes every number after it meaningless: the run fails. */
 function assertRunning(participants) {
   const gone = participants.find((p) => p.proc.exited);
-  if (gone !== undefined) throw new Error(`${gone.key} exited (${gone.proc.exitCode}) while the benchmark ran; its log ends:\n${logTail(gone.proc, 5)}`);
+  if (gone !== undefined)
+    throw new Error(
+      `${gone.key} exited (${gone.proc.exitCode}) while the benchmark ran; its log ends:\n${logTail(gone.proc, 5)}`,
+    );
 }
 
 /** Starts one target: the service or a baseline, on a free port, against `database` (none for bare Express). */
@@ -581,16 +684,29 @@ async function startTarget({ target, server, database, secret, runDir, profileDi
   const port = await freePort();
   let proc;
   if (target === 'service') {
-    const args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), join(ROOT, 'dist', 'src', 'server.js')];
+    const args = [
+      ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+      join(ROOT, 'dist', 'src', 'server.js'),
+    ];
     // A clean environment: nothing from the caller's shell or a .env (the working directory is the run's own) applies.
-    proc = startProcess(name, args, { ...SERVICE_ENV, JWT_SECRET: secret, DATABASE_URL: databaseUrl(server, database), PORT: String(port) }, runDir);
+    proc = startProcess(
+      name,
+      args,
+      { ...SERVICE_ENV, JWT_SECRET: secret, DATABASE_URL: databaseUrl(server, database), PORT: String(port) },
+      runDir,
+    );
   } else {
-    proc = startProcess(name, [join(ROOT, 'bench', 'baselines.mjs'), target], {
-      BASELINE_PORT: String(port),
-      ...(database !== undefined ? { BASELINE_DATABASE_URL: databaseUrl(server, database, 'mysql') } : {}),
-      BASELINE_POOL_SIZE: '10',
-      BASELINE_ISSUER_ID: ISSUER_ID,
-    }, runDir);
+    proc = startProcess(
+      name,
+      [join(ROOT, 'bench', 'baselines.mjs'), target],
+      {
+        BASELINE_PORT: String(port),
+        ...(database !== undefined ? { BASELINE_DATABASE_URL: databaseUrl(server, database, 'mysql') } : {}),
+        BASELINE_POOL_SIZE: '10',
+        BASELINE_ISSUER_ID: ISSUER_ID,
+      },
+      runDir,
+    );
   }
   await waitForPort(proc, port);
   return { proc, port, pid: proc.child.pid };
@@ -612,22 +728,61 @@ async function post(port, path, token, body, method = 'POST') {
  * answer exactly like a user registered through registerAccount.
  */
 async function verifyThroughApi(port, tok, { fromUsers, toUsers, functionUsers, firstPhase }) {
-  const sample = new Set([fromUsers, toUsers - 1, Math.floor((fromUsers + toUsers) / 2), fromUsers + ((toUsers - fromUsers) >> 2)]);
-  if (firstPhase) for (const u of [0, functionUsers - 1, functionUsers, toUsers - 1]) if (u >= 0 && u < toUsers) sample.add(u);
+  const sample = new Set([
+    fromUsers,
+    toUsers - 1,
+    Math.floor((fromUsers + toUsers) / 2),
+    fromUsers + ((toUsers - fromUsers) >> 2),
+  ]);
+  if (firstPhase)
+    for (const u of [0, functionUsers - 1, functionUsers, toUsers - 1]) if (u >= 0 && u < toUsers) sample.add(u);
   const shapes = new Map();
   for (const user of sample) {
-    const { status, body } = await post(port, GET_LINKS_PATH, tok.channel, { Source: 'Web', ExternalIP: '10.120.0.0', APIVersion: '2.0', SSUserID: ssUserIdOf(user) });
+    const { status, body } = await post(port, GET_LINKS_PATH, tok.channel, {
+      Source: 'Web',
+      ExternalIP: '10.120.0.0',
+      APIVersion: '2.0',
+      SSUserID: ssUserIdOf(user),
+    });
     const accounts = body.ResponseData?.Accounts ?? [];
     const expected = Array.from({ length: LINKS_PER_USER }, (_, slot) => accountOf(user, slot));
-    if (status !== 200 || accounts.length !== LINKS_PER_USER || accounts.some((a, i) => a.AccountNumber !== expected[i] || a.AccountStatus !== 'ACTIVE') || !accounts[0].IsMainAccount) {
+    if (
+      status !== 200 ||
+      accounts.length !== LINKS_PER_USER ||
+      accounts.some((a, i) => a.AccountNumber !== expected[i] || a.AccountStatus !== 'ACTIVE') ||
+      !accounts[0].IsMainAccount
+    ) {
       throw new Error(`seeded user ${user} answers GetLinkAccounts with ${status} ${JSON.stringify(body)}`);
     }
-    shapes.set(user, JSON.stringify({ ...body, ResponseData: { ...body.ResponseData, SSUserID: '<user>', Accounts: accounts.map((a) => ({ ...a, AccountNumber: '<n>', LinkedOn: '<t>' })) } }));
+    shapes.set(
+      user,
+      JSON.stringify({
+        ...body,
+        ResponseData: {
+          ...body.ResponseData,
+          SSUserID: '<user>',
+          Accounts: accounts.map((a) => ({ ...a, AccountNumber: '<n>', LinkedOn: '<t>' })),
+        },
+      }),
+    );
   }
-  if (new Set(shapes.values()).size !== 1) throw new Error(`seeded users answer in different shapes: ${[...shapes.values()].join(' / ')}`);
+  if (new Set(shapes.values()).size !== 1)
+    throw new Error(`seeded users answer in different shapes: ${[...shapes.values()].join(' / ')}`);
   const newUser = toUsers - 1;
-  const { status, body } = await post(port, `/issuers/${ISSUER_ID}/consumers/${ssUserIdOf(newUser)}/operations?count=10`, tok.issuer, undefined, 'GET');
-  if (status !== 200 || body.total !== LINKS_PER_USER || body.operations.some((op) => op.operation !== 'REGISTER' || op.status !== 'SUCCESSFUL' || op.requestorType !== 'ISSUER')) {
+  const { status, body } = await post(
+    port,
+    `/issuers/${ISSUER_ID}/consumers/${ssUserIdOf(newUser)}/operations?count=10`,
+    tok.issuer,
+    undefined,
+    'GET',
+  );
+  if (
+    status !== 200 ||
+    body.total !== LINKS_PER_USER ||
+    body.operations.some(
+      (op) => op.operation !== 'REGISTER' || op.status !== 'SUCCESSFUL' || op.requestorType !== 'ISSUER',
+    )
+  ) {
     throw new Error(`seeded user ${newUser} lists operations ${status} ${JSON.stringify(body)}`);
   }
   return { usersChecked: sample.size, operationsChecked: body.total };
@@ -647,7 +802,9 @@ async function main() {
   const server = databaseServer(o.smoke);
   if (server === undefined) {
     if (process.env.CI === 'true') {
-      console.error('Benchmark smoke run: neither BENCH_DATABASE_URL nor TEST_MARIADB_URL is set, and in CI it must run. Failing.');
+      console.error(
+        'Benchmark smoke run: neither BENCH_DATABASE_URL nor TEST_MARIADB_URL is set, and in CI it must run. Failing.',
+      );
       process.exit(1);
     }
     console.log('\n========================================================================');
@@ -668,7 +825,11 @@ async function main() {
 
   if (o.build) {
     say('building the service (tsc -p tsconfig.build.json)');
-    const build = spawn(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
+    const build = spawn(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+      { cwd: ROOT, stdio: 'inherit' },
+    );
     const code = await new Promise((resolveBuild) => build.once('exit', resolveBuild));
     if (code !== 0) throw new Error(`the build failed (${code})`);
   }
@@ -682,14 +843,29 @@ async function main() {
     cleanup.databases.push({ server, name: db.name });
     version = db.version;
     const users = links / LINKS_PER_USER;
-    say(`database ${db.name} on ${new URL(server.replace(/^mariadb:/, 'mysql:')).host} (${db.version}): seeding ${links} links (${users} users)`);
+    say(
+      `database ${db.name} on ${new URL(server.replace(/^mariadb:/, 'mysql:')).host} (${db.version}): seeding ${links} links (${users} users)`,
+    );
     await migrate(server, db.name);
     const seedStart = Date.now();
     const seeded = await seedUsers(server, db.name, { fromUsers: 0, toUsers: users, functionUsers: o.functionUsers });
     const seconds = Math.round((Date.now() - seedStart) / 100) / 10;
     // A user seeded in bulk has exactly the rows of one registered through registerAccount.
     const shapes = seeded.inBulk > 0 ? await compareShapes(server, db.name, 0, users - 1) : null;
-    dbs.push({ links, name: db.name, users, state: scenarioState(users), seeding: { links, users, ...seeded, seconds, bulkRowsCompared: shapes, tables: await tableSizes(server, db.name) } });
+    dbs.push({
+      links,
+      name: db.name,
+      users,
+      state: scenarioState(users),
+      seeding: {
+        links,
+        users,
+        ...seeded,
+        seconds,
+        bulkRowsCompared: shapes,
+        tables: await tableSizes(server, db.name),
+      },
+    });
     say(`seeded in ${seconds} s: ${seeded.throughFunction} users through registerAccount, ${seeded.inBulk} in bulk`);
   }
   const small = dbs[0];
@@ -708,8 +884,22 @@ async function main() {
       memoryGb: Math.round(totalmem() / 2 ** 30),
       loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
     },
-    versions: Object.fromEntries(['express', 'typeorm', 'mysql2', 'autocannon'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')).version])),
-    options: { links: o.links, connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, scenarios: o.scenarios, targets: o.targets, linksPerUser: LINKS_PER_USER },
+    versions: Object.fromEntries(
+      ['express', 'typeorm', 'mysql2', 'autocannon'].map((p) => [
+        p,
+        JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')).version,
+      ]),
+    ),
+    options: {
+      links: o.links,
+      connections: o.connections,
+      duration: o.duration,
+      warmup: o.warmup,
+      rounds: o.rounds,
+      scenarios: o.scenarios,
+      targets: o.targets,
+      linksPerUser: LINKS_PER_USER,
+    },
     seeding: dbs.map((d) => d.seeding),
     verification: [],
     processes: {},
@@ -723,22 +913,44 @@ async function main() {
   for (const db of dbs) {
     for (const target of o.targets.filter((t) => t !== 'express')) {
       const key = `${target}@${db.links}`;
-      participants.push({ key, target, db, ...(await startTarget({ target, server, database: db.name, secret, runDir, name: key })) });
+      participants.push({
+        key,
+        target,
+        db,
+        ...(await startTarget({ target, server, database: db.name, secret, runDir, name: key })),
+      });
     }
   }
-  if (o.targets.includes('express')) participants.push({ key: 'express', target: 'express', db: undefined, ...(await startTarget({ target: 'express', server, secret, runDir, name: 'express' })) });
+  if (o.targets.includes('express'))
+    participants.push({
+      key: 'express',
+      target: 'express',
+      db: undefined,
+      ...(await startTarget({ target: 'express', server, secret, runDir, name: 'express' })),
+    });
   // Bare Express reads nothing, but walks the same kind of requests: a state of its own keeps it off the others' accounts.
   const expressState = scenarioState(small.users);
   const stateOf = (p) => (p.db === undefined ? expressState : p.db.state);
   // Every scenario runs on the smallest data set; DeLinkAccount on every data set.
-  const scenariosOf = (p) => (p.db === undefined || p.db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink'));
+  const scenariosOf = (p) =>
+    p.db === undefined || p.db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink');
   const linksOf = (p) => (p.db === undefined ? small.links : p.db.links);
 
   for (const p of participants.filter((x) => x.target === 'service')) {
-    meta.verification.push({ links: p.db.links, ...(await verifyThroughApi(p.port, tok, { fromUsers: 0, toUsers: p.db.users, functionUsers: o.functionUsers, firstPhase: true })) });
+    meta.verification.push({
+      links: p.db.links,
+      ...(await verifyThroughApi(p.port, tok, {
+        fromUsers: 0,
+        toUsers: p.db.users,
+        functionUsers: o.functionUsers,
+        firstPhase: true,
+      })),
+    });
   }
 
-  say(`warm-up: ${o.warmup * o.scenarios.length} s per target at ${o.connections[0]} connections, split over its scenarios`);
+  say(
+    `warm-up: ${o.warmup * o.scenarios.length} s per target at ${o.connections[0]} connections, split over its scenarios`,
+  );
   for (const p of participants) {
     // Every process gets the same warm-up time, so that the JIT (and the database's cache) is as warm for the
     // data set that runs DeLinkAccount only as for the one that runs every scenario.
@@ -747,9 +959,31 @@ async function main() {
       assertRunning(participants);
       if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
       const r = summarize([
-        { load: await load({ port: p.port, scenario, target: p.target, connections: o.connections[0], duration: seconds, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }), cpu: {}, peakRssMb: 0, hwmMb: 0, quietPct: null },
+        {
+          load: await load({
+            port: p.port,
+            scenario,
+            target: p.target,
+            connections: o.connections[0],
+            duration: seconds,
+            sampleInt: o.sampleInt,
+            state: stateOf(p),
+            tokens: tok,
+          }),
+          cpu: {},
+          peakRssMb: 0,
+          hwmMb: 0,
+          quietPct: null,
+        },
       ]);
-      warmups.push({ links: linksOf(p), scenario, target: p.target, requests: r.requests, errors: r.errors, outcomes: r.outcomes });
+      warmups.push({
+        links: linksOf(p),
+        scenario,
+        target: p.target,
+        requests: r.requests,
+        errors: r.errors,
+        outcomes: r.outcomes,
+      });
     }
   }
 
@@ -765,10 +999,26 @@ async function main() {
           if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
           const quietPct = await quietCpu(o.smoke ? 50 : 300);
           const measured = await withCpu(p.pid, dbPid, () =>
-            load({ port: p.port, scenario, target: p.target, connections, duration: o.duration / o.rounds, sampleInt: o.sampleInt, state: stateOf(p), tokens: tok }),
+            load({
+              port: p.port,
+              scenario,
+              target: p.target,
+              connections,
+              duration: o.duration / o.rounds,
+              sampleInt: o.sampleInt,
+              state: stateOf(p),
+              tokens: tok,
+            }),
           );
           const heap = p.target === 'service' ? await serviceHeap(p.port) : null;
-          parts.get(p.key).push({ load: measured.result, cpu: measured.cpu, peakRssMb: measured.peakRssMb, hwmMb: measured.hwmMb, quietPct, heap });
+          parts.get(p.key).push({
+            load: measured.result,
+            cpu: measured.cpu,
+            peakRssMb: measured.peakRssMb,
+            hwmMb: measured.hwmMb,
+            quietPct,
+            heap,
+          });
         }
       }
       assertRunning(participants);
@@ -791,7 +1041,11 @@ async function main() {
     say(`idle for ${IDLE_S} s, then the services' memory`);
     await sleep(IDLE_S * 1000);
     for (const p of participants.filter((x) => x.target === 'service')) {
-      meta.processes[p.key].afterIdle = { seconds: IDLE_S, rssMb: Math.round(readStatus(p.pid).rssKb / 102.4) / 10, heap: await serviceHeap(p.port) };
+      meta.processes[p.key].afterIdle = {
+        seconds: IDLE_S,
+        rssMb: Math.round(readStatus(p.pid).rssKb / 102.4) / 10,
+        heap: await serviceHeap(p.port),
+      };
     }
   }
   for (const p of participants) await stopProcess(p.proc);
@@ -803,11 +1057,28 @@ async function main() {
       for (const scenario of db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink')) {
         const profileDir = join(runDir, `profile-${db.links}-${scenario}`);
         mkdirSync(profileDir, { recursive: true });
-        const profiled = await startTarget({ target: 'service', server, database: db.name, secret, runDir, profileDir, name: `service@${db.links}-profile-${scenario}` });
+        const profiled = await startTarget({
+          target: 'service',
+          server,
+          database: db.name,
+          secret,
+          runDir,
+          profileDir,
+          name: `service@${db.links}-profile-${scenario}`,
+        });
         if (scenario === 'delink') await relinkAll(server, db.name);
         const r = summarize([
           {
-            load: await load({ port: profiled.port, scenario, target: 'service', connections: o.connections[0], duration: o.duration, sampleInt: o.sampleInt, state: db.state, tokens: tok }),
+            load: await load({
+              port: profiled.port,
+              scenario,
+              target: 'service',
+              connections: o.connections[0],
+              duration: o.duration,
+              sampleInt: o.sampleInt,
+              state: db.state,
+              tokens: tok,
+            }),
             cpu: {},
             peakRssMb: 0,
             hwmMb: 0,
@@ -825,7 +1096,14 @@ async function main() {
         const kept = join(keep, `service-${scenario}-${db.links}.cpuprofile`);
         rmSync(kept, { force: true });
         copyFileSync(join(profileDir, file), kept);
-        profiles.push({ links: db.links, scenario, connections: o.connections[0], rps: r.rps, file: `profiles/service-${scenario}-${db.links}.cpuprofile`, ...summarizeProfile(join(profileDir, file), ROOT, window) });
+        profiles.push({
+          links: db.links,
+          scenario,
+          connections: o.connections[0],
+          rps: r.rps,
+          file: `profiles/service-${scenario}-${db.links}.cpuprofile`,
+          ...summarizeProfile(join(profileDir, file), ROOT, window),
+        });
         say(`profiled ${scenario} at ${db.links} links: ${r.rps} req/s under the profiler`);
       }
     }
@@ -837,7 +1115,10 @@ async function main() {
   if (o.smoke) {
     rmSync(outDir, { recursive: true, force: true });
     const broken = runs.filter((r) => r.requests === 0 || r.errors > 0);
-    if (broken.length > 0) throw new Error(`smoke run: ${broken.length} runs had no answers or unexpected ones: ${JSON.stringify(broken.map((r) => [r.scenario, r.target, r.requests, r.outcomes]))}`);
+    if (broken.length > 0)
+      throw new Error(
+        `smoke run: ${broken.length} runs had no answers or unexpected ones: ${JSON.stringify(broken.map((r) => [r.scenario, r.target, r.requests, r.outcomes]))}`,
+      );
     say('smoke run passed');
   } else {
     say(`report written to ${report.files.join(', ')}`);
@@ -853,7 +1134,8 @@ async function cleanupAll() {
   if (cleanup.done) return;
   cleanup.done = true;
   await stopAll().catch(() => undefined);
-  for (const db of cleanup.databases) await dropDatabase(db.server, db.name).catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
+  for (const db of cleanup.databases)
+    await dropDatabase(db.server, db.name).catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
   if (cleanup.runDir && existsSync(cleanup.runDir)) rmSync(cleanup.runDir, { recursive: true, force: true });
 }
 

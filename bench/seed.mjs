@@ -72,7 +72,12 @@ export async function dropDatabase(serverUrl, name) {
 function serviceDataSource(serverUrl, database, poolSize) {
   require('reflect-metadata');
   const { createDataSource } = require('../dist/src/db/data-source.js');
-  return createDataSource({ kind: 'mysql', flavor: 'mariadb', url: databaseUrl(serverUrl, database, 'mysql'), poolSize });
+  return createDataSource({
+    kind: 'mysql',
+    flavor: 'mariadb',
+    url: databaseUrl(serverUrl, database, 'mysql'),
+    poolSize,
+  });
 }
 
 export async function migrate(serverUrl, database) {
@@ -92,13 +97,23 @@ async function seedThroughFunction(serverUrl, database, from, to) {
   const dataSource = serviceDataSource(serverUrl, database, parallel);
   await dataSource.initialize();
   try {
-    const ctx = { issuerId: ISSUER_ID, requestorType: 'ISSUER', requestorId: SEED_REQUESTOR, correlationId: `bench-seed-${randomUUID()}` };
+    const ctx = {
+      issuerId: ISSUER_ID,
+      requestorType: 'ISSUER',
+      requestorId: SEED_REQUESTOR,
+      correlationId: `bench-seed-${randomUUID()}`,
+    };
     let next = from;
     const worker = async () => {
       while (next < to) {
         const user = next++;
         for (let slot = 0; slot < LINKS_PER_USER; slot += 1) {
-          await registerAccount(dataSource, ctx, { accountNumber: accountOf(user, slot), consumerId: ssUserIdOf(user), productId: null, state: 'ACTIVE' });
+          await registerAccount(dataSource, ctx, {
+            accountNumber: accountOf(user, slot),
+            consumerId: ssUserIdOf(user),
+            productId: null,
+            state: 'ACTIVE',
+          });
         }
       }
     };
@@ -142,15 +157,42 @@ async function seedInBulk(serverUrl, database, from, to) {
           accounts.push([thisAccountId, ISSUER_ID, accountOf(user, slot), null, 'ACTIVE', now, now]);
           links.push([linkId++, thisAccountId, thisUserId, isMain, isMain ? thisUserId : null, now, null]);
           operations.push([
-            randomUUID(), 'REGISTER', 'SUCCESSFUL', null, now, now, 'ISSUER', SEED_REQUESTOR, ISSUER_ID, ssUserId, ssUserId.toLowerCase(), accountOf(user, slot),
-            null, null, null, null, null, null, null, null, correlationId,
+            randomUUID(),
+            'REGISTER',
+            'SUCCESSFUL',
+            null,
+            now,
+            now,
+            'ISSUER',
+            SEED_REQUESTOR,
+            ISSUER_ID,
+            ssUserId,
+            ssUserId.toLowerCase(),
+            accountOf(user, slot),
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            correlationId,
           ]);
         }
       }
       await connection.query('START TRANSACTION');
-      await connection.query('INSERT INTO ss_users (id, issuer_id, ss_user_id, ss_user_key, created_at) VALUES ?', [users]);
-      await connection.query('INSERT INTO accounts (id, issuer_id, account_number, product_id, state, created_at, updated_at) VALUES ?', [accounts]);
-      await connection.query('INSERT INTO account_links (id, account_id, user_id, is_main, main_of_user_id, linked_at, delinked_at) VALUES ?', [links]);
+      await connection.query('INSERT INTO ss_users (id, issuer_id, ss_user_id, ss_user_key, created_at) VALUES ?', [
+        users,
+      ]);
+      await connection.query(
+        'INSERT INTO accounts (id, issuer_id, account_number, product_id, state, created_at, updated_at) VALUES ?',
+        [accounts],
+      );
+      await connection.query(
+        'INSERT INTO account_links (id, account_id, user_id, is_main, main_of_user_id, linked_at, delinked_at) VALUES ?',
+        [links],
+      );
       await connection.query(
         'INSERT INTO operations (operation_id, operation, status, error_code, start_time, end_time, requestor_type, requestor_id, issuer_id, consumer_id,' +
           ' consumer_key, account_number, reason, reason_code, source, session_id, ip_address, external_ip, caller_id, called_id, correlation_id) VALUES ?',
@@ -178,7 +220,10 @@ export async function seedUsers(serverUrl, database, { fromUsers, toUsers, funct
 export async function relinkAll(serverUrl, database) {
   const connection = await createConnection(serverOptions(serverUrl, database));
   try {
-    const [result] = await connection.query('UPDATE account_links SET delinked_at = NULL, linked_at = ? WHERE delinked_at IS NOT NULL', [new Date()]);
+    const [result] = await connection.query(
+      'UPDATE account_links SET delinked_at = NULL, linked_at = ? WHERE delinked_at IS NOT NULL',
+      [new Date()],
+    );
     return result.affectedRows;
   } finally {
     await connection.end();
@@ -208,11 +253,27 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 async function userRows(connection, user) {
   const ssUserId = ssUserIdOf(user);
   const accounts = Array.from({ length: LINKS_PER_USER }, (_, slot) => accountOf(user, slot));
-  const own = new Map([[ssUserId, '<ssUserId>'], [ssUserId.toLowerCase(), '<ssUserKey>'], ...accounts.map((a, slot) => [a, `<account ${slot}>`])]);
-  const [[userRow]] = await connection.query('SELECT * FROM ss_users WHERE issuer_id = ? AND ss_user_key = ?', [ISSUER_ID, ssUserId.toLowerCase()]);
-  const [accountRows] = await connection.query('SELECT * FROM accounts WHERE issuer_id = ? AND account_number IN (?) ORDER BY account_number', [ISSUER_ID, accounts]);
-  const [linkRows] = await connection.query('SELECT l.* FROM account_links l WHERE l.user_id = ? ORDER BY l.account_id', [userRow.id]);
-  const [operationRows] = await connection.query('SELECT * FROM operations WHERE issuer_id = ? AND consumer_key = ? ORDER BY id', [ISSUER_ID, ssUserId.toLowerCase()]);
+  const own = new Map([
+    [ssUserId, '<ssUserId>'],
+    [ssUserId.toLowerCase(), '<ssUserKey>'],
+    ...accounts.map((a, slot) => [a, `<account ${slot}>`]),
+  ]);
+  const [[userRow]] = await connection.query('SELECT * FROM ss_users WHERE issuer_id = ? AND ss_user_key = ?', [
+    ISSUER_ID,
+    ssUserId.toLowerCase(),
+  ]);
+  const [accountRows] = await connection.query(
+    'SELECT * FROM accounts WHERE issuer_id = ? AND account_number IN (?) ORDER BY account_number',
+    [ISSUER_ID, accounts],
+  );
+  const [linkRows] = await connection.query(
+    'SELECT l.* FROM account_links l WHERE l.user_id = ? ORDER BY l.account_id',
+    [userRow.id],
+  );
+  const [operationRows] = await connection.query(
+    'SELECT * FROM operations WHERE issuer_id = ? AND consumer_key = ? ORDER BY id',
+    [ISSUER_ID, ssUserId.toLowerCase()],
+  );
   const accountIds = new Map(accountRows.map((a, slot) => [String(a.id), `<accountId ${slot}>`]));
   const reduce = (row, table) =>
     Object.fromEntries(
@@ -222,7 +283,8 @@ async function userRows(connection, user) {
         const text = String(value);
         if (column === 'id') return [column, `<${table} id>`];
         // By column: a user's id and an account's id may well be the same number.
-        if (column === 'user_id' || column === 'main_of_user_id') return [column, text === String(userRow.id) ? '<userId>' : text];
+        if (column === 'user_id' || column === 'main_of_user_id')
+          return [column, text === String(userRow.id) ? '<userId>' : text];
         if (column === 'account_id') return [column, accountIds.get(text) ?? text];
         if (own.has(text)) return [column, own.get(text)];
         if (UUID_V4.test(text)) return [column, '<uuid v4>'];
@@ -245,7 +307,8 @@ export async function compareShapes(serverUrl, database, a, b) {
     const [rowsA, rowsB] = [await userRows(connection, a), await userRows(connection, b)];
     for (const table of Object.keys(rowsA)) {
       const [left, right] = [JSON.stringify(rowsA[table]), JSON.stringify(rowsB[table])];
-      if (left !== right) throw new Error(`seeded rows differ in ${table}:\n  user ${a}: ${left}\n  user ${b}: ${right}`);
+      if (left !== right)
+        throw new Error(`seeded rows differ in ${table}:\n  user ${a}: ${left}\n  user ${b}: ${right}`);
     }
     return Object.fromEntries(Object.entries(rowsA).map(([table, rows]) => [table, rows.length]));
   } finally {

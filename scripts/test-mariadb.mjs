@@ -14,5 +14,8 @@ if (url === undefined || url === '') {
   console.log('========================================================================\n');
   process.exit(0);
 }
-const result = spawnSync('npx', ['jest', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, TEST_DATABASE: 'mariadb' } });
+const result = spawnSync('npx', ['jest', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, TEST_DATABASE: 'mariadb' },
+});
 process.exit(result.status ?? 1);

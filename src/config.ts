@@ -11,8 +11,7 @@ export interface DatabaseTimeouts {
 }
 
 export type DatabaseConfig = (
-  | { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string; poolSize: number }
-  | { kind: 'sqlite'; path: string }
+  { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string; poolSize: number } | { kind: 'sqlite'; path: string }
 ) &
   Partial<DatabaseTimeouts>;
 
@@ -79,7 +78,14 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-function parseInteger(name: string, raw: string | undefined, fallback: number, min: number, max: number, problems: string[]): number {
+function parseInteger(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
@@ -100,7 +106,8 @@ export function parseDatabaseUrl(raw: string, poolSize: number, problems: string
     const url = raw.replace(/^mariadb:/, 'mysql:');
     try {
       const parsed = new URL(url);
-      if (parsed.pathname.length <= 1) problems.push('DATABASE_URL must name a database, e.g. mysql://user:pass@host:3306/corecredit');
+      if (parsed.pathname.length <= 1)
+        problems.push('DATABASE_URL must name a database, e.g. mysql://user:pass@host:3306/corecredit');
     } catch {
       problems.push('DATABASE_URL is not a valid URL');
     }
@@ -159,12 +166,19 @@ function developmentSecret(dataDir: string): string {
   return secret;
 }
 
-function parseJwt(env: NodeJS.ProcessEnv, nodeEnv: string, dataDir: string, problems: string[], warnings: string[]): JwtKeyConfig {
+function parseJwt(
+  env: NodeJS.ProcessEnv,
+  nodeEnv: string,
+  dataDir: string,
+  problems: string[],
+  warnings: string[],
+): JwtKeyConfig {
   const secret = nonEmpty(env.JWT_SECRET);
   const publicKey = nonEmpty(env.JWT_PUBLIC_KEY);
   const jwksUrl = nonEmpty(env.JWT_JWKS_URL);
   const given = [secret && 'JWT_SECRET', publicKey && 'JWT_PUBLIC_KEY', jwksUrl && 'JWT_JWKS_URL'].filter(Boolean);
-  if (given.length > 1) problems.push(`set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL (got ${given.join(', ')})`);
+  if (given.length > 1)
+    problems.push(`set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL (got ${given.join(', ')})`);
 
   if (secret !== undefined) {
     if (secret.length < MIN_SECRET_LENGTH) problems.push(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
@@ -198,29 +212,83 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = parseInteger('PORT', nonEmpty(env.PORT), 3000, 0, 65535, problems);
   const poolSize = parseInteger('DB_POOL_SIZE', nonEmpty(env.DB_POOL_SIZE), 10, 1, 500, problems);
   const timeouts: DatabaseTimeouts = {
-    acquireTimeoutMs: parseInteger('DB_ACQUIRE_TIMEOUT_MS', nonEmpty(env.DB_ACQUIRE_TIMEOUT_MS), DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs, 1, 600_000, problems),
-    queryTimeoutMs: parseInteger('DB_QUERY_TIMEOUT_MS', nonEmpty(env.DB_QUERY_TIMEOUT_MS), DEFAULT_DATABASE_TIMEOUTS.queryTimeoutMs, 1, 600_000, problems),
+    acquireTimeoutMs: parseInteger(
+      'DB_ACQUIRE_TIMEOUT_MS',
+      nonEmpty(env.DB_ACQUIRE_TIMEOUT_MS),
+      DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs,
+      1,
+      600_000,
+      problems,
+    ),
+    queryTimeoutMs: parseInteger(
+      'DB_QUERY_TIMEOUT_MS',
+      nonEmpty(env.DB_QUERY_TIMEOUT_MS),
+      DEFAULT_DATABASE_TIMEOUTS.queryTimeoutMs,
+      1,
+      600_000,
+      problems,
+    ),
   };
-  const database = { ...parseDatabaseUrl(nonEmpty(env.DATABASE_URL) ?? DEFAULT_DATABASE_URL, poolSize, problems), ...timeouts };
+  const database = {
+    ...parseDatabaseUrl(nonEmpty(env.DATABASE_URL) ?? DEFAULT_DATABASE_URL, poolSize, problems),
+    ...timeouts,
+  };
 
   const logLevel = nonEmpty(env.LOG_LEVEL) ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  if (!LOG_LEVELS.includes(logLevel))
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
 
   const migrationsRaw = nonEmpty(env.MIGRATIONS_RUN) ?? 'true';
   if (!['true', 'false'].includes(migrationsRaw)) problems.push('MIGRATIONS_RUN must be true or false');
 
   const rateLimit: RateLimitConfig = {
-    windowMs: parseInteger('RATE_LIMIT_WINDOW_MS', nonEmpty(env.RATE_LIMIT_WINDOW_MS), DEFAULT_RATE_LIMIT.windowMs, 1_000, 86_400_000, problems),
-    perClient: parseInteger('RATE_LIMIT_PER_CLIENT', nonEmpty(env.RATE_LIMIT_PER_CLIENT), DEFAULT_RATE_LIMIT.perClient, 0, 1_000_000, problems),
-    perCaller: parseInteger('RATE_LIMIT_PER_CALLER', nonEmpty(env.RATE_LIMIT_PER_CALLER), DEFAULT_RATE_LIMIT.perCaller, 0, 1_000_000, problems),
+    windowMs: parseInteger(
+      'RATE_LIMIT_WINDOW_MS',
+      nonEmpty(env.RATE_LIMIT_WINDOW_MS),
+      DEFAULT_RATE_LIMIT.windowMs,
+      1_000,
+      86_400_000,
+      problems,
+    ),
+    perClient: parseInteger(
+      'RATE_LIMIT_PER_CLIENT',
+      nonEmpty(env.RATE_LIMIT_PER_CLIENT),
+      DEFAULT_RATE_LIMIT.perClient,
+      0,
+      1_000_000,
+      problems,
+    ),
+    perCaller: parseInteger(
+      'RATE_LIMIT_PER_CALLER',
+      nonEmpty(env.RATE_LIMIT_PER_CALLER),
+      DEFAULT_RATE_LIMIT.perCaller,
+      0,
+      1_000_000,
+      problems,
+    ),
   };
   const trustProxy = parseTrustProxy(nonEmpty(env.TRUST_PROXY), problems);
   const http: HttpTimeouts = {
-    headersTimeoutMs: parseInteger('HTTP_HEADERS_TIMEOUT_MS', nonEmpty(env.HTTP_HEADERS_TIMEOUT_MS), DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs, 100, 600_000, problems),
-    requestTimeoutMs: parseInteger('HTTP_REQUEST_TIMEOUT_MS', nonEmpty(env.HTTP_REQUEST_TIMEOUT_MS), DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs, 100, 600_000, problems),
+    headersTimeoutMs: parseInteger(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      nonEmpty(env.HTTP_HEADERS_TIMEOUT_MS),
+      DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
+      100,
+      600_000,
+      problems,
+    ),
+    requestTimeoutMs: parseInteger(
+      'HTTP_REQUEST_TIMEOUT_MS',
+      nonEmpty(env.HTTP_REQUEST_TIMEOUT_MS),
+      DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
+      100,
+      600_000,
+      problems,
+    ),
   };
   // Node refuses to create a server whose headers may take longer than the whole request.
-  if (http.headersTimeoutMs > http.requestTimeoutMs) problems.push('HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS');
+  if (http.headersTimeoutMs > http.requestTimeoutMs)
+    problems.push('HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS');
 
   const jwtKey = parseJwt(env, nodeEnv, dataDir, problems, warnings);
 

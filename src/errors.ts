@@ -26,7 +26,11 @@ export const ERRORS = {
   TOKEN_INVALID: { code: 'ERR01111', status: 401, message: 'The bearer token is not valid.' },
   TOKEN_EXPIRED: { code: 'ERR01112', status: 401, message: 'The bearer token has expired.' },
   TOKEN_NOT_YET_VALID: { code: 'ERR01113', status: 401, message: 'The bearer token is not valid yet.' },
-  TOKEN_CLAIMS_INVALID: { code: 'ERR01114', status: 401, message: 'The bearer token lacks a required claim or has a wrong one.' },
+  TOKEN_CLAIMS_INVALID: {
+    code: 'ERR01114',
+    status: 401,
+    message: 'The bearer token lacks a required claim or has a wrong one.',
+  },
 
   SCOPE_MISSING: { code: 'ERR01120', status: 403, message: 'The token does not grant this operation.' },
   USER_NOT_ALLOWED: { code: 'ERR01121', status: 403, message: 'The token may not act for this SSUserID.' },
@@ -34,22 +38,50 @@ export const ERRORS = {
 
   USER_NOT_FOUND: { code: 'ERR01130', status: 404, message: 'The SSUserID is not known.' },
   ACCOUNT_NOT_LINKED: { code: 'ERR01131', status: 404, message: 'The account is not linked to this SSUserID.' },
-  ACCOUNT_ALREADY_DELINKED: { code: 'ERR01132', status: 404, message: 'The account is already delinked from this SSUserID.' },
+  ACCOUNT_ALREADY_DELINKED: {
+    code: 'ERR01132',
+    status: 404,
+    message: 'The account is already delinked from this SSUserID.',
+  },
   ACCOUNT_NOT_FOUND: { code: 'ERR01133', status: 404, message: 'The account is not registered.' },
   ROUTE_NOT_FOUND: { code: 'ERR01134', status: 404, message: 'No such endpoint.' },
   METHOD_NOT_ALLOWED: { code: 'ERR01135', status: 405, message: 'This method is not allowed on this endpoint.' },
 
   MAIN_ACCOUNT: { code: 'ERR01140', status: 409, message: 'The main account cannot be delinked.' },
-  ACCOUNT_OF_OTHER_CONSUMER: { code: 'ERR01141', status: 409, message: 'The account is registered to another consumer.' },
-  IDEMPOTENCY_IN_PROGRESS: { code: 'ERR01142', status: 409, message: 'A request with this Idempotency-Key is still being processed; retry later.' },
-  IDEMPOTENCY_KEY_REUSED: { code: 'ERR01143', status: 422, message: 'This Idempotency-Key was used with a different request.' },
+  ACCOUNT_OF_OTHER_CONSUMER: {
+    code: 'ERR01141',
+    status: 409,
+    message: 'The account is registered to another consumer.',
+  },
+  IDEMPOTENCY_IN_PROGRESS: {
+    code: 'ERR01142',
+    status: 409,
+    message: 'A request with this Idempotency-Key is still being processed; retry later.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    code: 'ERR01143',
+    status: 422,
+    message: 'This Idempotency-Key was used with a different request.',
+  },
 
   PAYLOAD_TOO_LARGE: { code: 'ERR01150', status: 413, message: 'The request body is too large.' },
-  UNSUPPORTED_MEDIA_TYPE: { code: 'ERR01151', status: 415, message: 'The request body must be application/json in UTF-8.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    code: 'ERR01151',
+    status: 415,
+    message: 'The request body must be application/json in UTF-8.',
+  },
 
-  RATE_LIMITED: { code: 'ERR01160', status: 429, message: 'Too many requests; retry after the number of seconds in Retry-After.' },
+  RATE_LIMITED: {
+    code: 'ERR01160',
+    status: 429,
+    message: 'Too many requests; retry after the number of seconds in Retry-After.',
+  },
 
-  SERVICE_UNAVAILABLE: { code: 'ERR01190', status: 503, message: 'The service is temporarily unavailable; retry later.' },
+  SERVICE_UNAVAILABLE: {
+    code: 'ERR01190',
+    status: 503,
+    message: 'The service is temporarily unavailable; retry later.',
+  },
   INTERNAL: { code: 'ERR01199', status: 500, message: 'An unexpected error occurred.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -56,7 +56,11 @@ async function main(): Promise<void> {
   }
 
   const app = await createApp({ dataSource, config, logger });
-  const server = createServer({ ...SERVER_TIMEOUTS, headersTimeout: config.http.headersTimeoutMs, requestTimeout: config.http.requestTimeoutMs });
+  const server = createServer({
+    ...SERVER_TIMEOUTS,
+    headersTimeout: config.http.headersTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+  });
 
   let stopping = false;
   const inFlight = new Set<ServerResponse>();
@@ -76,7 +80,13 @@ async function main(): Promise<void> {
     server.once('error', reject);
   });
   const address = server.address();
-  logger.info({ port: typeof address === 'object' && address !== null ? address.port : config.port, database: config.database.kind }, 'listening');
+  logger.info(
+    {
+      port: typeof address === 'object' && address !== null ? address.port : config.port,
+      database: config.database.kind,
+    },
+    'listening',
+  );
 
   // Not process.exit(): pino writes to stdout asynchronously, and exiting at once could drop or reorder the last
   // lines (a write still in flight lands after the ones flushed at exit). An empty event loop lets them land.

@@ -54,7 +54,12 @@ const ENDPOINTS: Endpoint[] = [
     body: (user) => buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
     async expectServed(ctx, user, res) {
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} });
+      expect(res.body).toEqual({
+        Message: 'Return Successfully.',
+        Status: true,
+        ErrorCode: 'ERR01093',
+        ResponseData: {},
+      });
       expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
     },
   },
@@ -66,7 +71,11 @@ const ENDPOINTS: Endpoint[] = [
     body: (user) => buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: undefined }),
     expectServed(_ctx, user, res) {
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ Status: true, ErrorCode: 'ERR01093', ResponseData: { SSUserID: user.ssUserId } });
+      expect(res.body).toMatchObject({
+        Status: true,
+        ErrorCode: 'ERR01093',
+        ResponseData: { SSUserID: user.ssUserId },
+      });
       const accounts: { AccountNumber: string }[] = res.body.ResponseData.Accounts;
       expect(accounts.map((a) => a.AccountNumber)).toEqual([user.mainAccount, ...user.otherAccounts]);
       return Promise.resolve();
@@ -94,7 +103,12 @@ interface Refusal {
 }
 
 const REFUSALS: Refusal[] = [
-  { when: 'there is no Authorization header', status: 401, code: 'ERR01110', authorization: () => Promise.resolve(undefined) },
+  {
+    when: 'there is no Authorization header',
+    status: 401,
+    code: 'ERR01110',
+    authorization: () => Promise.resolve(undefined),
+  },
   {
     when: 'the scheme is Basic',
     status: 401,
@@ -102,13 +116,24 @@ const REFUSALS: Refusal[] = [
     authorization: () => Promise.resolve(`Basic ${Buffer.from('portal:password').toString('base64')}`),
   },
   { when: 'Bearer carries no token', status: 401, code: 'ERR01111', authorization: () => Promise.resolve('Bearer') },
-  { when: 'Bearer carries garbage', status: 401, code: 'ERR01111', authorization: () => Promise.resolve('Bearer not-a-jwt') },
-  { when: 'Bearer carries three garbage segments', status: 401, code: 'ERR01111', authorization: () => Promise.resolve('Bearer abc.def.ghi') },
+  {
+    when: 'Bearer carries garbage',
+    status: 401,
+    code: 'ERR01111',
+    authorization: () => Promise.resolve('Bearer not-a-jwt'),
+  },
+  {
+    when: 'Bearer carries three garbage segments',
+    status: 401,
+    code: 'ERR01111',
+    authorization: () => Promise.resolve('Bearer abc.def.ghi'),
+  },
   {
     when: 'the token is unsigned (alg none)',
     status: 401,
     code: 'ERR01111',
-    authorization: (issuerId) => Promise.resolve(`Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(validClaims(issuerId))}.`),
+    authorization: (issuerId) =>
+      Promise.resolve(`Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(validClaims(issuerId))}.`),
   },
   {
     when: 'the token has expired',
@@ -126,34 +151,54 @@ const REFUSALS: Refusal[] = [
     when: 'the token has no exp claim',
     status: 401,
     code: 'ERR01114',
-    authorization: async (issuerId) => `Bearer ${await signToken({ ...validClaims(issuerId), exp: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
+    authorization: async (issuerId) =>
+      `Bearer ${await signToken({ ...validClaims(issuerId), exp: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
   },
   {
     when: 'the token is signed with another secret',
     status: 401,
     code: 'ERR01111',
-    authorization: async (issuerId) => `Bearer ${await mintToken(issuerId, { secret: 'another-secret-that-is-long-enough-for-hs256-99' })}`,
+    authorization: async (issuerId) =>
+      `Bearer ${await mintToken(issuerId, { secret: 'another-secret-that-is-long-enough-for-hs256-99' })}`,
   },
   {
     when: 'the token is HS512 with the right secret (algorithm not allowed)',
     status: 401,
     code: 'ERR01111',
-    authorization: async (issuerId) => `Bearer ${await signToken(validClaims(issuerId), 'HS512', secretKey(TEST_SECRET))}`,
+    authorization: async (issuerId) =>
+      `Bearer ${await signToken(validClaims(issuerId), 'HS512', secretKey(TEST_SECRET))}`,
   },
   {
     when: 'the token has no issuerId claim',
     status: 401,
     code: 'ERR01114',
-    authorization: async (issuerId) => `Bearer ${await signToken({ ...validClaims(issuerId), issuerId: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
+    authorization: async (issuerId) =>
+      `Bearer ${await signToken({ ...validClaims(issuerId), issuerId: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
   },
-  { when: 'the issuerId is too short', status: 401, code: 'ERR01114', authorization: async () => `Bearer ${await mintToken('SHORT')}` },
-  { when: 'the issuerId is too long', status: 401, code: 'ERR01114', authorization: async (issuerId) => `Bearer ${await mintToken(`${issuerId}X`)}` },
-  { when: 'the issuerId has a forbidden character', status: 401, code: 'ERR01114', authorization: async () => `Bearer ${await mintToken('ISSUER.001')}` },
+  {
+    when: 'the issuerId is too short',
+    status: 401,
+    code: 'ERR01114',
+    authorization: async () => `Bearer ${await mintToken('SHORT')}`,
+  },
+  {
+    when: 'the issuerId is too long',
+    status: 401,
+    code: 'ERR01114',
+    authorization: async (issuerId) => `Bearer ${await mintToken(`${issuerId}X`)}`,
+  },
+  {
+    when: 'the issuerId has a forbidden character',
+    status: 401,
+    code: 'ERR01114',
+    authorization: async () => `Bearer ${await mintToken('ISSUER.001')}`,
+  },
   {
     when: 'the issuerId is not a string',
     status: 401,
     code: 'ERR01114',
-    authorization: async () => `Bearer ${await signToken({ ...validClaims('x'), issuerId: 1234567890 }, 'HS256', secretKey(TEST_SECRET))}`,
+    authorization: async () =>
+      `Bearer ${await signToken({ ...validClaims('x'), issuerId: 1234567890 }, 'HS256', secretKey(TEST_SECRET))}`,
   },
   {
     when: 'the scope is an array instead of a string',
@@ -183,13 +228,15 @@ const REFUSALS: Refusal[] = [
     when: 'the token has no scope claim',
     status: 403,
     code: 'ERR01120',
-    authorization: async (issuerId) => `Bearer ${await signToken({ ...validClaims(issuerId), scope: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
+    authorization: async (issuerId) =>
+      `Bearer ${await signToken({ ...validClaims(issuerId), scope: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
   },
   {
     when: 'the scope only resembles the endpoint scope',
     status: 403,
     code: 'ERR01120',
-    authorization: async (issuerId, endpoint) => `Bearer ${await mintToken(issuerId, { scope: `${endpoint.scope}s ${endpoint.scope.toUpperCase()}` })}`,
+    authorization: async (issuerId, endpoint) =>
+      `Bearer ${await mintToken(issuerId, { scope: `${endpoint.scope}s ${endpoint.scope.toUpperCase()}` })}`,
   },
 ];
 
@@ -207,7 +254,12 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       const user = await seedUser(ctx.dataSource);
       const before = await snapshot(ctx.dataSource, user.issuerId);
 
-      const res = await post(ctx, endpoint.path, await refusal.authorization(user.issuerId, endpoint), endpoint.body(user));
+      const res = await post(
+        ctx,
+        endpoint.path,
+        await refusal.authorization(user.issuerId, endpoint),
+        endpoint.body(user),
+      );
 
       expectRefused(res, refusal.status, refusal.code);
       expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
@@ -215,11 +267,20 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
 
     it.each([
       { when: 'the token carries exactly the endpoint scope', scope: endpoint.scope, scheme: 'Bearer' },
-      { when: 'the endpoint scope is one of several', scope: `issuer:read ${endpoint.otherScope} ${endpoint.scope}`, scheme: 'Bearer' },
+      {
+        when: 'the endpoint scope is one of several',
+        scope: `issuer:read ${endpoint.otherScope} ${endpoint.scope}`,
+        scheme: 'Bearer',
+      },
       { when: 'the scheme is written in lower case', scope: endpoint.scope, scheme: 'bearer' },
     ])('when $when, then the request is served', async ({ scope, scheme }) => {
       const user = await seedUser(ctx.dataSource);
-      const res = await post(ctx, endpoint.path, `${scheme} ${await mintToken(user.issuerId, { scope })}`, endpoint.body(user));
+      const res = await post(
+        ctx,
+        endpoint.path,
+        `${scheme} ${await mintToken(user.issuerId, { scope })}`,
+        endpoint.body(user),
+      );
       await endpoint.expectServed(ctx, user, res);
     });
 
@@ -232,7 +293,10 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     it('when the bound SSUserID and the envelope SSUserID differ only in letter case, then it may act for that user', async () => {
       const user = await seedUser(ctx.dataSource, { ssUserId: `PortalUser${Date.now()}` });
       const token = await mintToken(user.issuerId, { ssUserId: user.ssUserId.toLowerCase() });
-      const res = await post(ctx, endpoint.path, `Bearer ${token}`, { ...endpoint.body(user), SSUserID: user.ssUserId.toUpperCase() });
+      const res = await post(ctx, endpoint.path, `Bearer ${token}`, {
+        ...endpoint.body(user),
+        SSUserID: user.ssUserId.toUpperCase(),
+      });
       await endpoint.expectServed(ctx, user, res);
     });
 
@@ -259,12 +323,24 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       const operationsBefore = (await operationsOf(ctx.dataSource, owner.issuerId)).length;
       const token = await mintToken(owner.issuerId, { ssUserId: bound.ssUserId, sub: 'portal-session-7' });
 
-      const res = await post(ctx, DELINK_PATH, `Bearer ${token}`, buildEnvelope({ SSUserID: owner.ssUserId, AccountNumber: account }));
+      const res = await post(
+        ctx,
+        DELINK_PATH,
+        `Bearer ${token}`,
+        buildEnvelope({ SSUserID: owner.ssUserId, AccountNumber: account }),
+      );
 
       expectRefused(res, 403, 'ERR01121');
       expect(res.body.Message).toBe('The token may not act for this SSUserID.');
-      expect(await linkOf(ctx.dataSource, owner.issuerId, account)).toMatchObject({ delinked: false, isMain: false, state: 'ACTIVE' });
-      expect(await snapshot(ctx.dataSource, owner.issuerId)).toEqual({ ...before, operations: (before.operations as number) + 1 });
+      expect(await linkOf(ctx.dataSource, owner.issuerId, account)).toMatchObject({
+        delinked: false,
+        isMain: false,
+        state: 'ACTIVE',
+      });
+      expect(await snapshot(ctx.dataSource, owner.issuerId)).toEqual({
+        ...before,
+        operations: (before.operations as number) + 1,
+      });
       const operations = (await operationsOf(ctx.dataSource, owner.issuerId)).slice(operationsBefore);
       expect(operations).toHaveLength(1);
       expect(operations[0]).toMatchObject({
@@ -286,7 +362,12 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       const before = await snapshot(ctx.dataSource, owner.issuerId);
       const token = await mintToken(owner.issuerId, { ssUserId: bound.ssUserId });
 
-      const res = await post(ctx, GET_LINKS_PATH, `Bearer ${token}`, buildEnvelope({ SSUserID: owner.ssUserId, AccountNumber: undefined }));
+      const res = await post(
+        ctx,
+        GET_LINKS_PATH,
+        `Bearer ${token}`,
+        buildEnvelope({ SSUserID: owner.ssUserId, AccountNumber: undefined }),
+      );
 
       expectRefused(res, 403, 'ERR01121');
       expect(await snapshot(ctx.dataSource, owner.issuerId)).toEqual(before);
@@ -297,7 +378,12 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     it('when a delink succeeds, then the operation names the token sub as its requestor', async () => {
       const user = await seedUser(ctx.dataSource);
       const token = await mintToken(user.issuerId, { sub: 'ivr-platform-eu-2' });
-      const res = await post(ctx, DELINK_PATH, `Bearer ${token}`, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }));
+      const res = await post(
+        ctx,
+        DELINK_PATH,
+        `Bearer ${token}`,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
+      );
 
       expect(res.status).toBe(200);
       expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
@@ -356,7 +442,10 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     const AUDIENCE = 'corecredit';
     let idp: TestContext;
     beforeAll(async () => {
-      idp = await createTestContext({ dataSource: ctx.dataSource, jwt: { ...defaultJwtConfig, issuer: ISSUER, audience: AUDIENCE } });
+      idp = await createTestContext({
+        dataSource: ctx.dataSource,
+        jwt: { ...defaultJwtConfig, issuer: ISSUER, audience: AUDIENCE },
+      });
     });
     afterAll(async () => {
       await idp.close();
@@ -368,7 +457,12 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         { when: 'aud is a list holding the configured audience', claims: { iss: ISSUER, aud: ['billing', AUDIENCE] } },
       ])('when $when, then the request is served', async ({ claims }) => {
         const user = await seedUser(ctx.dataSource);
-        const res = await post(idp, endpoint.path, `Bearer ${await mintToken(user.issuerId, {}, claims)}`, endpoint.body(user));
+        const res = await post(
+          idp,
+          endpoint.path,
+          `Bearer ${await mintToken(user.issuerId, {}, claims)}`,
+          endpoint.body(user),
+        );
         await endpoint.expectServed(idp, user, res);
       });
 
@@ -380,45 +474,77 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       ])('when $when, then 401 ERR01114 and the database is unchanged', async ({ claims }) => {
         const user = await seedUser(ctx.dataSource);
         const before = await snapshot(ctx.dataSource, user.issuerId);
-        const res = await post(idp, endpoint.path, `Bearer ${await mintToken(user.issuerId, {}, claims)}`, endpoint.body(user));
+        const res = await post(
+          idp,
+          endpoint.path,
+          `Bearer ${await mintToken(user.issuerId, {}, claims)}`,
+          endpoint.body(user),
+        );
         expectRefused(res, 401, 'ERR01114');
         expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
       });
     });
   });
 
-  describe.each([{ algorithm: 'RS256' as const }, { algorithm: 'ES256' as const }])('with a $algorithm public key (JWT_PUBLIC_KEY)', ({ algorithm }) => {
-    let keyed: TestContext;
-    let privateKey: CryptoKey;
-    let foreignPrivateKey: CryptoKey;
-    let pem: string;
-    beforeAll(async () => {
-      const pair = await generateKeyPair(algorithm);
-      privateKey = pair.privateKey;
-      foreignPrivateKey = (await generateKeyPair(algorithm)).privateKey;
-      pem = await exportSPKI(pair.publicKey);
-      keyed = await createTestContext({ dataSource: ctx.dataSource, jwt: { kind: 'publicKey', pem, algorithm, issuer: undefined, audience: undefined } });
-    });
-    afterAll(async () => {
-      await keyed.close();
-    });
+  describe.each([{ algorithm: 'RS256' as const }, { algorithm: 'ES256' as const }])(
+    'with a $algorithm public key (JWT_PUBLIC_KEY)',
+    ({ algorithm }) => {
+      let keyed: TestContext;
+      let privateKey: CryptoKey;
+      let foreignPrivateKey: CryptoKey;
+      let pem: string;
+      beforeAll(async () => {
+        const pair = await generateKeyPair(algorithm);
+        privateKey = pair.privateKey;
+        foreignPrivateKey = (await generateKeyPair(algorithm)).privateKey;
+        pem = await exportSPKI(pair.publicKey);
+        keyed = await createTestContext({
+          dataSource: ctx.dataSource,
+          jwt: { kind: 'publicKey', pem, algorithm, issuer: undefined, audience: undefined },
+        });
+      });
+      afterAll(async () => {
+        await keyed.close();
+      });
 
-    it.each(ENDPOINTS)(`when a ${algorithm} token is signed by the matching private key, then $name serves it`, async (endpoint) => {
-      const user = await seedUser(ctx.dataSource);
-      const token = await signToken(validClaims(user.issuerId), algorithm, privateKey);
-      await endpoint.expectServed(keyed, user, await post(keyed, endpoint.path, `Bearer ${token}`, endpoint.body(user)));
-    });
+      it.each(ENDPOINTS)(
+        `when a ${algorithm} token is signed by the matching private key, then $name serves it`,
+        async (endpoint) => {
+          const user = await seedUser(ctx.dataSource);
+          const token = await signToken(validClaims(user.issuerId), algorithm, privateKey);
+          await endpoint.expectServed(
+            keyed,
+            user,
+            await post(keyed, endpoint.path, `Bearer ${token}`, endpoint.body(user)),
+          );
+        },
+      );
 
-    it.each([
-      { when: `a ${algorithm} token is signed by another key pair`, sign: (claims: JWTPayload) => signToken(claims, algorithm, foreignPrivateKey) },
-      { when: 'an HS256 token uses the public key PEM as its HMAC secret', sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(pem)) },
-      { when: 'an HS256 token uses the shared test secret', sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(TEST_SECRET)) },
-    ])('when $when, then 401 ERR01111 and the database is unchanged', async ({ sign }) => {
-      const user = await seedUser(ctx.dataSource);
-      const before = await snapshot(ctx.dataSource, user.issuerId);
-      const res = await post(keyed, DELINK_PATH, `Bearer ${await sign(validClaims(user.issuerId))}`, ENDPOINTS[0]!.body(user));
-      expectRefused(res, 401, 'ERR01111');
-      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-    });
-  });
+      it.each([
+        {
+          when: `a ${algorithm} token is signed by another key pair`,
+          sign: (claims: JWTPayload) => signToken(claims, algorithm, foreignPrivateKey),
+        },
+        {
+          when: 'an HS256 token uses the public key PEM as its HMAC secret',
+          sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(pem)),
+        },
+        {
+          when: 'an HS256 token uses the shared test secret',
+          sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(TEST_SECRET)),
+        },
+      ])('when $when, then 401 ERR01111 and the database is unchanged', async ({ sign }) => {
+        const user = await seedUser(ctx.dataSource);
+        const before = await snapshot(ctx.dataSource, user.issuerId);
+        const res = await post(
+          keyed,
+          DELINK_PATH,
+          `Bearer ${await sign(validClaims(user.issuerId))}`,
+          ENDPOINTS[0]!.body(user),
+        );
+        expectRefused(res, 401, 'ERR01111');
+        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+      });
+    },
+  );
 });

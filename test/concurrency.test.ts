@@ -26,8 +26,18 @@ import {
 /** Where a request goes: the in-process app, or the base URL of a listening server. */
 type Target = Express | string;
 
-const ALREADY_DELINKED = { Message: 'The account is already delinked from this SSUserID.', Status: false, ErrorCode: 'ERR01132', ResponseData: {} };
-const MAIN_ACCOUNT = { Message: 'The main account cannot be delinked.', Status: false, ErrorCode: 'ERR01140', ResponseData: {} };
+const ALREADY_DELINKED = {
+  Message: 'The account is already delinked from this SSUserID.',
+  Status: false,
+  ErrorCode: 'ERR01132',
+  ResponseData: {},
+};
+const MAIN_ACCOUNT = {
+  Message: 'The main account cannot be delinked.',
+  Status: false,
+  ErrorCode: 'ERR01140',
+  ResponseData: {},
+};
 const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} };
 
 interface Sent {
@@ -51,7 +61,13 @@ async function sendDelink(target: Target, token: string, ssUserId: string, accou
   return { correlationId, accountNumber, status: res.status, body: res.body as Record<string, unknown> };
 }
 
-async function sendRegister(target: Target, token: string, issuerId: string, accountNumber: string, consumerId: string): Promise<Sent & { consumerId: string }> {
+async function sendRegister(
+  target: Target,
+  token: string,
+  issuerId: string,
+  accountNumber: string,
+  consumerId: string,
+): Promise<Sent & { consumerId: string }> {
   const correlationId = nextCorrelationId('register');
   const res = await request(target)
     .put(`/issuers/${issuerId}/accounts/${accountNumber}`)
@@ -72,7 +88,11 @@ async function sendDelete(target: Target, token: string, issuerId: string, accou
 }
 
 /** The issuer's operations of one kind, keyed by correlation id; fails if any request recorded two. */
-async function operationsByCorrelation(dataSource: DataSource, issuerId: string, kind: Operation['operation']): Promise<Map<string, Operation>> {
+async function operationsByCorrelation(
+  dataSource: DataSource,
+  issuerId: string,
+  kind: Operation['operation'],
+): Promise<Map<string, Operation>> {
   const operations = (await operationsOf(dataSource, issuerId)).filter((op) => op.operation === kind);
   const byCorrelation = new Map(operations.map((op) => [op.correlationId, op]));
   expect(byCorrelation.size).toBe(operations.length);
@@ -80,7 +100,11 @@ async function operationsByCorrelation(dataSource: DataSource, issuerId: string,
 }
 
 /** Exactly one operation per request, each naming the request's account and matching its outcome. */
-function expectOneOperationPerRequest(sent: Sent[], operations: Map<string, Operation>, kind: Operation['operation']): void {
+function expectOneOperationPerRequest(
+  sent: Sent[],
+  operations: Map<string, Operation>,
+  kind: Operation['operation'],
+): void {
   expect([...operations.keys()].sort()).toEqual(sent.map((s) => s.correlationId).sort());
   for (const s of sent) {
     const op = operations.get(s.correlationId)!;
@@ -102,7 +126,12 @@ function linkRowOf(dataSource: DataSource, issuerId: string, accountNumber: stri
 }
 
 /** The link was changed by the operation whose transaction wrote its delink time, and by no later one. */
-async function expectDelinkedBy(dataSource: DataSource, issuerId: string, accountNumber: string, op: Operation): Promise<void> {
+async function expectDelinkedBy(
+  dataSource: DataSource,
+  issuerId: string,
+  accountNumber: string,
+  op: Operation,
+): Promise<void> {
   const row = await linkRowOf(dataSource, issuerId, accountNumber);
   expect(row?.delinkedAt).toBeInstanceOf(Date);
   expect(row!.delinkedAt!.getTime()).toBeGreaterThanOrEqual(op.startTime.getTime());
@@ -123,15 +152,24 @@ async function raceOneSecondaryAccount(dataSource: DataSource, targets: Target[]
   const account = user.otherAccounts[0]!;
   const token = await mintToken(user.issuerId);
 
-  const sent = await Promise.all(Array.from({ length: 50 }, (_, i) => sendDelink(targets[i % targets.length]!, token, user.ssUserId, account)));
+  const sent = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => sendDelink(targets[i % targets.length]!, token, user.ssUserId, account)),
+  );
 
   expect(count(sent, 200)).toBe(1);
   expect(count(sent, 404)).toBe(49);
   for (const s of sent) expect(s.body).toEqual(s.status === 200 ? SUCCESS : ALREADY_DELINKED);
 
-  expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({ isMain: false, delinked: true, state: 'ACTIVE' });
+  expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({
+    isMain: false,
+    delinked: true,
+    state: 'ACTIVE',
+  });
   expect(await linkOf(dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false });
-  expect(await linkOf(dataSource, user.issuerId, user.otherAccounts[1]!)).toMatchObject({ isMain: false, delinked: false });
+  expect(await linkOf(dataSource, user.issuerId, user.otherAccounts[1]!)).toMatchObject({
+    isMain: false,
+    delinked: false,
+  });
 
   const operations = await operationsByCorrelation(dataSource, user.issuerId, 'DELINK');
   expect(operations.size).toBe(50);
@@ -139,7 +177,9 @@ async function raceOneSecondaryAccount(dataSource: DataSource, targets: Target[]
   const successful = [...operations.values()].filter((op) => op.status === 'SUCCESSFUL');
   expect(successful).toHaveLength(1);
   expect(successful[0]!.correlationId).toBe(sent.find((s) => s.status === 200)!.correlationId);
-  expect([...operations.values()].filter((op) => op.status === 'FAILED' && op.errorCode === 'ERR01132')).toHaveLength(49);
+  expect([...operations.values()].filter((op) => op.status === 'FAILED' && op.errorCode === 'ERR01132')).toHaveLength(
+    49,
+  );
   await expectDelinkedBy(dataSource, user.issuerId, account, successful[0]!);
 }
 
@@ -150,7 +190,9 @@ async function raceEveryAccountOfAUser(dataSource: DataSource, targets: Target[]
   const token = await mintToken(user.issuerId);
 
   const plan = interleave(accounts.map((account) => Array.from({ length: 5 }, () => account)));
-  const sent = await Promise.all(plan.map((account, i) => sendDelink(targets[i % targets.length]!, token, user.ssUserId, account)));
+  const sent = await Promise.all(
+    plan.map((account, i) => sendDelink(targets[i % targets.length]!, token, user.ssUserId, account)),
+  );
   expect(sent).toHaveLength(40);
 
   const forMain = sent.filter((s) => s.accountNumber === user.mainAccount);
@@ -164,13 +206,16 @@ async function raceEveryAccountOfAUser(dataSource: DataSource, targets: Target[]
   }
 
   expect(await linkOf(dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false });
-  for (const account of user.otherAccounts) expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({ isMain: false, delinked: true });
+  for (const account of user.otherAccounts)
+    expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({ isMain: false, delinked: true });
 
   const operations = await operationsByCorrelation(dataSource, user.issuerId, 'DELINK');
   expect(operations.size).toBe(40);
   expectOneOperationPerRequest(sent, operations, 'DELINK');
   for (const account of user.otherAccounts) {
-    const successful = [...operations.values()].filter((op) => op.accountNumber === account && op.status === 'SUCCESSFUL');
+    const successful = [...operations.values()].filter(
+      (op) => op.accountNumber === account && op.status === 'SUCCESSFUL',
+    );
     expect(successful).toHaveLength(1);
     await expectDelinkedBy(dataSource, user.issuerId, account, successful[0]!);
   }
@@ -203,11 +248,20 @@ describe('concurrent requests on one instance', () => {
       const user = await seedUser(ctx.dataSource, { accounts: 2 });
       const token = await mintToken(user.issuerId);
 
-      const sent = await Promise.all(Array.from({ length: 50 }, () => sendDelink(ctx.app, token, user.ssUserId, user.mainAccount)));
+      const sent = await Promise.all(
+        Array.from({ length: 50 }, () => sendDelink(ctx.app, token, user.ssUserId, user.mainAccount)),
+      );
 
       for (const s of sent) expect([s.status, s.body]).toEqual([409, MAIN_ACCOUNT]);
-      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false, state: 'ACTIVE' });
-      expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ isMain: false, delinked: false });
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+        isMain: true,
+        delinked: false,
+        state: 'ACTIVE',
+      });
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({
+        isMain: false,
+        delinked: false,
+      });
       const operations = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK');
       expect(operations.size).toBe(50);
       expectOneOperationPerRequest(sent, operations, 'DELINK');
@@ -226,11 +280,14 @@ describe('concurrent requests on one instance', () => {
       const token = await issuerToken(issuerId);
       const accounts = Array.from({ length: 10 }, () => randomDigits(16));
 
-      const sent = await Promise.all(accounts.map((account) => sendRegister(ctx.app, token, issuerId, account, consumerId)));
+      const sent = await Promise.all(
+        accounts.map((account) => sendRegister(ctx.app, token, issuerId, account, consumerId)),
+      );
 
       for (const s of sent) expect(s.status).toBe(204);
       const links = await Promise.all(accounts.map((account) => linkOf(ctx.dataSource, issuerId, account)));
-      for (const link of links) expect(link).toMatchObject({ ownerKey: consumerId.toLowerCase(), delinked: false, state: 'ACTIVE' });
+      for (const link of links)
+        expect(link).toMatchObject({ ownerKey: consumerId.toLowerCase(), delinked: false, state: 'ACTIVE' });
       expect(links.filter((link) => link?.isMain === true)).toHaveLength(1);
       expect(await ctx.dataSource.getRepository(SelfServiceUser).count({ where: { issuerId } })).toBe(1);
 
@@ -242,7 +299,16 @@ describe('concurrent requests on one instance', () => {
       const main = links.find((link) => link?.isMain === true)!.accountNumber;
       const userToken = await mintToken(issuerId);
       expect((await sendDelink(ctx.app, userToken, consumerId, main)).status).toBe(409);
-      expect((await sendDelink(ctx.app, userToken, consumerId, accounts.find((a) => a !== main)!)).status).toBe(200);
+      expect(
+        (
+          await sendDelink(
+            ctx.app,
+            userToken,
+            consumerId,
+            accounts.find((a) => a !== main)!,
+          )
+        ).status,
+      ).toBe(200);
     });
 
     it('when the same account is registered 10 times at once for one consumer, then all answer 204 and one account, link and user exist', async () => {
@@ -251,7 +317,9 @@ describe('concurrent requests on one instance', () => {
       const account = randomDigits(16);
       const token = await issuerToken(issuerId);
 
-      const sent = await Promise.all(Array.from({ length: 10 }, () => sendRegister(ctx.app, token, issuerId, account, consumerId)));
+      const sent = await Promise.all(
+        Array.from({ length: 10 }, () => sendRegister(ctx.app, token, issuerId, account, consumerId)),
+      );
 
       for (const s of sent) expect(s.status).toBe(204);
       expect(await ctx.dataSource.getRepository(Account).count({ where: { issuerId } })).toBe(1);
@@ -263,7 +331,12 @@ describe('concurrent requests on one instance', () => {
         .where('a.issuer_id = :issuerId', { issuerId })
         .getCount();
       expect(linkCount).toBe(1);
-      expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({ ownerKey: consumerId.toLowerCase(), isMain: true, delinked: false, state: 'ACTIVE' });
+      expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({
+        ownerKey: consumerId.toLowerCase(),
+        isMain: true,
+        delinked: false,
+        state: 'ACTIVE',
+      });
 
       const operations = await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER');
       expect(operations.size).toBe(10);
@@ -276,7 +349,9 @@ describe('concurrent requests on one instance', () => {
       const account = randomDigits(16);
       const token = await issuerToken(issuerId);
 
-      const sent = await Promise.all(Array.from({ length: 10 }, (_, i) => sendRegister(ctx.app, token, issuerId, account, consumers[i % 2]!)));
+      const sent = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => sendRegister(ctx.app, token, issuerId, account, consumers[i % 2]!)),
+      );
 
       const link = await linkOf(ctx.dataSource, issuerId, account);
       expect(link).toMatchObject({ isMain: true, delinked: false, state: 'ACTIVE' });
@@ -286,10 +361,16 @@ describe('concurrent requests on one instance', () => {
       for (const s of sent.filter((r) => r.consumerId === owner)) expect(s.status).toBe(204);
       for (const s of sent.filter((r) => r.consumerId === loser)) {
         expect(s.status).toBe(409);
-        expect(s.body).toEqual({ errorCode: 'ERR01141', message: 'The account is registered to another consumer.', correlationId: s.correlationId });
+        expect(s.body).toEqual({
+          errorCode: 'ERR01141',
+          message: 'The account is registered to another consumer.',
+          correlationId: s.correlationId,
+        });
       }
       // A refused registration leaves nothing behind: the loser never became a user.
-      expect(await ctx.dataSource.getRepository(SelfServiceUser).find({ where: { issuerId } })).toEqual([expect.objectContaining({ ssUserId: owner })]);
+      expect(await ctx.dataSource.getRepository(SelfServiceUser).find({ where: { issuerId } })).toEqual([
+        expect.objectContaining({ ssUserId: owner }),
+      ]);
       expect(await ctx.dataSource.getRepository(Account).count({ where: { issuerId } })).toBe(1);
 
       const operations = await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER');
@@ -315,10 +396,14 @@ describe('concurrent requests on one instance', () => {
         user.otherAccounts.map(async (account, i) => {
           const [deleted, delinked] =
             i % 2 === 0
-              ? await Promise.all([sendDelete(ctx.app, token, user.issuerId, account), sendDelink(ctx.app, userToken, user.ssUserId, account)])
-              : await Promise.all([sendDelink(ctx.app, userToken, user.ssUserId, account), sendDelete(ctx.app, token, user.issuerId, account)]).then(
-                  ([dl, del]) => [del, dl] as const,
-                );
+              ? await Promise.all([
+                  sendDelete(ctx.app, token, user.issuerId, account),
+                  sendDelink(ctx.app, userToken, user.ssUserId, account),
+                ])
+              : await Promise.all([
+                  sendDelink(ctx.app, userToken, user.ssUserId, account),
+                  sendDelete(ctx.app, token, user.issuerId, account),
+                ]).then(([dl, del]) => [del, dl] as const);
           return { account, deleted, delinked };
         }),
       );
@@ -350,9 +435,17 @@ describe('concurrent requests on one instance', () => {
           expect([delinked.status, delinked.body]).toEqual([404, ALREADY_DELINKED]);
           await expectDelinkedBy(ctx.dataSource, user.issuerId, account, deleteOp);
         }
-        expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ isMain: false, delinked: true, state: 'DELETED' });
+        expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({
+          isMain: false,
+          delinked: true,
+          state: 'DELETED',
+        });
       }
-      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false, state: 'ACTIVE' });
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+        isMain: true,
+        delinked: false,
+        state: 'ACTIVE',
+      });
     });
 
     it('when the main account gets a delete and 10 delinks at once, then it ends DELETED but still linked and every delink answers 409', async () => {
@@ -368,10 +461,22 @@ describe('concurrent requests on one instance', () => {
       expect(deleted.status).toBe(200);
       expect(deleted.body).toEqual({ operationId: expect.any(String), status: 'SUCCESSFUL' });
       for (const s of delinked) expect([s.status, s.body]).toEqual([409, MAIN_ACCOUNT]);
-      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false, state: 'DELETED' });
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+        isMain: true,
+        delinked: false,
+        state: 'DELETED',
+      });
       expect((await linkRowOf(ctx.dataSource, user.issuerId, user.mainAccount))?.delinkedAt).toBeNull();
-      expectOneOperationPerRequest([deleted], await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELETE'), 'DELETE');
-      expectOneOperationPerRequest(delinked, await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK'), 'DELINK');
+      expectOneOperationPerRequest(
+        [deleted],
+        await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELETE'),
+        'DELETE',
+      );
+      expectOneOperationPerRequest(
+        delinked,
+        await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK'),
+        'DELINK',
+      );
     });
   });
 });

@@ -20,7 +20,12 @@ describe('configuration from the environment', () => {
   it('when nothing is set outside production, then it runs on the embedded SQLite with a generated development secret', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'cc-config-'));
     const config = loadConfig({ DATA_DIR: dataDir });
-    expect(config).toMatchObject({ port: 3000, logLevel: 'info', migrationsRun: true, database: { kind: 'sqlite', path: './data/corecredit.sqlite' } });
+    expect(config).toMatchObject({
+      port: 3000,
+      logLevel: 'info',
+      migrationsRun: true,
+      database: { kind: 'sqlite', path: './data/corecredit.sqlite' },
+    });
     expect(config.jwt).toMatchObject({ kind: 'secret', source: 'development secret file' });
     expect(config.warnings.join(' ')).toMatch(/development secret/);
 
@@ -32,11 +37,20 @@ describe('configuration from the environment', () => {
   });
 
   it('when NODE_ENV=production has no JWT setting, then it refuses to start and says which variables to set', () => {
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL']);
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      'NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL',
+    ]);
   });
 
   it('when several variables are wrong, then every problem is reported on its own line', () => {
-    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'postgres://x/y', LOG_LEVEL: 'loud', JWT_SECRET: 'short', MIGRATIONS_RUN: 'yes', DB_POOL_SIZE: '0' });
+    const problems = problemsOf({
+      PORT: 'eighty',
+      DATABASE_URL: 'postgres://x/y',
+      LOG_LEVEL: 'loud',
+      JWT_SECRET: 'short',
+      MIGRATIONS_RUN: 'yes',
+      DB_POOL_SIZE: '0',
+    });
     expect(problems).toEqual([
       'PORT must be a whole number from 0 to 65535 (got "eighty")',
       'DB_POOL_SIZE must be a whole number from 1 to 500 (got "0")',
@@ -50,7 +64,10 @@ describe('configuration from the environment', () => {
 
   it.each([
     ['mysql://app:pw@db:3306/corecredit', { kind: 'mysql', flavor: 'mysql', url: 'mysql://app:pw@db:3306/corecredit' }],
-    ['mariadb://app:pw@db:3306/corecredit', { kind: 'mysql', flavor: 'mariadb', url: 'mysql://app:pw@db:3306/corecredit' }],
+    [
+      'mariadb://app:pw@db:3306/corecredit',
+      { kind: 'mysql', flavor: 'mariadb', url: 'mysql://app:pw@db:3306/corecredit' },
+    ],
     ['sqlite:/var/lib/cc.sqlite', { kind: 'sqlite', path: '/var/lib/cc.sqlite' }],
   ])('when DATABASE_URL is %s, then the database is %j', (url, expected) => {
     expect(loadConfig({ DATABASE_URL: url, JWT_SECRET: secret }).database).toMatchObject(expected);
@@ -70,18 +87,28 @@ describe('configuration from the environment', () => {
   });
 
   it('when JWT_PUBLIC_KEY is an RSA or a P-256 key (newlines written as \\n), then RS256 or ES256 is pinned', () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    expect(loadConfig({ JWT_PUBLIC_KEY: rsa.replace(/\n/g, '\\n') }).jwt).toMatchObject({ kind: 'publicKey', algorithm: 'RS256', pem: rsa });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    expect(loadConfig({ JWT_PUBLIC_KEY: rsa.replace(/\n/g, '\\n') }).jwt).toMatchObject({
+      kind: 'publicKey',
+      algorithm: 'RS256',
+      pem: rsa,
+    });
     expect(loadConfig({ JWT_PUBLIC_KEY: ec }).jwt).toMatchObject({ kind: 'publicKey', algorithm: 'ES256' });
     expect(problemsOf({ JWT_PUBLIC_KEY: 'not a key' })).toEqual(['JWT_PUBLIC_KEY is not a PEM public key']);
   });
 
   it('when JWT_ISSUER and JWT_AUDIENCE are set, then tokens must carry them', () => {
-    expect(loadConfig({ JWT_SECRET: secret, JWT_ISSUER: 'https://idp', JWT_AUDIENCE: 'corecredit' }).jwt).toMatchObject({
-      issuer: 'https://idp',
-      audience: 'corecredit',
-    });
+    expect(loadConfig({ JWT_SECRET: secret, JWT_ISSUER: 'https://idp', JWT_AUDIENCE: 'corecredit' }).jwt).toMatchObject(
+      {
+        issuer: 'https://idp',
+        audience: 'corecredit',
+      },
+    );
   });
 
   it('when nothing is set, then the rate limits, the proxy trust and the HTTP bounds have their documented defaults', () => {
@@ -129,7 +156,11 @@ describe('configuration from the environment', () => {
       expect.stringMatching(/^TRUST_PROXY must be false, .* \(got "true"\)$/),
       'HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS',
     ]);
-    expect(problemsOf({ JWT_SECRET: secret, TRUST_PROXY: '10.0.0.0/33' })).toEqual([expect.stringMatching(/^TRUST_PROXY /)]);
-    expect(problemsOf({ JWT_SECRET: secret, TRUST_PROXY: 'proxy.internal' })).toEqual([expect.stringMatching(/^TRUST_PROXY /)]);
+    expect(problemsOf({ JWT_SECRET: secret, TRUST_PROXY: '10.0.0.0/33' })).toEqual([
+      expect.stringMatching(/^TRUST_PROXY /),
+    ]);
+    expect(problemsOf({ JWT_SECRET: secret, TRUST_PROXY: 'proxy.internal' })).toEqual([
+      expect.stringMatching(/^TRUST_PROXY /),
+    ]);
   });
 });

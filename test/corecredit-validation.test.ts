@@ -41,8 +41,16 @@ interface Endpoint {
   path: string;
   mandatory: Field[];
 }
-const DELINK: Endpoint = { name: 'DeLinkAccount', path: DELINK_PATH, mandatory: ['Source', 'ExternalIP', 'APIVersion', 'AccountNumber', 'SSUserID'] };
-const GET_LINKS: Endpoint = { name: 'GetLinkAccounts', path: GET_LINKS_PATH, mandatory: ['Source', 'ExternalIP', 'APIVersion', 'SSUserID'] };
+const DELINK: Endpoint = {
+  name: 'DeLinkAccount',
+  path: DELINK_PATH,
+  mandatory: ['Source', 'ExternalIP', 'APIVersion', 'AccountNumber', 'SSUserID'],
+};
+const GET_LINKS: Endpoint = {
+  name: 'GetLinkAccounts',
+  path: GET_LINKS_PATH,
+  mandatory: ['Source', 'ExternalIP', 'APIVersion', 'SSUserID'],
+};
 const ENDPOINTS = [DELINK, GET_LINKS];
 
 const phone20 = `+${'1'.repeat(19)}`;
@@ -55,7 +63,14 @@ const VALID: Record<Field, string[]> = {
   CurrencyCode: ['840', '978', '826', '392'],
   CurrencySymbolType: ['1', '2'],
   Language: ['en', 'es', 'EN', 'Es', 'eS'],
-  ExternalIP: ['10.120.0.0', '203.0.113.7', '::1', '2001:db8::1', '2001:0db8:85a3:0000:0000:8a2e:0370:7334', 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255'],
+  ExternalIP: [
+    '10.120.0.0',
+    '203.0.113.7',
+    '::1',
+    '2001:db8::1',
+    '2001:0db8:85a3:0000:0000:8a2e:0370:7334',
+    'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255',
+  ],
   SessionID: ['000028;026;1349906692', '', 'x'.repeat(100), ' !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'],
   APIVersion: ['2.0'],
   CallerID: ['+17204454214', '7314145404', '1', phone20, '9'.repeat(20)],
@@ -68,15 +83,46 @@ const VALID: Record<Field, string[]> = {
 /** String forms each field refuses with ERR01100 (an unsupported APIVersion string has its own code, below). */
 const INVALID: Record<Field, string[]> = {
   Source: ['', 'S'.repeat(51), 'Web!', 'Web.portal', 'Wéb', 'Web\n', 'Web\t'],
-  IPAddress: ['', '256.1.1.1', '10.120.0', '10.120.0.1.1', '1234.123.123.123', '::1', 'localhost', ' 10.120.0.1', '10.120.0.1 '],
+  IPAddress: [
+    '',
+    '256.1.1.1',
+    '10.120.0',
+    '10.120.0.1.1',
+    '1234.123.123.123',
+    '::1',
+    'localhost',
+    ' 10.120.0.1',
+    '10.120.0.1 ',
+  ],
   DateFormat: ['', '0', '4', '01', ' 1', '1 ', 'MM/dd/yyyy'],
   CurrencyCode: ['', '000', '84', '8400', 'abc', 'USD', ' 840', '840 ', '-84'],
   CurrencySymbolType: ['', '0', '3', '$', ' 1'],
   Language: ['', 'fr', 'eng', 'en-US', ' en', 'en '],
-  ExternalIP: ['', 'not-an-ip', '256.0.0.1', '2001:db8::g', '1::2::3', ' 10.120.0.0', '10.120.0.0 ', `fe80::1%${'a'.repeat(43)}`],
+  ExternalIP: [
+    '',
+    'not-an-ip',
+    '256.0.0.1',
+    '2001:db8::g',
+    '1::2::3',
+    ' 10.120.0.0',
+    '10.120.0.0 ',
+    `fe80::1%${'a'.repeat(43)}`,
+  ],
   SessionID: ['x'.repeat(101), 'tab\there', 'new\nline', 'del\u007f', 'sesión', 'emoji😀'],
   APIVersion: [],
-  CallerID: ['', '+', '++1', '1+2', '720-445-4214', '(720)4454214', ' 720', '720 ', `${phone20}1`, '9'.repeat(21), '١٢٣'],
+  CallerID: [
+    '',
+    '+',
+    '++1',
+    '1+2',
+    '720-445-4214',
+    '(720)4454214',
+    ' 720',
+    '720 ',
+    `${phone20}1`,
+    '9'.repeat(21),
+    '١٢٣',
+  ],
   CalledID: ['', '+', '1+2', '720.445.4214', `${phone20}1`, '9'.repeat(21)],
   RequestTime: [
     '',
@@ -121,10 +167,16 @@ function show(value: unknown): string {
   return json.length > 32 ? `${json.slice(0, 14)}… (${String(value).length} chars)` : json;
 }
 
-const asCases = (table: Record<Field, string[]>) => FIELDS.flatMap((field) => table[field].map((value) => ({ field, value, label: show(value) })));
+const asCases = (table: Record<Field, string[]>) =>
+  FIELDS.flatMap((field) => table[field].map((value) => ({ field, value, label: show(value) })));
 
 function invalidFields(...errors: { Field: string; Message: unknown }[]) {
-  return { Message: 'The request has invalid fields.', Status: false, ErrorCode: 'ERR01100', ResponseData: { Errors: errors } };
+  return {
+    Message: 'The request has invalid fields.',
+    Status: false,
+    ErrorCode: 'ERR01100',
+    ResponseData: { Errors: errors },
+  };
 }
 
 /** A human sentence about the field: it names the field and says more than a constraint key. */
@@ -206,7 +258,12 @@ describe('CoreCredit envelope validation', () => {
     if (endpoint === GET_LINKS) {
       expect(res.body).toEqual({
         ...SUCCESS,
-        ResponseData: { SSUserID: user.ssUserId, Accounts: expect.arrayContaining([expect.objectContaining({ AccountNumber: user.mainAccount, IsMainAccount: true })]) },
+        ResponseData: {
+          SSUserID: user.ssUserId,
+          Accounts: expect.arrayContaining([
+            expect.objectContaining({ AccountNumber: user.mainAccount, IsMainAccount: true }),
+          ]),
+        },
       });
       return;
     }
@@ -233,23 +290,33 @@ describe('CoreCredit envelope validation', () => {
         await expectAccepted(endpoint, { [field]: value });
       });
 
-      it.each(asCases(INVALID))('when $field is $label, then 400 ERR01100 names only $field', async ({ field, value }) => {
-        const res = await refused(() => post(endpoint.path, baseEnvelope({ [field]: value })));
-        expect(res.status).toBe(400);
-        expect(res.body).toEqual(invalidFields({ Field: field, Message: humanMessage(field) }));
-      });
+      it.each(asCases(INVALID))(
+        'when $field is $label, then 400 ERR01100 names only $field',
+        async ({ field, value }) => {
+          const res = await refused(() => post(endpoint.path, baseEnvelope({ [field]: value })));
+          expect(res.status).toBe(400);
+          expect(res.body).toEqual(invalidFields({ Field: field, Message: humanMessage(field) }));
+        },
+      );
 
       it.each(UNSUPPORTED_VERSIONS.map((value) => ({ value, label: show(value) })))(
         'when APIVersion is $label, then 400 with its own code ERR01102',
         async ({ value }) => {
           const res = await refused(() => post(endpoint.path, baseEnvelope({ APIVersion: value })));
           expect(res.status).toBe(400);
-          expect(res.body).toEqual({ Message: 'The APIVersion is not supported; use "2.0".', Status: false, ErrorCode: 'ERR01102', ResponseData: {} });
+          expect(res.body).toEqual({
+            Message: 'The APIVersion is not supported; use "2.0".',
+            Status: false,
+            ErrorCode: 'ERR01102',
+            ResponseData: {},
+          });
         },
       );
 
       it('when APIVersion is unsupported and other fields are invalid too, then the version alone is reported (ERR01102)', async () => {
-        const res = await refused(() => post(endpoint.path, baseEnvelope({ APIVersion: '1.0', Source: '', AccountNumber: '12a' })));
+        const res = await refused(() =>
+          post(endpoint.path, baseEnvelope({ APIVersion: '1.0', Source: '', AccountNumber: '12a' })),
+        );
         expect(res.status).toBe(400);
         expect(res.body.ErrorCode).toBe('ERR01102');
         expect(res.body.ResponseData).toEqual({});
@@ -269,10 +336,12 @@ describe('CoreCredit envelope validation', () => {
         await expectAccepted(endpoint, Object.fromEntries(optional.map((f) => [f, undefined])));
       });
 
-      it.each(endpoint.mandatory.flatMap((field) => [
-        { field, how: 'absent', value: undefined },
-        { field, how: 'null', value: null },
-      ]))('when mandatory $field is $how, then 400 ERR01100 says it is required', async ({ field, value }) => {
+      it.each(
+        endpoint.mandatory.flatMap((field) => [
+          { field, how: 'absent', value: undefined },
+          { field, how: 'null', value: null },
+        ]),
+      )('when mandatory $field is $how, then 400 ERR01100 says it is required', async ({ field, value }) => {
         const res = await refused(() => post(endpoint.path, baseEnvelope({ [field]: value })));
         expect(res.status).toBe(400);
         expect(res.body).toEqual(invalidFields({ Field: field, Message: `${field} is required and may not be null` }));
@@ -291,14 +360,19 @@ describe('CoreCredit envelope validation', () => {
         ];
       });
 
-      it.each(nonStrings)('when $field is $kind, then 400 ERR01100 says it must be a string (no coercion)', async ({ field, value }) => {
-        const res = await refused(() => post(endpoint.path, baseEnvelope({ [field]: value })));
-        expect(res.status).toBe(400);
-        expect(res.body).toEqual(invalidFields({ Field: field, Message: `${field} must be a string` }));
-      });
+      it.each(nonStrings)(
+        'when $field is $kind, then 400 ERR01100 says it must be a string (no coercion)',
+        async ({ field, value }) => {
+          const res = await refused(() => post(endpoint.path, baseEnvelope({ [field]: value })));
+          expect(res.status).toBe(400);
+          expect(res.body).toEqual(invalidFields({ Field: field, Message: `${field} must be a string` }));
+        },
+      );
 
       it('when AccountNumber is the JSON number of an existing account, then it is refused, not converted', async () => {
-        const res = await refused(() => post(endpoint.path, baseEnvelope({ AccountNumber: Number(target.otherAccounts[0]) })));
+        const res = await refused(() =>
+          post(endpoint.path, baseEnvelope({ AccountNumber: Number(target.otherAccounts[0]) })),
+        );
         expect(res.status).toBe(400);
         expect(res.body).toEqual(invalidFields({ Field: 'AccountNumber', Message: 'AccountNumber must be a string' }));
       });
@@ -325,11 +399,18 @@ describe('CoreCredit envelope validation', () => {
         const reversed = Object.fromEntries(Object.entries(bad).reverse());
         const res = await refused(() => post(endpoint.path, reversed));
         expect(res.status).toBe(400);
-        expect(res.body).toEqual(invalidFields(...FIELDS.map((field) => ({ Field: field, Message: humanMessage(field) }))));
+        expect(res.body).toEqual(
+          invalidFields(...FIELDS.map((field) => ({ Field: field, Message: humanMessage(field) }))),
+        );
       });
 
       it('when some fields are invalid and the rest valid, then exactly the invalid ones are listed, in contract order', async () => {
-        const res = await refused(() => post(endpoint.path, baseEnvelope({ SSUserID: 'a b', Language: 'fr', Source: null, RequestTime: '13/01/2020 10:00:00' })));
+        const res = await refused(() =>
+          post(
+            endpoint.path,
+            baseEnvelope({ SSUserID: 'a b', Language: 'fr', Source: null, RequestTime: '13/01/2020 10:00:00' }),
+          ),
+        );
         expect(res.status).toBe(400);
         expect(res.body).toEqual(
           invalidFields(
@@ -344,21 +425,42 @@ describe('CoreCredit envelope validation', () => {
       it('when the body is an empty object, then every mandatory field is listed', async () => {
         const res = await refused(() => post(endpoint.path, {}));
         expect(res.status).toBe(400);
-        expect(res.body).toEqual(invalidFields(...endpoint.mandatory.map((field) => ({ Field: field, Message: `${field} is required and may not be null` }))));
+        expect(res.body).toEqual(
+          invalidFields(
+            ...endpoint.mandatory.map((field) => ({
+              Field: field,
+              Message: `${field} is required and may not be null`,
+            })),
+          ),
+        );
       });
     });
 
     describe('field names', () => {
-      it.each(['source', 'SOURCE', 'Source '])('when Source is sent as %j, then it is an unknown field and Source is missing', async (name) => {
-        const res = await refused(() => post(endpoint.path, { ...baseEnvelope({ Source: undefined }), [name]: 'Web' }));
-        expect(res.status).toBe(400);
-        expect(res.body).toEqual(invalidFields({ Field: 'Source', Message: 'Source is required and may not be null' }));
-      });
+      it.each(['source', 'SOURCE', 'Source '])(
+        'when Source is sent as %j, then it is an unknown field and Source is missing',
+        async (name) => {
+          const res = await refused(() =>
+            post(endpoint.path, { ...baseEnvelope({ Source: undefined }), [name]: 'Web' }),
+          );
+          expect(res.status).toBe(400);
+          expect(res.body).toEqual(
+            invalidFields({ Field: 'Source', Message: 'Source is required and may not be null' }),
+          );
+        },
+      );
 
       it('when the envelope exists only inside "__proto__", then it counts for nothing: every mandatory field is missing', async () => {
         const res = await refused(() => postRaw(endpoint.path, `{"__proto__": ${JSON.stringify(baseEnvelope())}}`));
         expect(res.status).toBe(400);
-        expect(res.body).toEqual(invalidFields(...endpoint.mandatory.map((field) => ({ Field: field, Message: `${field} is required and may not be null` }))));
+        expect(res.body).toEqual(
+          invalidFields(
+            ...endpoint.mandatory.map((field) => ({
+              Field: field,
+              Message: `${field} is required and may not be null`,
+            })),
+          ),
+        );
         expect(({} as Record<string, unknown>).Source).toBeUndefined();
       });
     });
@@ -391,19 +493,33 @@ describe('CoreCredit envelope validation', () => {
     });
 
     describe('content type and size', () => {
-      const unsupported = { Message: 'The request body must be application/json in UTF-8.', Status: false, ErrorCode: 'ERR01151', ResponseData: {} };
+      const unsupported = {
+        Message: 'The request body must be application/json in UTF-8.',
+        Status: false,
+        ErrorCode: 'ERR01151',
+        ResponseData: {},
+      };
 
-      it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'application/json; charset=latin1', 'application/json; charset=iso-8859-1'])(
-        'when the content type is %s, then 415 ERR01151',
-        async (contentType) => {
-          const res = await refused(() => postRaw(endpoint.path, JSON.stringify(baseEnvelope()), contentType));
-          expect(res.status).toBe(415);
-          expect(res.body).toEqual(unsupported);
-        },
-      );
+      it.each([
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'application/xml',
+        'application/json; charset=latin1',
+        'application/json; charset=iso-8859-1',
+      ])('when the content type is %s, then 415 ERR01151', async (contentType) => {
+        const res = await refused(() => postRaw(endpoint.path, JSON.stringify(baseEnvelope()), contentType));
+        expect(res.status).toBe(415);
+        expect(res.body).toEqual(unsupported);
+      });
 
       it('when a form is posted, then 415 ERR01151', async () => {
-        const res = await refused(() => request(ctx.app).post(endpoint.path).set('Authorization', `Bearer ${token}`).type('form').send(baseEnvelope()));
+        const res = await refused(() =>
+          request(ctx.app)
+            .post(endpoint.path)
+            .set('Authorization', `Bearer ${token}`)
+            .type('form')
+            .send(baseEnvelope()),
+        );
         expect(res.status).toBe(415);
         expect(res.body).toEqual(unsupported);
       });
@@ -423,17 +539,32 @@ describe('CoreCredit envelope validation', () => {
         const raw = JSON.stringify(baseEnvelope({ Padding: 'x'.repeat(16 * 1024) }));
         const res = await refused(() => postRaw(endpoint.path, raw));
         expect(res.status).toBe(413);
-        expect(res.body).toEqual({ Message: 'The request body is larger than 16kb.', Status: false, ErrorCode: 'ERR01150', ResponseData: {} });
+        expect(res.body).toEqual({
+          Message: 'The request body is larger than 16kb.',
+          Status: false,
+          ErrorCode: 'ERR01150',
+          ResponseData: {},
+        });
       });
     });
 
     describe('methods', () => {
-      it.each(['get', 'put', 'delete', 'patch'] as const)('when the method is %s, then 405 ERR01135 with Allow: POST', async (method) => {
-        const res = await refused(() => request(ctx.app)[method](endpoint.path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()));
-        expect(res.status).toBe(405);
-        expect(res.headers.allow).toBe('POST');
-        expect(res.body).toEqual({ Message: 'This method is not allowed on this endpoint.', Status: false, ErrorCode: 'ERR01135', ResponseData: {} });
-      });
+      it.each(['get', 'put', 'delete', 'patch'] as const)(
+        'when the method is %s, then 405 ERR01135 with Allow: POST',
+        async (method) => {
+          const res = await refused(() =>
+            request(ctx.app)[method](endpoint.path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()),
+          );
+          expect(res.status).toBe(405);
+          expect(res.headers.allow).toBe('POST');
+          expect(res.body).toEqual({
+            Message: 'This method is not allowed on this endpoint.',
+            Status: false,
+            ErrorCode: 'ERR01135',
+            ResponseData: {},
+          });
+        },
+      );
     });
   });
 
@@ -461,9 +592,19 @@ describe('CoreCredit envelope validation', () => {
 
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ ...SUCCESS, ResponseData: {} });
-      expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: true, state: 'ACTIVE', isMain: false });
+      expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({
+        delinked: true,
+        state: 'ACTIVE',
+        isMain: false,
+      });
       const operation = (await operationsOf(ctx.dataSource, user.issuerId)).at(-1)!;
-      expect(operation).toMatchObject({ operation: 'DELINK', status: 'SUCCESSFUL', issuerId: user.issuerId, requestorId: 'portal-backend', reason: null });
+      expect(operation).toMatchObject({
+        operation: 'DELINK',
+        status: 'SUCCESSFUL',
+        issuerId: user.issuerId,
+        requestorId: 'portal-backend',
+        reason: null,
+      });
       expect(JSON.stringify(operation)).not.toMatch(/marker-/);
       expect(await snapshot(ctx.dataSource, target.issuerId)).toEqual(targetBefore);
     });
@@ -472,7 +613,10 @@ describe('CoreCredit envelope validation', () => {
       { key: '__proto__', raw: '"__proto__": {"polluted": "yes", "Source": "Injected", "ExternalIP": "10.9.9.9"}' },
       { key: 'constructor', raw: '"constructor": {"prototype": {"polluted": "yes"}}' },
       { key: 'prototype', raw: '"prototype": {"polluted": "yes"}' },
-      { key: 'nested __proto__', raw: '"Extra": {"__proto__": {"polluted": "yes"}}, "constructor": {"polluted": "yes"}' },
+      {
+        key: 'nested __proto__',
+        raw: '"Extra": {"__proto__": {"polluted": "yes"}}, "constructor": {"polluted": "yes"}',
+      },
     ])('when the body has a $key key, then it changes nothing and Object.prototype stays clean', async ({ raw }) => {
       const user = await seedUser(ctx.dataSource, { accounts: 2 });
       const account = user.otherAccounts[0]!;
@@ -488,7 +632,11 @@ describe('CoreCredit envelope validation', () => {
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect(Object.prototype).not.toHaveProperty('polluted');
       expect(Object.prototype).not.toHaveProperty('Source');
-      expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({ operation: 'DELINK', source: 'Web', externalIp: '10.120.0.0' });
+      expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
+        operation: 'DELINK',
+        source: 'Web',
+        externalIp: '10.120.0.0',
+      });
       expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: true });
     });
 
@@ -506,10 +654,23 @@ describe('CoreCredit envelope validation', () => {
       const user = await seedUser(ctx.dataSource, { accounts: 2 });
       const userToken = await mintToken(user.issuerId);
       const sized = (bytes: number): string => {
-        const base = JSON.stringify(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0], Padding: '' }));
-        return JSON.stringify(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0], Padding: 'x'.repeat(bytes - Buffer.byteLength(base)) }));
+        const base = JSON.stringify(
+          buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0], Padding: '' }),
+        );
+        return JSON.stringify(
+          buildEnvelope({
+            SSUserID: user.ssUserId,
+            AccountNumber: user.otherAccounts[0],
+            Padding: 'x'.repeat(bytes - Buffer.byteLength(base)),
+          }),
+        );
       };
-      const send = (raw: string) => request(ctx.app).post(DELINK_PATH).set('Authorization', `Bearer ${userToken}`).set('Content-Type', 'application/json').send(raw);
+      const send = (raw: string) =>
+        request(ctx.app)
+          .post(DELINK_PATH)
+          .set('Authorization', `Bearer ${userToken}`)
+          .set('Content-Type', 'application/json')
+          .send(raw);
 
       const before = await snapshot(ctx.dataSource, user.issuerId);
       const tooBig = await send(sized(16 * 1024 + 1));
@@ -524,11 +685,17 @@ describe('CoreCredit envelope validation', () => {
   });
 
   describe('GetLinkAccounts: AccountNumber is optional but checked when given', () => {
-    it('when AccountNumber is absent, then the user\'s accounts are listed', async () => {
+    it("when AccountNumber is absent, then the user's accounts are listed", async () => {
       const res = await post(GET_LINKS_PATH, baseEnvelope({ AccountNumber: undefined }));
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ ...SUCCESS, ResponseData: { SSUserID: target.ssUserId, Accounts: expect.any(Array) } });
-      expect((res.body.ResponseData.Accounts as { AccountNumber: string }[]).map((a) => a.AccountNumber)).toEqual([target.mainAccount, ...target.otherAccounts]);
+      expect(res.body).toEqual({
+        ...SUCCESS,
+        ResponseData: { SSUserID: target.ssUserId, Accounts: expect.any(Array) },
+      });
+      expect((res.body.ResponseData.Accounts as { AccountNumber: string }[]).map((a) => a.AccountNumber)).toEqual([
+        target.mainAccount,
+        ...target.otherAccounts,
+      ]);
     });
 
     it('when AccountNumber is a valid number of no account, then it is still accepted (it filters nothing)', async () => {
@@ -537,11 +704,16 @@ describe('CoreCredit envelope validation', () => {
       expect(res.body.ResponseData.Accounts).toHaveLength(1 + target.otherAccounts.length);
     });
 
-    it.each([' 123', '123 ', '12a', '1'.repeat(20), ''])('when AccountNumber is %j, then 400 ERR01100 names AccountNumber', async (value) => {
-      const res = await refused(() => post(GET_LINKS_PATH, baseEnvelope({ AccountNumber: value })));
-      expect(res.status).toBe(400);
-      expect(res.body).toEqual(invalidFields({ Field: 'AccountNumber', Message: 'AccountNumber must be 1 to 19 digits' }));
-    });
+    it.each([' 123', '123 ', '12a', '1'.repeat(20), ''])(
+      'when AccountNumber is %j, then 400 ERR01100 names AccountNumber',
+      async (value) => {
+        const res = await refused(() => post(GET_LINKS_PATH, baseEnvelope({ AccountNumber: value })));
+        expect(res.status).toBe(400);
+        expect(res.body).toEqual(
+          invalidFields({ Field: 'AccountNumber', Message: 'AccountNumber must be 1 to 19 digits' }),
+        );
+      },
+    );
   });
 
   describe('unknown routes', () => {
@@ -552,14 +724,24 @@ describe('CoreCredit envelope validation', () => {
       ['get', '/api/CoreCredit'],
       ['delete', '/api/CoreCredit/UserManagement/GetLinkAccounts/123'],
     ] as const)('when %s %s is requested, then 404 ERR01134 in the CoreCredit envelope', async (method, path) => {
-      const res = await refused(() => request(ctx.app)[method](path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()));
+      const res = await refused(() =>
+        request(ctx.app)[method](path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()),
+      );
       expect(res.status).toBe(404);
-      expect(res.body).toEqual({ Message: 'No such endpoint.', Status: false, ErrorCode: 'ERR01134', ResponseData: {} });
+      expect(res.body).toEqual({
+        Message: 'No such endpoint.',
+        Status: false,
+        ErrorCode: 'ERR01134',
+        ResponseData: {},
+      });
     });
   });
 
   it('when all the refusals above have run, then the target link is still linked and no operation was recorded for it', async () => {
-    expect(await linkOf(ctx.dataSource, target.issuerId, target.otherAccounts[0]!)).toMatchObject({ delinked: false, isMain: false });
+    expect(await linkOf(ctx.dataSource, target.issuerId, target.otherAccounts[0]!)).toMatchObject({
+      delinked: false,
+      isMain: false,
+    });
     const operations = await operationsOf(ctx.dataSource, target.issuerId);
     expect(operations.every((op) => op.operation === 'REGISTER')).toBe(true);
   });

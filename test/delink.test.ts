@@ -1,6 +1,15 @@
 import request from 'supertest';
 import { DELINK_PATH } from '../src/corecredit/routes';
-import { buildEnvelope, createTestContext, linkOf, mintToken, operationsOf, seedUser, snapshot, type TestContext } from './helpers/context';
+import {
+  buildEnvelope,
+  createTestContext,
+  linkOf,
+  mintToken,
+  operationsOf,
+  seedUser,
+  snapshot,
+  type TestContext,
+} from './helpers/context';
 
 describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   let ctx: TestContext;
@@ -22,9 +31,21 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
     const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
 
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} });
-    expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: true, isMain: false, state: 'ACTIVE' });
-    expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false, isMain: true });
+    expect(res.body).toEqual({
+      Message: 'Return Successfully.',
+      Status: true,
+      ErrorCode: 'ERR01093',
+      ResponseData: {},
+    });
+    expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({
+      delinked: true,
+      isMain: false,
+      state: 'ACTIVE',
+    });
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+      delinked: false,
+      isMain: true,
+    });
   });
 
   it('when it succeeds, then one SUCCESSFUL DELINK operation records the envelope, the caller and the correlation id', async () => {
@@ -33,7 +54,14 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
     const before = (await operationsOf(ctx.dataSource, user.issuerId)).length;
     const res = await delink(
       user.issuerId,
-      buildEnvelope({ Source: 'IVR', SSUserID: user.ssUserId, AccountNumber: account, SessionID: '000028;026;1349906692', CallerID: '+17204454214', CalledID: '7314145404' }),
+      buildEnvelope({
+        Source: 'IVR',
+        SSUserID: user.ssUserId,
+        AccountNumber: account,
+        SessionID: '000028;026;1349906692',
+        CallerID: '+17204454214',
+        CalledID: '7314145404',
+      }),
       { 'x-correlation-id': 'ivr-call-42' },
     );
     expect(res.status).toBe(200);
@@ -63,19 +91,40 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
 
   it('when the account is the main account, then 409 ERR01140, the link stays, and a FAILED operation is recorded', async () => {
     const user = await seedUser(ctx.dataSource);
-    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }));
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
+    );
 
     expect(res.status).toBe(409);
-    expect(res.body).toEqual({ Message: 'The main account cannot be delinked.', Status: false, ErrorCode: 'ERR01140', ResponseData: {} });
-    expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false, isMain: true });
-    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({ operation: 'DELINK', status: 'FAILED', errorCode: 'ERR01140' });
+    expect(res.body).toEqual({
+      Message: 'The main account cannot be delinked.',
+      Status: false,
+      ErrorCode: 'ERR01140',
+      ResponseData: {},
+    });
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+      delinked: false,
+      isMain: true,
+    });
+    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
+      operation: 'DELINK',
+      status: 'FAILED',
+      errorCode: 'ERR01140',
+    });
   });
 
   it('when the main account is INACTIVE, then it is still refused', async () => {
     const user = await seedUser(ctx.dataSource, { state: 'INACTIVE' });
-    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }));
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
+    );
     expect(res.status).toBe(409);
-    expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false, state: 'INACTIVE' });
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+      delinked: false,
+      state: 'INACTIVE',
+    });
   });
 
   it('when the account was already delinked, then 404 ERR01132 and nothing changes', async () => {
@@ -94,7 +143,10 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   it('when the account belongs to another user of the issuer, then 404 ERR01131 and that link stays', async () => {
     const user = await seedUser(ctx.dataSource);
     const other = await seedUser(ctx.dataSource, { issuerId: user.issuerId });
-    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: other.otherAccounts[0] }));
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: other.otherAccounts[0] }),
+    );
     expect(res.status).toBe(404);
     expect(res.body.ErrorCode).toBe('ERR01131');
     expect(await linkOf(ctx.dataSource, user.issuerId, other.otherAccounts[0]!)).toMatchObject({ delinked: false });
@@ -109,15 +161,30 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
 
   it('when the SSUserID is unknown, then 404 ERR01130 with a FAILED operation naming it', async () => {
     const user = await seedUser(ctx.dataSource);
-    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: 'nobody', AccountNumber: user.otherAccounts[0] }));
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: 'nobody', AccountNumber: user.otherAccounts[0] }),
+    );
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ Message: 'The SSUserID is not known.', Status: false, ErrorCode: 'ERR01130', ResponseData: {} });
-    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({ status: 'FAILED', errorCode: 'ERR01130', consumerId: 'nobody' });
+    expect(res.body).toEqual({
+      Message: 'The SSUserID is not known.',
+      Status: false,
+      ErrorCode: 'ERR01130',
+      ResponseData: {},
+    });
+    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'ERR01130',
+      consumerId: 'nobody',
+    });
   });
 
   it('when the SSUserID differs only in case, then it is the same user', async () => {
     const user = await seedUser(ctx.dataSource, { ssUserId: 'MyUserID' });
-    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: 'myuserid', AccountNumber: user.otherAccounts[0] }));
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: 'myuserid', AccountNumber: user.otherAccounts[0] }),
+    );
     expect(res.status).toBe(200);
     expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
   });
@@ -125,7 +192,10 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   it('when the token belongs to another issuer, then it sees no user of this one', async () => {
     const user = await seedUser(ctx.dataSource);
     const stranger = await seedUser(ctx.dataSource);
-    const res = await delink(stranger.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }));
+    const res = await delink(
+      stranger.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
+    );
     expect(res.status).toBe(404);
     expect(res.body.ErrorCode).toBe('ERR01130');
     expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
@@ -134,7 +204,10 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   it('when the body is invalid, then 400 lists every failing field and no operation is recorded', async () => {
     const user = await seedUser(ctx.dataSource);
     const before = await snapshot(ctx.dataSource, user.issuerId);
-    const res = await delink(user.issuerId, buildEnvelope({ Source: 5, ExternalIP: undefined, AccountNumber: ' 123', SSUserID: null }));
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ Source: 5, ExternalIP: undefined, AccountNumber: ' 123', SSUserID: null }),
+    );
     expect(res.status).toBe(400);
     expect(res.body).toEqual({
       Message: 'The request has invalid fields.',

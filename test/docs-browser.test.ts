@@ -65,41 +65,54 @@ describe('the docs page in a browser', () => {
     rmSync(userDataDir, { recursive: true, force: true });
   });
 
-  browserTest('when /docs is opened, then Swagger UI renders DeLinkAccount from /openapi.json, with no policy violation and nothing fetched elsewhere', async () => {
-    if (!chromiumPresent) throw new Error(`CI=true and no chromium at ${CHROMIUM}: .ci/run installs it (apt-get install -y chromium)`);
-    const browser = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-    try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      const requested: string[] = [];
-      page.on('console', (message) => {
-        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  browserTest(
+    'when /docs is opened, then Swagger UI renders DeLinkAccount from /openapi.json, with no policy violation and nothing fetched elsewhere',
+    async () => {
+      if (!chromiumPresent)
+        throw new Error(`CI=true and no chromium at ${CHROMIUM}: .ci/run installs it (apt-get install -y chromium)`);
+      const browser = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        args: CHROMIUM_ARGS,
+        headless: true,
       });
-      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-      page.on('request', (request) => requested.push(request.url()));
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        const requested: string[] = [];
+        page.on('console', (message) => {
+          if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+        });
+        page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+        page.on('request', (request) => requested.push(request.url()));
 
-      const response = await page.goto(`${baseUrl}/docs`, { waitUntil: 'load' });
-      expect(response?.status()).toBe(200);
+        const response = await page.goto(`${baseUrl}/docs`, { waitUntil: 'load' });
+        expect(response?.status()).toBe(200);
 
-      const operation = page.locator(`.opblock-summary-path[data-path="${DELINK_PATH}"]`);
-      await operation.waitFor({ state: 'visible', timeout: 30_000 });
-      // Swagger UI breaks long paths with zero-width spaces; the text, without them, is the path.
-      expect((await operation.innerText()).replace(/\u200b/g, '')).toContain(DELINK_PATH);
-      const block = page.locator('.opblock', { has: operation });
-      expect(await block.innerText()).toContain(openApiDocument().paths[DELINK_PATH]?.post?.summary);
-      // swagger-ui.css applied: the page's policy let the stylesheet in (#3b4151 is its text colour).
-      expect(await page.locator('.swagger-ui').first().evaluate((element) => (globalThis as unknown as BrowserWindow).getComputedStyle(element).color)).toBe('rgb(59, 65, 81)');
+        const operation = page.locator(`.opblock-summary-path[data-path="${DELINK_PATH}"]`);
+        await operation.waitFor({ state: 'visible', timeout: 30_000 });
+        // Swagger UI breaks long paths with zero-width spaces; the text, without them, is the path.
+        expect((await operation.innerText()).replace(/\u200b/g, '')).toContain(DELINK_PATH);
+        const block = page.locator('.opblock', { has: operation });
+        expect(await block.innerText()).toContain(openApiDocument().paths[DELINK_PATH]?.post?.summary);
+        // swagger-ui.css applied: the page's policy let the stylesheet in (#3b4151 is its text colour).
+        expect(
+          await page
+            .locator('.swagger-ui')
+            .first()
+            .evaluate((element) => (globalThis as unknown as BrowserWindow).getComputedStyle(element).color),
+        ).toBe('rgb(59, 65, 81)');
 
-      // Expanded, the operation renders its parameters, request examples and responses under the same policy.
-      await operation.click();
-      await block.locator('.opblock-body .responses-table').first().waitFor({ state: 'visible', timeout: 10_000 });
-      expect(await block.locator('.opblock-body').innerText()).toContain(ERRORS.MAIN_ACCOUNT.code);
+        // Expanded, the operation renders its parameters, request examples and responses under the same policy.
+        await operation.click();
+        await block.locator('.opblock-body .responses-table').first().waitFor({ state: 'visible', timeout: 10_000 });
+        expect(await block.locator('.opblock-body').innerText()).toContain(ERRORS.MAIN_ACCOUNT.code);
 
-      expect(requested).toContain(`${baseUrl}/openapi.json`);
-      expect(requested.filter((url) => !url.startsWith(`${baseUrl}/`) && !url.startsWith('data:'))).toEqual([]);
-      expect(problems).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  });
+        expect(requested).toContain(`${baseUrl}/openapi.json`);
+        expect(requested.filter((url) => !url.startsWith(`${baseUrl}/`) && !url.startsWith('data:'))).toEqual([]);
+        expect(problems).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

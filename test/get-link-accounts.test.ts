@@ -22,7 +22,8 @@ const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR
 const LINKED_ON = /^\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2}$/;
 
 /** A GetLinkAccounts envelope: the documented sample without an AccountNumber. */
-const listEnvelope = (overrides: Record<string, unknown>): Record<string, unknown> => buildEnvelope({ AccountNumber: undefined, ...overrides });
+const listEnvelope = (overrides: Record<string, unknown>): Record<string, unknown> =>
+  buildEnvelope({ AccountNumber: undefined, ...overrides });
 
 /** MM/dd/yyyy HH:mm:ss in UTC, built from the ISO form (independent of the service's formatter). */
 function usFormat(date: Date): string {
@@ -36,7 +37,12 @@ async function linkRow(dataSource: DataSource, issuerId: string, accountNumber: 
 }
 
 /** Sets a link's linked_at, so that dates and ordering can be asserted exactly. */
-async function pinLinkedAt(dataSource: DataSource, issuerId: string, accountNumber: string, linkedAt: Date): Promise<void> {
+async function pinLinkedAt(
+  dataSource: DataSource,
+  issuerId: string,
+  accountNumber: string,
+  linkedAt: Date,
+): Promise<void> {
   const link = await linkRow(dataSource, issuerId, accountNumber);
   await dataSource.getRepository(AccountLink).update({ id: link.id }, { linkedAt });
 }
@@ -65,11 +71,11 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
   const accountNumbers = (body: { ResponseData: { Accounts: { AccountNumber: string }[] } }): string[] =>
     body.ResponseData.Accounts.map((a) => a.AccountNumber);
 
-
   it('when the user has accounts, then 200 with the success envelope, every linked account, and LinkedOn as the database holds it', async () => {
     const user = await seedUser(ctx.dataSource, { accounts: 3 });
     const [second, third] = user.otherAccounts as [string, string];
-    const linkedAt = async (account: string) => usFormat((await linkRow(ctx.dataSource, user.issuerId, account)).linkedAt);
+    const linkedAt = async (account: string) =>
+      usFormat((await linkRow(ctx.dataSource, user.issuerId, account)).linkedAt);
 
     const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }));
 
@@ -79,7 +85,12 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
       ResponseData: {
         SSUserID: user.ssUserId,
         Accounts: [
-          { AccountNumber: user.mainAccount, IsMainAccount: true, AccountStatus: 'ACTIVE', LinkedOn: await linkedAt(user.mainAccount) },
+          {
+            AccountNumber: user.mainAccount,
+            IsMainAccount: true,
+            AccountStatus: 'ACTIVE',
+            LinkedOn: await linkedAt(user.mainAccount),
+          },
           { AccountNumber: second, IsMainAccount: false, AccountStatus: 'ACTIVE', LinkedOn: await linkedAt(second) },
           { AccountNumber: third, IsMainAccount: false, AccountStatus: 'ACTIVE', LinkedOn: await linkedAt(third) },
         ],
@@ -94,7 +105,14 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     expect(res.status).toBe(200);
     const linkedOn: string = res.body.ResponseData.Accounts[0].LinkedOn;
     expect(linkedOn).toMatch(LINKED_ON);
-    const [mm, dd, yyyy, hh, mi, ss] = linkedOn.split(/[/ :]/).map(Number) as [number, number, number, number, number, number];
+    const [mm, dd, yyyy, hh, mi, ss] = linkedOn.split(/[/ :]/).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const shown = Date.UTC(yyyy, mm - 1, dd, hh, mi, ss);
     expect(Math.abs(Date.now() - shown)).toBeLessThan(60_000);
   });
@@ -109,7 +127,11 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
 
     expect(res.status).toBe(200);
     expect(res.body.ResponseData.Accounts).toEqual([
-      expect.objectContaining({ AccountNumber: user.mainAccount, IsMainAccount: true, LinkedOn: '01/01/2023 00:00:00' }),
+      expect.objectContaining({
+        AccountNumber: user.mainAccount,
+        IsMainAccount: true,
+        LinkedOn: '01/01/2023 00:00:00',
+      }),
       expect.objectContaining({ AccountNumber: user.otherAccounts[0], IsMainAccount: false }),
       expect.objectContaining({ AccountNumber: user.otherAccounts[1], IsMainAccount: false }),
     ]);
@@ -127,7 +149,8 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
       { dateFormat: '3', linkedOn: '05/03/2007 17:08:09', label: '"3" (dd/MM/yyyy)' },
     ])('when DateFormat is $label, then LinkedOn is $linkedOn', async ({ dateFormat, linkedOn }) => {
       const user = await seedUser(ctx.dataSource, { accounts: 2 });
-      for (const account of [user.mainAccount, ...user.otherAccounts]) await pinLinkedAt(ctx.dataSource, user.issuerId, account, LINKED_AT);
+      for (const account of [user.mainAccount, ...user.otherAccounts])
+        await pinLinkedAt(ctx.dataSource, user.issuerId, account, LINKED_AT);
 
       const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId, DateFormat: dateFormat }));
 
@@ -173,26 +196,67 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
       expect(res.status).toBe(200);
       expect(res.body.ResponseData.Accounts).toEqual([
         expect.objectContaining({ AccountNumber: user.mainAccount, IsMainAccount: true, AccountStatus: 'INACTIVE' }),
-        expect.objectContaining({ AccountNumber: user.otherAccounts[0], IsMainAccount: false, AccountStatus: 'INACTIVE' }),
+        expect.objectContaining({
+          AccountNumber: user.otherAccounts[0],
+          IsMainAccount: false,
+          AccountStatus: 'INACTIVE',
+        }),
       ]);
     });
 
     it('when accounts are ACTIVE, INACTIVE and DELETED, then each shows its state, and a deleted secondary account is gone', async () => {
       const user = await seedUser(ctx.dataSource, { accounts: 3 });
       const [active, deletedSecondary] = user.otherAccounts as [string, string];
-      const inactive = (await seedUser(ctx.dataSource, { issuerId: user.issuerId, ssUserId: user.ssUserId, accounts: 1, state: 'INACTIVE' })).mainAccount;
-      await deleteAccount(ctx.dataSource, issuerContext(user.issuerId), { accountNumber: user.mainAccount, reason: null, reasonCode: 'ISSUER_DECISION' });
-      await deleteAccount(ctx.dataSource, issuerContext(user.issuerId), { accountNumber: deletedSecondary, reason: null, reasonCode: 'USER_DECISION' });
-      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ state: 'DELETED', delinked: false, isMain: true });
-      expect(await linkOf(ctx.dataSource, user.issuerId, deletedSecondary)).toMatchObject({ state: 'DELETED', delinked: true });
+      const inactive = (
+        await seedUser(ctx.dataSource, {
+          issuerId: user.issuerId,
+          ssUserId: user.ssUserId,
+          accounts: 1,
+          state: 'INACTIVE',
+        })
+      ).mainAccount;
+      await deleteAccount(ctx.dataSource, issuerContext(user.issuerId), {
+        accountNumber: user.mainAccount,
+        reason: null,
+        reasonCode: 'ISSUER_DECISION',
+      });
+      await deleteAccount(ctx.dataSource, issuerContext(user.issuerId), {
+        accountNumber: deletedSecondary,
+        reason: null,
+        reasonCode: 'USER_DECISION',
+      });
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+        state: 'DELETED',
+        delinked: false,
+        isMain: true,
+      });
+      expect(await linkOf(ctx.dataSource, user.issuerId, deletedSecondary)).toMatchObject({
+        state: 'DELETED',
+        delinked: true,
+      });
 
       const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }));
 
       expect(res.status).toBe(200);
       expect(res.body.ResponseData.Accounts).toEqual([
-        { AccountNumber: user.mainAccount, IsMainAccount: true, AccountStatus: 'DELETED', LinkedOn: expect.stringMatching(LINKED_ON) },
-        { AccountNumber: active, IsMainAccount: false, AccountStatus: 'ACTIVE', LinkedOn: expect.stringMatching(LINKED_ON) },
-        { AccountNumber: inactive, IsMainAccount: false, AccountStatus: 'INACTIVE', LinkedOn: expect.stringMatching(LINKED_ON) },
+        {
+          AccountNumber: user.mainAccount,
+          IsMainAccount: true,
+          AccountStatus: 'DELETED',
+          LinkedOn: expect.stringMatching(LINKED_ON),
+        },
+        {
+          AccountNumber: active,
+          IsMainAccount: false,
+          AccountStatus: 'ACTIVE',
+          LinkedOn: expect.stringMatching(LINKED_ON),
+        },
+        {
+          AccountNumber: inactive,
+          IsMainAccount: false,
+          AccountStatus: 'INACTIVE',
+          LinkedOn: expect.stringMatching(LINKED_ON),
+        },
       ]);
     });
   });
@@ -227,21 +291,38 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     it('when the SSUserID is unknown, then 404 ERR01130', async () => {
       const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: 'nobody' }));
       expect(res.status).toBe(404);
-      expect(res.body).toEqual({ Message: 'The SSUserID is not known.', Status: false, ErrorCode: 'ERR01130', ResponseData: {} });
+      expect(res.body).toEqual({
+        Message: 'The SSUserID is not known.',
+        Status: false,
+        ErrorCode: 'ERR01130',
+        ResponseData: {},
+      });
     });
 
     it('when the token belongs to another issuer, then the user is not found there (404 ERR01130)', async () => {
       const stranger = await seedUser(ctx.dataSource, { accounts: 1 });
       const res = await getLinks(stranger.issuerId, listEnvelope({ SSUserID: user.ssUserId }));
       expect(res.status).toBe(404);
-      expect(res.body).toEqual({ Message: 'The SSUserID is not known.', Status: false, ErrorCode: 'ERR01130', ResponseData: {} });
+      expect(res.body).toEqual({
+        Message: 'The SSUserID is not known.',
+        Status: false,
+        ErrorCode: 'ERR01130',
+        ResponseData: {},
+      });
     });
 
     it('when the token is bound to another SSUserID, then 403 ERR01121', async () => {
       const other = await seedUser(ctx.dataSource, { issuerId: user.issuerId, accounts: 1 });
-      const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }), { ssUserId: other.ssUserId });
+      const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }), {
+        ssUserId: other.ssUserId,
+      });
       expect(res.status).toBe(403);
-      expect(res.body).toEqual({ Message: 'The token may not act for this SSUserID.', Status: false, ErrorCode: 'ERR01121', ResponseData: {} });
+      expect(res.body).toEqual({
+        Message: 'The token may not act for this SSUserID.',
+        Status: false,
+        ErrorCode: 'ERR01121',
+        ResponseData: {},
+      });
     });
 
     it('when the token is bound to that SSUserID, then the list is served', async () => {
@@ -259,7 +340,9 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
 
     expect((await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }))).status).toBe(200);
     expect((await getLinks(user.issuerId, listEnvelope({ SSUserID: 'nobody' }))).status).toBe(404);
-    expect((await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }), { ssUserId: 'someoneelse' })).status).toBe(403);
+    expect(
+      (await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }), { ssUserId: 'someoneelse' })).status,
+    ).toBe(403);
 
     expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
     expect(await operationsOf(ctx.dataSource, user.issuerId)).toEqual(operations);

@@ -1,8 +1,23 @@
 import request from 'supertest';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { IdempotencyKey } from '../src/db/entities';
-import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_RETENTION_MS, idempotencyHashes, purgeIdempotencyKeys } from '../src/http/idempotency';
-import { buildEnvelope, createTestContext, issuerToken, linkOf, mintToken, operationsOf, seedUser, snapshot, type TestContext } from './helpers/context';
+import {
+  IDEMPOTENCY_LEASE_MS,
+  IDEMPOTENCY_RETENTION_MS,
+  idempotencyHashes,
+  purgeIdempotencyKeys,
+} from '../src/http/idempotency';
+import {
+  buildEnvelope,
+  createTestContext,
+  issuerToken,
+  linkOf,
+  mintToken,
+  operationsOf,
+  seedUser,
+  snapshot,
+  type TestContext,
+} from './helpers/context';
 
 describe('Idempotency-Key', () => {
   let ctx: TestContext;
@@ -51,9 +66,17 @@ describe('Idempotency-Key', () => {
 
   it('when the same key comes with another body, then 422 ERR01143 and nothing runs', async () => {
     const user = await seedUser(ctx.dataSource);
-    await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }), 'k-1');
+    await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
+      'k-1',
+    );
     const before = await snapshot(ctx.dataSource, user.issuerId);
-    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[1] }), 'k-1');
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[1] }),
+      'k-1',
+    );
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ Status: false, ErrorCode: 'ERR01143' });
     expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
@@ -63,15 +86,27 @@ describe('Idempotency-Key', () => {
   it('when the same key is used by another caller, then it is a different key', async () => {
     const user = await seedUser(ctx.dataSource);
     const [a, b] = user.otherAccounts as [string, string];
-    expect((await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: a }), 'shared', 'portal-a')).status).toBe(200);
-    expect((await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: b }), 'shared', 'ivr-b')).status).toBe(200);
+    expect(
+      (await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: a }), 'shared', 'portal-a'))
+        .status,
+    ).toBe(200);
+    expect(
+      (await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: b }), 'shared', 'ivr-b'))
+        .status,
+    ).toBe(200);
   });
 
   it('when the first request with the key is still running, then 409 ERR01142 with Retry-After, and nothing runs', async () => {
     const user = await seedUser(ctx.dataSource);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
-    const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'busy-1', { method: 'POST', path: DELINK_PATH, body });
-    await ctx.dataSource.getRepository(IdempotencyKey).insert({ ...hashes, state: 'IN_PROGRESS', responseStatus: null, responseBody: null, createdAt: new Date() });
+    const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'busy-1', {
+      method: 'POST',
+      path: DELINK_PATH,
+      body,
+    });
+    await ctx.dataSource
+      .getRepository(IdempotencyKey)
+      .insert({ ...hashes, state: 'IN_PROGRESS', responseStatus: null, responseBody: null, createdAt: new Date() });
     const before = await snapshot(ctx.dataSource, user.issuerId);
 
     const res = await delink(user.issuerId, body, 'busy-1');
@@ -84,14 +119,22 @@ describe('Idempotency-Key', () => {
   it('when the first request with the key died and its lease ran out, then a retry runs it', async () => {
     const user = await seedUser(ctx.dataSource);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
-    const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'dead-1', { method: 'POST', path: DELINK_PATH, body });
+    const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'dead-1', {
+      method: 'POST',
+      path: DELINK_PATH,
+      body,
+    });
     const abandonedAt = new Date(Date.now() - IDEMPOTENCY_LEASE_MS - 1000);
-    await ctx.dataSource.getRepository(IdempotencyKey).insert({ ...hashes, state: 'IN_PROGRESS', responseStatus: null, responseBody: null, createdAt: abandonedAt });
+    await ctx.dataSource
+      .getRepository(IdempotencyKey)
+      .insert({ ...hashes, state: 'IN_PROGRESS', responseStatus: null, responseBody: null, createdAt: abandonedAt });
 
     const res = await delink(user.issuerId, body, 'dead-1');
     expect(res.status).toBe(200);
     expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
-    expect(await ctx.dataSource.getRepository(IdempotencyKey).findOneByOrFail({ keyHash: hashes.keyHash })).toMatchObject({ state: 'DONE', responseStatus: 200 });
+    expect(
+      await ctx.dataSource.getRepository(IdempotencyKey).findOneByOrFail({ keyHash: hashes.keyHash }),
+    ).toMatchObject({ state: 'DONE', responseStatus: 200 });
   });
 
   it.each([
@@ -107,7 +150,9 @@ describe('Idempotency-Key', () => {
       .set('Idempotency-Key', Buffer.from(key, 'utf8').toString('latin1'))
       .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }));
     expect(res.status).toBe(400);
-    expect(res.body.ResponseData.Errors).toEqual([{ Field: 'Idempotency-Key', Message: 'Idempotency-Key must be 1 to 255 printable ASCII characters' }]);
+    expect(res.body.ResponseData.Errors).toEqual([
+      { Field: 'Idempotency-Key', Message: 'Idempotency-Key must be 1 to 255 printable ASCII characters' },
+    ]);
     expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
   });
 
@@ -141,8 +186,19 @@ describe('Idempotency-Key', () => {
   it('when keys are older than 24 hours, then the purge removes them and keeps the rest', async () => {
     const repo = ctx.dataSource.getRepository(IdempotencyKey);
     const now = new Date();
-    const old = { keyHash: `old-${Date.now()}`, requestHash: 'r', state: 'DONE' as const, responseStatus: 200, responseBody: '{}', createdAt: new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS - 1000) };
-    const fresh = { ...old, keyHash: `fresh-${Date.now()}`, createdAt: new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS + 60_000) };
+    const old = {
+      keyHash: `old-${Date.now()}`,
+      requestHash: 'r',
+      state: 'DONE' as const,
+      responseStatus: 200,
+      responseBody: '{}',
+      createdAt: new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS - 1000),
+    };
+    const fresh = {
+      ...old,
+      keyHash: `fresh-${Date.now()}`,
+      createdAt: new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS + 60_000),
+    };
     await repo.insert([old, fresh]);
     expect(await purgeIdempotencyKeys(ctx.dataSource, now)).toBeGreaterThanOrEqual(1);
     expect(await repo.findOneBy({ keyHash: old.keyHash })).toBeNull();

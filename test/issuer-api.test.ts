@@ -16,8 +16,10 @@ import {
 } from './helpers/context';
 
 const accountPath = (issuerId: string, accountId: string): string => `/issuers/${issuerId}/accounts/${accountId}`;
-const deletePath = (issuerId: string, accountId: string): string => `${accountPath(issuerId, accountId)}/operations:delete`;
-const operationsPath = (issuerId: string, consumerId: string, query = ''): string => `/issuers/${issuerId}/consumers/${consumerId}/operations${query}`;
+const deletePath = (issuerId: string, accountId: string): string =>
+  `${accountPath(issuerId, accountId)}/operations:delete`;
+const operationsPath = (issuerId: string, consumerId: string, query = ''): string =>
+  `/issuers/${issuerId}/consumers/${consumerId}/operations${query}`;
 
 const newConsumer = (): string => `C${randomDigits(12)}`;
 const newAccount = (): string => randomDigits(16);
@@ -104,7 +106,12 @@ describe('issuer account API', () => {
   }
 
   /** Registers accounts for a consumer in order (the first is the main account) and checks each was accepted. */
-  async function register(issuerId: string, consumerId: string, accounts: string[], state: 'ACTIVE' | 'INACTIVE' = 'ACTIVE'): Promise<void> {
+  async function register(
+    issuerId: string,
+    consumerId: string,
+    accounts: string[],
+    state: 'ACTIVE' | 'INACTIVE' = 'ACTIVE',
+  ): Promise<void> {
     for (const accountId of accounts) {
       const res = await put(issuerId, accountId, { consumerId, state });
       expect(res.status).toBe(204);
@@ -142,7 +149,13 @@ describe('issuer account API', () => {
       .reverse();
   }
 
-  async function delink(issuerId: string, ssUserId: string, accountNumber: string, token?: string, extra: Record<string, unknown> = {}) {
+  async function delink(
+    issuerId: string,
+    ssUserId: string,
+    accountNumber: string,
+    token?: string,
+    extra: Record<string, unknown> = {},
+  ) {
     return request(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${token ?? (await mintToken(issuerId))}`)
@@ -155,7 +168,10 @@ describe('issuer account API', () => {
       .set('Authorization', `Bearer ${await mintToken(issuerId)}`)
       .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: undefined }));
     expect(res.status).toBe(200);
-    return res.body.ResponseData as { SSUserID: string; Accounts: { AccountNumber: string; IsMainAccount: boolean; AccountStatus: string }[] };
+    return res.body.ResponseData as {
+      SSUserID: string;
+      Accounts: { AccountNumber: string; IsMainAccount: boolean; AccountStatus: string }[];
+    };
   }
 
   describe('PUT /issuers/{issuerId}/accounts/{accountId}', () => {
@@ -175,7 +191,10 @@ describe('issuer account API', () => {
         delinked: false,
         ownerKey: consumerId.toLowerCase(),
       });
-      expect(await snapshot(ctx.dataSource, issuerId)).toMatchObject({ users: 1, accounts: [[account, 'ACTIVE', 'GOLD_card-1']] });
+      expect(await snapshot(ctx.dataSource, issuerId)).toMatchObject({
+        users: 1,
+        accounts: [[account, 'ACTIVE', 'GOLD_card-1']],
+      });
       expect(await linkedAccounts(issuerId, consumerId)).toMatchObject({
         SSUserID: consumerId,
         Accounts: [{ AccountNumber: account, IsMainAccount: true, AccountStatus: 'ACTIVE' }],
@@ -190,9 +209,18 @@ describe('issuer account API', () => {
       await register(issuerId, consumerId, [main], 'INACTIVE');
       await register(issuerId, consumerId, [second, third]);
 
-      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({ isMain: true, delinked: false, state: 'INACTIVE' });
+      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({
+        isMain: true,
+        delinked: false,
+        state: 'INACTIVE',
+      });
       for (const account of [second, third]) {
-        expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({ isMain: false, delinked: false, state: 'ACTIVE', ownerKey: consumerId.toLowerCase() });
+        expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({
+          isMain: false,
+          delinked: false,
+          state: 'ACTIVE',
+          ownerKey: consumerId.toLowerCase(),
+        });
       }
       const rows = await snapshot(ctx.dataSource, issuerId);
       expect(rows.users).toBe(1);
@@ -205,7 +233,12 @@ describe('issuer account API', () => {
       const [main, second] = [newAccount(), newAccount()];
       const token = await issuerToken(issuerId, { sub: 'core-banking-7' });
 
-      const first = await put(issuerId, main, { consumerId, state: 'ACTIVE' }, { token, headers: { 'x-correlation-id': 'reg-corr-1' } });
+      const first = await put(
+        issuerId,
+        main,
+        { consumerId, state: 'ACTIVE' },
+        { token, headers: { 'x-correlation-id': 'reg-corr-1' } },
+      );
       const next = await put(issuerId, second, { consumerId, state: 'INACTIVE' }, { token });
 
       expect(first.status).toBe(204);
@@ -232,7 +265,11 @@ describe('issuer account API', () => {
       };
       expect(operations[0]).toMatchObject({ ...common, accountNumber: main, correlationId: 'reg-corr-1' });
       // Without the header the generated correlation id is the one the response echoes.
-      expect(operations[1]).toMatchObject({ ...common, accountNumber: second, correlationId: next.headers['x-correlation-id'] });
+      expect(operations[1]).toMatchObject({
+        ...common,
+        accountNumber: second,
+        correlationId: next.headers['x-correlation-id'],
+      });
       expect(operations[0]!.operationId).not.toBe(operations[1]!.operationId);
     });
 
@@ -269,7 +306,11 @@ describe('issuer account API', () => {
       const res = await put(issuerId, second, { consumerId, state: 'INACTIVE' });
 
       expect(res.status).toBe(204);
-      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({ delinked: false, isMain: false, state: 'INACTIVE' });
+      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({
+        delinked: false,
+        isMain: false,
+        state: 'INACTIVE',
+      });
       const listed = await linkedAccounts(issuerId, consumerId);
       expect(listed.Accounts.map((a) => [a.AccountNumber, a.IsMainAccount, a.AccountStatus])).toEqual([
         [main, true, 'ACTIVE'],
@@ -288,7 +329,14 @@ describe('issuer account API', () => {
       expect((await put(issuerId, second, { consumerId: 'aBc1', state: 'ACTIVE' })).status).toBe(204);
 
       const rows = await snapshot(ctx.dataSource, issuerId);
-      expect(rows).toMatchObject({ users: 1, accounts: [[main, 'INACTIVE', null], [second, 'ACTIVE', null]], operations: 3 });
+      expect(rows).toMatchObject({
+        users: 1,
+        accounts: [
+          [main, 'INACTIVE', null],
+          [second, 'ACTIVE', null],
+        ],
+        operations: 3,
+      });
       expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({ isMain: true, ownerKey: 'abc1' });
       expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({ isMain: false, ownerKey: 'abc1' });
       expect((await linkedAccounts(issuerId, 'abC1')).SSUserID).toBe('ABC1');
@@ -301,12 +349,24 @@ describe('issuer account API', () => {
       const { issuerId, consumerId, second } = await registeredConsumer();
       const before = await snapshot(ctx.dataSource, issuerId);
 
-      const res = await put(issuerId, second, { consumerId: 'Intruder1', accountProductId: 'X', state: 'INACTIVE' }, { headers: { 'x-correlation-id': 'steal-1' } });
+      const res = await put(
+        issuerId,
+        second,
+        { consumerId: 'Intruder1', accountProductId: 'X', state: 'INACTIVE' },
+        { headers: { 'x-correlation-id': 'steal-1' } },
+      );
 
       expectIssuerError(res, 409, 'ERR01141');
       expect(res.body.correlationId).toBe('steal-1');
-      expect(await snapshot(ctx.dataSource, issuerId)).toEqual({ ...before, operations: (before.operations as number) + 1 });
-      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({ ownerKey: consumerId.toLowerCase(), state: 'ACTIVE', delinked: false });
+      expect(await snapshot(ctx.dataSource, issuerId)).toEqual({
+        ...before,
+        operations: (before.operations as number) + 1,
+      });
+      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({
+        ownerKey: consumerId.toLowerCase(),
+        state: 'ACTIVE',
+        delinked: false,
+      });
       expect((await operationsOf(ctx.dataSource, issuerId)).at(-1)).toMatchObject({
         operation: 'REGISTER',
         status: 'FAILED',
@@ -320,7 +380,13 @@ describe('issuer account API', () => {
 
     describe('validation', () => {
       const valid = { consumerId: 'Valid1', accountProductId: 'P1', state: 'ACTIVE' };
-      const cases: { name: string; issuerId?: string; accountId?: string; body: Record<string, unknown>; fields: string[] }[] = [
+      const cases: {
+        name: string;
+        issuerId?: string;
+        accountId?: string;
+        body: Record<string, unknown>;
+        fields: string[];
+      }[] = [
         { name: 'issuerId has 9 characters', issuerId: 'ABCDEFGHI', body: valid, fields: ['issuerId'] },
         { name: 'issuerId has 11 characters', issuerId: 'ABCDEFGHIJK', body: valid, fields: ['issuerId'] },
         { name: 'issuerId has a space', issuerId: 'ABCD%20FGHIJ', body: valid, fields: ['issuerId'] },
@@ -328,39 +394,70 @@ describe('issuer account API', () => {
         { name: 'accountId has letters', accountId: '12345A', body: valid, fields: ['accountId'] },
         { name: 'accountId has 20 digits', accountId: '1'.repeat(20), body: valid, fields: ['accountId'] },
         { name: 'accountId has a sign', accountId: '-123', body: valid, fields: ['accountId'] },
-        { name: 'issuerId and accountId are both wrong', issuerId: 'short', accountId: 'abc', body: valid, fields: ['issuerId', 'accountId'] },
+        {
+          name: 'issuerId and accountId are both wrong',
+          issuerId: 'short',
+          accountId: 'abc',
+          body: valid,
+          fields: ['issuerId', 'accountId'],
+        },
         { name: 'consumerId is missing', body: { state: 'ACTIVE' }, fields: ['consumerId'] },
         { name: 'consumerId is null', body: { consumerId: null, state: 'ACTIVE' }, fields: ['consumerId'] },
         { name: 'consumerId is a number', body: { consumerId: 123, state: 'ACTIVE' }, fields: ['consumerId'] },
-        { name: 'consumerId has 31 characters', body: { consumerId: 'a'.repeat(31), state: 'ACTIVE' }, fields: ['consumerId'] },
+        {
+          name: 'consumerId has 31 characters',
+          body: { consumerId: 'a'.repeat(31), state: 'ACTIVE' },
+          fields: ['consumerId'],
+        },
         { name: "consumerId has a '-'", body: { consumerId: 'abc-def', state: 'ACTIVE' }, fields: ['consumerId'] },
         { name: 'consumerId is empty', body: { consumerId: '', state: 'ACTIVE' }, fields: ['consumerId'] },
         { name: 'accountProductId is a number', body: { ...valid, accountProductId: 5 }, fields: ['accountProductId'] },
-        { name: 'accountProductId has a space', body: { ...valid, accountProductId: 'a b' }, fields: ['accountProductId'] },
-        { name: 'accountProductId has 65 characters', body: { ...valid, accountProductId: 'p'.repeat(65) }, fields: ['accountProductId'] },
+        {
+          name: 'accountProductId has a space',
+          body: { ...valid, accountProductId: 'a b' },
+          fields: ['accountProductId'],
+        },
+        {
+          name: 'accountProductId has 65 characters',
+          body: { ...valid, accountProductId: 'p'.repeat(65) },
+          fields: ['accountProductId'],
+        },
         { name: 'accountProductId is empty', body: { ...valid, accountProductId: '' }, fields: ['accountProductId'] },
         { name: 'state is missing', body: { consumerId: 'Valid1' }, fields: ['state'] },
         { name: 'state is DELETED', body: { ...valid, state: 'DELETED' }, fields: ['state'] },
         { name: 'state is lower case', body: { ...valid, state: 'active' }, fields: ['state'] },
         { name: 'state is null', body: { ...valid, state: null }, fields: ['state'] },
-        { name: 'every body field is wrong', body: { consumerId: 7, accountProductId: '!', state: 'CLOSED' }, fields: ['consumerId', 'accountProductId', 'state'] },
-        { name: 'the path and the body are both wrong', issuerId: 'bad', accountId: 'x1', body: { consumerId: 'a-b', state: 'CLOSED' }, fields: ['issuerId', 'accountId', 'consumerId', 'state'] },
+        {
+          name: 'every body field is wrong',
+          body: { consumerId: 7, accountProductId: '!', state: 'CLOSED' },
+          fields: ['consumerId', 'accountProductId', 'state'],
+        },
+        {
+          name: 'the path and the body are both wrong',
+          issuerId: 'bad',
+          accountId: 'x1',
+          body: { consumerId: 'a-b', state: 'CLOSED' },
+          fields: ['issuerId', 'accountId', 'consumerId', 'state'],
+        },
       ];
 
-      it.each(cases)('when $name, then 400 ERR01100 lists exactly the failing fields and nothing is recorded', async ({ issuerId: pathIssuer, accountId, body, fields }) => {
-        const issuerId = randomIssuerId();
-        const account = newAccount();
-        await register(issuerId, 'Valid1', [account]);
-        const before = await snapshot(ctx.dataSource, issuerId);
+      it.each(cases)(
+        'when $name, then 400 ERR01100 lists exactly the failing fields and nothing is recorded',
+        async ({ issuerId: pathIssuer, accountId, body, fields }) => {
+          const issuerId = randomIssuerId();
+          const account = newAccount();
+          await register(issuerId, 'Valid1', [account]);
+          const before = await snapshot(ctx.dataSource, issuerId);
 
-        const res = await request(ctx.app)
-          .put(accountPath(pathIssuer ?? issuerId, accountId ?? account))
-          .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
-          .send(body);
+          const res = await request(ctx.app)
+            .put(accountPath(pathIssuer ?? issuerId, accountId ?? account))
+            .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
+            .send(body);
 
-        expectIssuerError(res, 400, 'ERR01100', fields);
-        expect(await snapshot(ctx.dataSource, issuerId)).toEqual(before);
-      });
+          expectIssuerError(res, 400, 'ERR01100', fields);
+          expect(await snapshot(ctx.dataSource, issuerId)).toEqual(before);
+        },
+      );
 
       it('when several fields fail, then each error names its field with a readable message', async () => {
         const issuerId = randomIssuerId();
@@ -380,19 +477,61 @@ describe('issuer account API', () => {
       });
 
       it.each([
-        { name: 'an issuerId with _ and -', issuerId: `I_-${randomDigits(7)}`, accountId: newAccount(), body: { consumerId: 'a', state: 'ACTIVE' } },
-        { name: 'a 1-digit accountId', issuerId: randomIssuerId(), accountId: '7', body: { consumerId: 'b', state: 'INACTIVE' } },
-        { name: 'a 19-digit accountId', issuerId: randomIssuerId(), accountId: randomDigits(19), body: { consumerId: 'c', state: 'ACTIVE' } },
-        { name: 'a 30-character consumerId', issuerId: randomIssuerId(), accountId: newAccount(), body: { consumerId: 'Z9'.repeat(15), state: 'ACTIVE' } },
-        { name: 'a 64-character accountProductId of _ and -', issuerId: randomIssuerId(), accountId: newAccount(), body: { consumerId: 'd', accountProductId: 'A_-1'.repeat(16), state: 'ACTIVE' } },
-        { name: 'a null accountProductId', issuerId: randomIssuerId(), accountId: newAccount(), body: { consumerId: 'e', accountProductId: null, state: 'ACTIVE' } },
-        { name: 'unknown fields', issuerId: randomIssuerId(), accountId: newAccount(), body: { consumerId: 'f', state: 'ACTIVE', isMain: false, id: 1 } },
+        {
+          name: 'an issuerId with _ and -',
+          issuerId: `I_-${randomDigits(7)}`,
+          accountId: newAccount(),
+          body: { consumerId: 'a', state: 'ACTIVE' },
+        },
+        {
+          name: 'a 1-digit accountId',
+          issuerId: randomIssuerId(),
+          accountId: '7',
+          body: { consumerId: 'b', state: 'INACTIVE' },
+        },
+        {
+          name: 'a 19-digit accountId',
+          issuerId: randomIssuerId(),
+          accountId: randomDigits(19),
+          body: { consumerId: 'c', state: 'ACTIVE' },
+        },
+        {
+          name: 'a 30-character consumerId',
+          issuerId: randomIssuerId(),
+          accountId: newAccount(),
+          body: { consumerId: 'Z9'.repeat(15), state: 'ACTIVE' },
+        },
+        {
+          name: 'a 64-character accountProductId of _ and -',
+          issuerId: randomIssuerId(),
+          accountId: newAccount(),
+          body: { consumerId: 'd', accountProductId: 'A_-1'.repeat(16), state: 'ACTIVE' },
+        },
+        {
+          name: 'a null accountProductId',
+          issuerId: randomIssuerId(),
+          accountId: newAccount(),
+          body: { consumerId: 'e', accountProductId: null, state: 'ACTIVE' },
+        },
+        {
+          name: 'unknown fields',
+          issuerId: randomIssuerId(),
+          accountId: newAccount(),
+          body: { consumerId: 'f', state: 'ACTIVE', isMain: false, id: 1 },
+        },
       ])('when the request has $name, then it is accepted', async ({ issuerId, accountId, body }) => {
         const res = await put(issuerId, accountId, body);
         expect(res.status).toBe(204);
         const productId = (body as { accountProductId?: string | null }).accountProductId ?? null;
-        expect(await snapshot(ctx.dataSource, issuerId)).toMatchObject({ users: 1, accounts: [[accountId, body.state, productId]], operations: 1 });
-        expect(await linkOf(ctx.dataSource, issuerId, accountId)).toMatchObject({ isMain: true, ownerKey: body.consumerId.toLowerCase() });
+        expect(await snapshot(ctx.dataSource, issuerId)).toMatchObject({
+          users: 1,
+          accounts: [[accountId, body.state, productId]],
+          operations: 1,
+        });
+        expect(await linkOf(ctx.dataSource, issuerId, accountId)).toMatchObject({
+          isMain: true,
+          ownerKey: body.consumerId.toLowerCase(),
+        });
       });
 
       it.each([
@@ -437,13 +576,26 @@ describe('issuer account API', () => {
       const { issuerId, consumerId, main, second, third } = await registeredConsumer();
       const token = await issuerToken(issuerId, { sub: 'core-banking-7' });
 
-      const res = await remove(issuerId, second, { reason: 'customer was contacted on June 28', reasonCode: 'USER_DECISION' }, { token, headers: { 'x-correlation-id': 'del-1' } });
+      const res = await remove(
+        issuerId,
+        second,
+        { reason: 'customer was contacted on June 28', reasonCode: 'USER_DECISION' },
+        { token, headers: { 'x-correlation-id': 'del-1' } },
+      );
 
       expect(res.status).toBe(200);
       expect(res.body).toStrictEqual({ operationId: expect.any(String), status: 'SUCCESSFUL' });
       expect(res.body.operationId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
-      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({ state: 'DELETED', isMain: false, delinked: true });
-      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({ state: 'ACTIVE', isMain: true, delinked: false });
+      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({
+        state: 'DELETED',
+        isMain: false,
+        delinked: true,
+      });
+      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({
+        state: 'ACTIVE',
+        isMain: true,
+        delinked: false,
+      });
       expect(await linkOf(ctx.dataSource, issuerId, third)).toMatchObject({ state: 'ACTIVE', delinked: false });
       expect((await linkedAccounts(issuerId, consumerId)).Accounts.map((a) => a.AccountNumber)).toEqual([main, third]);
 
@@ -471,12 +623,26 @@ describe('issuer account API', () => {
 
       expect(res.status).toBe(200);
       expect(res.body.status).toBe('SUCCESSFUL');
-      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({ state: 'DELETED', isMain: true, delinked: false });
+      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({
+        state: 'DELETED',
+        isMain: true,
+        delinked: false,
+      });
       const refused = await delink(issuerId, consumerId, main);
       expect(refused.status).toBe(409);
       expect(refused.body).toMatchObject({ Status: false, ErrorCode: 'ERR01140' });
-      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({ state: 'DELETED', isMain: true, delinked: false });
-      expect((await linkedAccounts(issuerId, consumerId)).Accounts.map((a) => [a.AccountNumber, a.IsMainAccount, a.AccountStatus])).toEqual([
+      expect(await linkOf(ctx.dataSource, issuerId, main)).toMatchObject({
+        state: 'DELETED',
+        isMain: true,
+        delinked: false,
+      });
+      expect(
+        (await linkedAccounts(issuerId, consumerId)).Accounts.map((a) => [
+          a.AccountNumber,
+          a.IsMainAccount,
+          a.AccountStatus,
+        ]),
+      ).toEqual([
         [main, true, 'DELETED'],
         [second, false, 'ACTIVE'],
         [third, false, 'ACTIVE'],
@@ -490,21 +656,24 @@ describe('issuer account API', () => {
       { name: 'only a reason', body: { reason: 'closed' }, reason: 'closed' },
       { name: 'a 64-character reason', body: { reason: 'Ab 1'.repeat(16) }, reason: 'Ab 1'.repeat(16) },
       { name: 'unknown fields', body: { comment: 'x', status: 'FAILED' }, reason: null },
-    ])('when the body is $name, then it is accepted and ISSUER_DECISION is recorded as the reason code', async ({ body, reason }) => {
-      const { issuerId, second } = await registeredConsumer();
+    ])(
+      'when the body is $name, then it is accepted and ISSUER_DECISION is recorded as the reason code',
+      async ({ body, reason }) => {
+        const { issuerId, second } = await registeredConsumer();
 
-      const res = await remove(issuerId, second, body);
+        const res = await remove(issuerId, second, body);
 
-      expect(res.status).toBe(200);
-      expect(res.body).toStrictEqual({ operationId: expect.any(String), status: 'SUCCESSFUL' });
-      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({ state: 'DELETED', delinked: true });
-      expect((await operationsOf(ctx.dataSource, issuerId)).at(-1)).toMatchObject({
-        operationId: res.body.operationId,
-        operation: 'DELETE',
-        reason,
-        reasonCode: 'ISSUER_DECISION',
-      });
-    });
+        expect(res.status).toBe(200);
+        expect(res.body).toStrictEqual({ operationId: expect.any(String), status: 'SUCCESSFUL' });
+        expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({ state: 'DELETED', delinked: true });
+        expect((await operationsOf(ctx.dataSource, issuerId)).at(-1)).toMatchObject({
+          operationId: res.body.operationId,
+          operation: 'DELETE',
+          reason,
+          reasonCode: 'ISSUER_DECISION',
+        });
+      },
+    );
 
     it.each([
       { name: 'reason has 65 characters', body: { reason: 'a'.repeat(65) }, fields: ['reason'] },
@@ -515,20 +684,28 @@ describe('issuer account API', () => {
       { name: 'reasonCode is lower case', body: { reasonCode: 'user_decision' }, fields: ['reasonCode'] },
       { name: 'reasonCode is a number', body: { reasonCode: 1 }, fields: ['reasonCode'] },
       { name: 'both are wrong', body: { reason: 'déjà vu', reasonCode: 'OTHER' }, fields: ['reason', 'reasonCode'] },
-    ])('when $name, then 400 ERR01100 lists exactly the failing fields and nothing is recorded', async ({ body, fields }) => {
-      const { issuerId, second } = await registeredConsumer();
-      const before = await snapshot(ctx.dataSource, issuerId);
+    ])(
+      'when $name, then 400 ERR01100 lists exactly the failing fields and nothing is recorded',
+      async ({ body, fields }) => {
+        const { issuerId, second } = await registeredConsumer();
+        const before = await snapshot(ctx.dataSource, issuerId);
 
-      const res = await remove(issuerId, second, body);
+        const res = await remove(issuerId, second, body);
 
-      expectIssuerError(res, 400, 'ERR01100', fields);
-      expect(await snapshot(ctx.dataSource, issuerId)).toEqual(before);
-    });
+        expectIssuerError(res, 400, 'ERR01100', fields);
+        expect(await snapshot(ctx.dataSource, issuerId)).toEqual(before);
+      },
+    );
 
     it.each([
       { name: 'the accountId has letters', accountId: '12AB', fields: ['accountId'] },
       { name: 'the accountId has 20 digits', accountId: '9'.repeat(20), fields: ['accountId'] },
-      { name: 'the accountId and the reasonCode are both wrong', accountId: '1 2', body: { reasonCode: 'OTHER' }, fields: ['accountId', 'reasonCode'] },
+      {
+        name: 'the accountId and the reasonCode are both wrong',
+        accountId: '1 2',
+        body: { reasonCode: 'OTHER' },
+        fields: ['accountId', 'reasonCode'],
+      },
     ])('when $name, then 400 ERR01100 and nothing is recorded', async ({ accountId, body, fields }) => {
       const { issuerId } = await registeredConsumer();
       const before = await snapshot(ctx.dataSource, issuerId);
@@ -542,7 +719,11 @@ describe('issuer account API', () => {
       const before = await snapshot(ctx.dataSource, issuerId);
       const token = await issuerToken(issuerId);
       const send = (type: string, raw: string) =>
-        request(ctx.app).post(deletePath(issuerId, second)).set('Authorization', `Bearer ${token}`).set('Content-Type', type).send(raw);
+        request(ctx.app)
+          .post(deletePath(issuerId, second))
+          .set('Authorization', `Bearer ${token}`)
+          .set('Content-Type', type)
+          .send(raw);
 
       expectIssuerError(await send('application/json', '["closed"]'), 400, 'ERR01101');
       expectIssuerError(await send('application/json', '{"reason":'), 400, 'ERR01101');
@@ -555,11 +736,19 @@ describe('issuer account API', () => {
       const before = await snapshot(ctx.dataSource, issuerId);
       const unknown = newAccount();
 
-      const res = await remove(issuerId, unknown, { reason: 'closed' }, { headers: { 'x-correlation-id': 'del-unknown' } });
+      const res = await remove(
+        issuerId,
+        unknown,
+        { reason: 'closed' },
+        { headers: { 'x-correlation-id': 'del-unknown' } },
+      );
 
       expectIssuerError(res, 404, 'ERR01133');
       expect(res.body.correlationId).toBe('del-unknown');
-      expect(await snapshot(ctx.dataSource, issuerId)).toEqual({ ...before, operations: (before.operations as number) + 1 });
+      expect(await snapshot(ctx.dataSource, issuerId)).toEqual({
+        ...before,
+        operations: (before.operations as number) + 1,
+      });
       expect((await operationsOf(ctx.dataSource, issuerId)).at(-1)).toMatchObject({
         operation: 'DELETE',
         status: 'FAILED',
@@ -608,7 +797,11 @@ describe('issuer account API', () => {
 
       expect((await put(issuerId, second, { consumerId, state: 'ACTIVE' })).status).toBe(204);
 
-      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({ state: 'ACTIVE', delinked: false, isMain: false });
+      expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({
+        state: 'ACTIVE',
+        delinked: false,
+        isMain: false,
+      });
       expect((await linkedAccounts(issuerId, consumerId)).Accounts.map((a) => a.AccountNumber)).toContain(second);
     });
   });
@@ -692,7 +885,9 @@ describe('issuer account API', () => {
       const consumerId = newConsumer();
       const account = newAccount();
       for (let i = 0; i < 12; i += 1) {
-        expect((await put(issuerId, account, { consumerId, state: i % 2 === 0 ? 'ACTIVE' : 'INACTIVE' })).status).toBe(204);
+        expect((await put(issuerId, account, { consumerId, state: i % 2 === 0 ? 'ACTIVE' : 'INACTIVE' })).status).toBe(
+          204,
+        );
       }
       const all = await recordedIdsNewestFirst(issuerId, consumerId);
       expect(all).toHaveLength(12);
@@ -732,9 +927,20 @@ describe('issuer account API', () => {
 
     it.each([
       { name: 'the consumerId has a -', issuerId: undefined, consumerId: 'abc-def', fields: ['consumerId'] },
-      { name: 'the consumerId has 31 characters', issuerId: undefined, consumerId: 'c'.repeat(31), fields: ['consumerId'] },
+      {
+        name: 'the consumerId has 31 characters',
+        issuerId: undefined,
+        consumerId: 'c'.repeat(31),
+        fields: ['consumerId'],
+      },
       { name: 'the issuerId has 9 characters', issuerId: 'ABCDEFGHI', consumerId: 'abc', fields: ['issuerId'] },
-      { name: 'the consumerId and the count are both wrong', issuerId: undefined, consumerId: 'a.b', query: '?count=0', fields: ['consumerId', 'count'] },
+      {
+        name: 'the consumerId and the count are both wrong',
+        issuerId: undefined,
+        consumerId: 'a.b',
+        query: '?count=0',
+        fields: ['consumerId', 'count'],
+      },
     ])('when $name, then 400 ERR01100 names it', async ({ issuerId: pathIssuer, consumerId, query, fields }) => {
       const issuerId = randomIssuerId();
       const res = await request(ctx.app)
@@ -764,7 +970,12 @@ describe('issuer account API', () => {
           }),
         );
       expect(ivr.status).toBe(200);
-      const deleted = await remove(issuerId, second, { reason: 'card lost', reasonCode: 'USER_DECISION' }, { headers: { 'x-correlation-id': 'del-7' } });
+      const deleted = await remove(
+        issuerId,
+        second,
+        { reason: 'card lost', reasonCode: 'USER_DECISION' },
+        { headers: { 'x-correlation-id': 'del-7' } },
+      );
       expect(deleted.status).toBe(200);
       const finishedAt = Date.now();
 
@@ -783,7 +994,11 @@ describe('issuer account API', () => {
         }
         expect(Date.parse(entry.endTime)).toBeGreaterThanOrEqual(Date.parse(entry.startTime));
         const row = rows[index]!;
-        expect(entry).toMatchObject({ operationId: row.operationId, startTime: row.startTime.toISOString(), endTime: row.endTime.toISOString() });
+        expect(entry).toMatchObject({
+          operationId: row.operationId,
+          startTime: row.startTime.toISOString(),
+          endTime: row.endTime.toISOString(),
+        });
       }
 
       const traced = entries(res).filter((op) => op.callerId === '+17204454214');
@@ -833,7 +1048,12 @@ describe('issuer account API', () => {
         calledId: null,
         correlationId: 'del-7',
       });
-      expect(entries(res).at(-1)).toMatchObject({ operation: 'REGISTER', accountId: main, requestorType: 'ISSUER', requestorId: 'issuer-backend' });
+      expect(entries(res).at(-1)).toMatchObject({
+        operation: 'REGISTER',
+        accountId: main,
+        requestorType: 'ISSUER',
+        requestorId: 'issuer-backend',
+      });
     });
 
     it('when a failed operation names the consumer, then it is listed with its error code', async () => {
@@ -845,7 +1065,13 @@ describe('issuer account API', () => {
 
       expect(res.status).toBe(200);
       expect(res.body.total).toBe(1);
-      expect(entries(res)[0]).toMatchObject({ operation: 'REGISTER', status: 'FAILED', errorCode: 'ERR01141', consumerId: intruder, accountId: second });
+      expect(entries(res)[0]).toMatchObject({
+        operation: 'REGISTER',
+        status: 'FAILED',
+        errorCode: 'ERR01141',
+        consumerId: intruder,
+        accountId: second,
+      });
     });
 
     it('when the consumer belongs to another issuer, then its operations are not visible', async () => {
@@ -871,20 +1097,28 @@ describe('issuer account API', () => {
       name: string;
       scope: 'issuer:write' | 'issuer:read';
       okStatus: number;
-      call: (target: Awaited<ReturnType<typeof registeredConsumer>>, headers: Record<string, string>) => Promise<request.Response>;
+      call: (
+        target: Awaited<ReturnType<typeof registeredConsumer>>,
+        headers: Record<string, string>,
+      ) => Promise<request.Response>;
     }
     const endpoints: Endpoint[] = [
       {
         name: 'PUT account',
         scope: 'issuer:write',
         okStatus: 204,
-        call: (t, headers) => request(ctx.app).put(accountPath(t.issuerId, t.second)).set(headers).send({ consumerId: t.consumerId, state: 'INACTIVE' }),
+        call: (t, headers) =>
+          request(ctx.app)
+            .put(accountPath(t.issuerId, t.second))
+            .set(headers)
+            .send({ consumerId: t.consumerId, state: 'INACTIVE' }),
       },
       {
         name: 'POST operations:delete',
         scope: 'issuer:write',
         okStatus: 200,
-        call: (t, headers) => request(ctx.app).post(deletePath(t.issuerId, t.second)).set(headers).send({ reason: 'closed' }),
+        call: (t, headers) =>
+          request(ctx.app).post(deletePath(t.issuerId, t.second)).set(headers).send({ reason: 'closed' }),
       },
       {
         name: 'GET operations',
@@ -895,35 +1129,79 @@ describe('issuer account API', () => {
     ];
     const otherScope = (scope: Endpoint['scope']) => (scope === 'issuer:write' ? 'issuer:read' : 'issuer:write');
 
-    const cases: { name: string; status: number; errorCode: string; token: (issuerId: string, endpoint: Endpoint) => Promise<string | null> }[] = [
+    const cases: {
+      name: string;
+      status: number;
+      errorCode: string;
+      token: (issuerId: string, endpoint: Endpoint) => Promise<string | null>;
+    }[] = [
       { name: 'without a token', status: 401, errorCode: 'ERR01110', token: () => Promise.resolve(null) },
-      { name: 'with a token signed by another key', status: 401, errorCode: 'ERR01111', token: (issuerId) => issuerToken(issuerId, { secret: 'another-secret-that-is-long-enough-for-hs256-xyz' }) },
-      { name: 'with an expired token', status: 401, errorCode: 'ERR01112', token: (issuerId) => issuerToken(issuerId, { expiresIn: Math.floor(Date.now() / 1000) - 60 }) },
-      { name: 'without the required scope', status: 403, errorCode: 'ERR01120', token: (issuerId, e) => mintToken(issuerId, { scope: `${otherScope(e.scope)} selfservice:delink selfservice:read` }) },
-      { name: 'with a self-service token', status: 403, errorCode: 'ERR01120', token: (issuerId) => mintToken(issuerId) },
-      { name: 'with an issuer token bound to an ssUserId', status: 403, errorCode: 'ERR01120', token: (issuerId) => issuerToken(issuerId, { ssUserId: 'PortalUser1' }) },
-      { name: "with a token of another issuer", status: 403, errorCode: 'ERR01122', token: () => issuerToken(randomIssuerId()) },
+      {
+        name: 'with a token signed by another key',
+        status: 401,
+        errorCode: 'ERR01111',
+        token: (issuerId) => issuerToken(issuerId, { secret: 'another-secret-that-is-long-enough-for-hs256-xyz' }),
+      },
+      {
+        name: 'with an expired token',
+        status: 401,
+        errorCode: 'ERR01112',
+        token: (issuerId) => issuerToken(issuerId, { expiresIn: Math.floor(Date.now() / 1000) - 60 }),
+      },
+      {
+        name: 'without the required scope',
+        status: 403,
+        errorCode: 'ERR01120',
+        token: (issuerId, e) =>
+          mintToken(issuerId, { scope: `${otherScope(e.scope)} selfservice:delink selfservice:read` }),
+      },
+      {
+        name: 'with a self-service token',
+        status: 403,
+        errorCode: 'ERR01120',
+        token: (issuerId) => mintToken(issuerId),
+      },
+      {
+        name: 'with an issuer token bound to an ssUserId',
+        status: 403,
+        errorCode: 'ERR01120',
+        token: (issuerId) => issuerToken(issuerId, { ssUserId: 'PortalUser1' }),
+      },
+      {
+        name: 'with a token of another issuer',
+        status: 403,
+        errorCode: 'ERR01122',
+        token: () => issuerToken(randomIssuerId()),
+      },
     ];
 
     const matrix = endpoints.flatMap((endpoint) => cases.map((c) => ({ ...c, endpoint, label: endpoint.name })));
 
-    it.each(matrix)('when $label is called $name, then $status $errorCode and nothing changes', async ({ endpoint, status, errorCode, token }) => {
-      const target = await registeredConsumer();
-      const before = await snapshot(ctx.dataSource, target.issuerId);
-      const bearer = await token(target.issuerId, endpoint);
+    it.each(matrix)(
+      'when $label is called $name, then $status $errorCode and nothing changes',
+      async ({ endpoint, status, errorCode, token }) => {
+        const target = await registeredConsumer();
+        const before = await snapshot(ctx.dataSource, target.issuerId);
+        const bearer = await token(target.issuerId, endpoint);
 
-      const res = await endpoint.call(target, bearer === null ? {} : { Authorization: `Bearer ${bearer}` });
+        const res = await endpoint.call(target, bearer === null ? {} : { Authorization: `Bearer ${bearer}` });
 
-      expectIssuerError(res, status, errorCode);
-      if (status === 401) expect(res.headers['www-authenticate']).toBe('Bearer');
-      expect(await snapshot(ctx.dataSource, target.issuerId)).toEqual(before);
-    });
+        expectIssuerError(res, status, errorCode);
+        if (status === 401) expect(res.headers['www-authenticate']).toBe('Bearer');
+        expect(await snapshot(ctx.dataSource, target.issuerId)).toEqual(before);
+      },
+    );
 
-    it.each(endpoints)('when $name is called with a token holding only its scope, then it answers $okStatus', async (endpoint) => {
-      const target = await registeredConsumer();
-      const res = await endpoint.call(target, { Authorization: `Bearer ${await mintToken(target.issuerId, { scope: endpoint.scope, sub: 'narrow' })}` });
-      expect(res.status).toBe(endpoint.okStatus);
-    });
+    it.each(endpoints)(
+      'when $name is called with a token holding only its scope, then it answers $okStatus',
+      async (endpoint) => {
+        const target = await registeredConsumer();
+        const res = await endpoint.call(target, {
+          Authorization: `Bearer ${await mintToken(target.issuerId, { scope: endpoint.scope, sub: 'narrow' })}`,
+        });
+        expect(res.status).toBe(endpoint.okStatus);
+      },
+    );
 
     it("when a token of another issuer is used, then that issuer's own data is untouched too", async () => {
       const target = await registeredConsumer();
@@ -931,30 +1209,45 @@ describe('issuer account API', () => {
       const beforeStranger = await snapshot(ctx.dataSource, stranger.issuerId);
       const token = await issuerToken(stranger.issuerId);
 
-      expectIssuerError(await put(target.issuerId, target.second, { consumerId: stranger.consumerId, state: 'ACTIVE' }, { token }), 403, 'ERR01122');
+      expectIssuerError(
+        await put(target.issuerId, target.second, { consumerId: stranger.consumerId, state: 'ACTIVE' }, { token }),
+        403,
+        'ERR01122',
+      );
       expectIssuerError(await remove(target.issuerId, target.main, {}, { token }), 403, 'ERR01122');
 
       expect(await snapshot(ctx.dataSource, stranger.issuerId)).toEqual(beforeStranger);
-      expect(await linkOf(ctx.dataSource, target.issuerId, target.main)).toMatchObject({ state: 'ACTIVE', ownerKey: target.consumerId.toLowerCase() });
+      expect(await linkOf(ctx.dataSource, target.issuerId, target.main)).toMatchObject({
+        state: 'ACTIVE',
+        ownerKey: target.consumerId.toLowerCase(),
+      });
     });
 
     it.each([
       { name: 'DeLinkAccount', path: DELINK_PATH },
       { name: 'GetLinkAccounts', path: GET_LINKS_PATH },
-    ])('when an issuer token without self-service scopes calls $name, then 403 ERR01120 and nothing changes', async ({ path }) => {
-      const target = await registeredConsumer();
-      const before = await snapshot(ctx.dataSource, target.issuerId);
+    ])(
+      'when an issuer token without self-service scopes calls $name, then 403 ERR01120 and nothing changes',
+      async ({ path }) => {
+        const target = await registeredConsumer();
+        const before = await snapshot(ctx.dataSource, target.issuerId);
 
-      const res = await request(ctx.app)
-        .post(path)
-        .set('Authorization', `Bearer ${await issuerToken(target.issuerId)}`)
-        .send(buildEnvelope({ SSUserID: target.consumerId, AccountNumber: target.second }));
+        const res = await request(ctx.app)
+          .post(path)
+          .set('Authorization', `Bearer ${await issuerToken(target.issuerId)}`)
+          .send(buildEnvelope({ SSUserID: target.consumerId, AccountNumber: target.second }));
 
-      expect(res.status).toBe(403);
-      expect(res.body).toEqual({ Message: expect.any(String), Status: false, ErrorCode: 'ERR01120', ResponseData: {} });
-      expect(await snapshot(ctx.dataSource, target.issuerId)).toEqual(before);
-      expect(await linkOf(ctx.dataSource, target.issuerId, target.second)).toMatchObject({ delinked: false });
-    });
+        expect(res.status).toBe(403);
+        expect(res.body).toEqual({
+          Message: expect.any(String),
+          Status: false,
+          ErrorCode: 'ERR01120',
+          ResponseData: {},
+        });
+        expect(await snapshot(ctx.dataSource, target.issuerId)).toEqual(before);
+        expect(await linkOf(ctx.dataSource, target.issuerId, target.second)).toMatchObject({ delinked: false });
+      },
+    );
   });
 
   describe('routing', () => {
@@ -968,13 +1261,17 @@ describe('issuer account API', () => {
       { method: 'post', path: `/issuers/${issuerId}/accounts/123/operations` },
       { method: 'get', path: `/issuers/${issuerId}/consumers/abc` },
       { method: 'get', path: `/issuers/${issuerId}/consumers/abc/operations/1` },
-    ] as const)('when $method $path is asked for, then 404 ERR01134 in the issuer error shape', async ({ method, path }) => {
-      const res = await request(ctx.app)[method](path)
-        .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
-        .set('x-correlation-id', 'route-404');
-      expectIssuerError(res, 404, 'ERR01134');
-      expect(res.body.correlationId).toBe('route-404');
-    });
+    ] as const)(
+      'when $method $path is asked for, then 404 ERR01134 in the issuer error shape',
+      async ({ method, path }) => {
+        const res = await request(ctx.app)
+          [method](path)
+          .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
+          .set('x-correlation-id', 'route-404');
+        expectIssuerError(res, 404, 'ERR01134');
+        expect(res.body.correlationId).toBe('route-404');
+      },
+    );
 
     it.each([
       { method: 'get', path: `/issuers/${issuerId}/accounts/123`, allow: 'PUT' },
@@ -985,11 +1282,16 @@ describe('issuer account API', () => {
       { method: 'put', path: `/issuers/${issuerId}/accounts/123/operations:delete`, allow: 'POST' },
       { method: 'post', path: `/issuers/${issuerId}/consumers/abc/operations`, allow: 'GET' },
       { method: 'delete', path: `/issuers/${issuerId}/consumers/abc/operations`, allow: 'GET' },
-    ] as const)('when $method $path is asked for, then 405 ERR01135 with Allow: $allow', async ({ method, path, allow }) => {
-      const res = await request(ctx.app)[method](path).set('Authorization', `Bearer ${await issuerToken(issuerId)}`);
-      expectIssuerError(res, 405, 'ERR01135');
-      expect(res.headers.allow).toBe(allow);
-      expect(await snapshot(ctx.dataSource, issuerId)).toMatchObject({ users: 0, accounts: [], operations: 0 });
-    });
+    ] as const)(
+      'when $method $path is asked for, then 405 ERR01135 with Allow: $allow',
+      async ({ method, path, allow }) => {
+        const res = await request(ctx.app)
+          [method](path)
+          .set('Authorization', `Bearer ${await issuerToken(issuerId)}`);
+        expectIssuerError(res, 405, 'ERR01135');
+        expect(res.headers.allow).toBe(allow);
+        expect(await snapshot(ctx.dataSource, issuerId)).toMatchObject({ users: 0, accounts: [], operations: 0 });
+      },
+    );
   });
 });

@@ -57,7 +57,9 @@ describe('request logs and business events', () => {
   const issuerId = randomIssuerId();
   // An SSUserID of digits only, as the documented sample's: it must be treated like an account number.
   const ssUserId = randomDigits(16);
-  const [mainAccount, delinkedAccount, deletedAccount, otherAccount] = Array.from({ length: 4 }, () => randomDigits(16)) as [string, string, string, string];
+  const [mainAccount, delinkedAccount, deletedAccount, otherAccount] = Array.from({ length: 4 }, () =>
+    randomDigits(16),
+  ) as [string, string, string, string];
   const tokens: Record<string, string> = {};
   const expected: Expected[] = [];
   const responses: Record<string, Response> = {};
@@ -66,7 +68,10 @@ describe('request logs and business events', () => {
   async function send(
     name: string,
     build: (correlationId: string) => request.Test,
-    expectation: Omit<Expected, 'correlationId' | 'status' | 'errorCode'> & { status: number; errorCode: string | null },
+    expectation: Omit<Expected, 'correlationId' | 'status' | 'errorCode'> & {
+      status: number;
+      errorCode: string | null;
+    },
   ): Promise<Response> {
     const correlationId = `log-${name}-${randomUUID()}`;
     const res = await build(correlationId).set('x-correlation-id', correlationId);
@@ -82,7 +87,8 @@ describe('request logs and business events', () => {
     tokens.issuer = await issuerToken(issuerId);
     tokens.forged = await mintToken(issuerId, { secret: `${TEST_SECRET}-not-ours` });
     const { app } = ctx;
-    const issuerPath = (account: string): string => ACCOUNT_PATH.replace(':issuerId', issuerId).replace(':accountId', account);
+    const issuerPath = (account: string): string =>
+      ACCOUNT_PATH.replace(':issuerId', issuerId).replace(':accountId', account);
     const delink = (account: string) => (id: string) =>
       request(app)
         .post(DELINK_PATH)
@@ -93,14 +99,36 @@ describe('request logs and business events', () => {
     for (const [i, account] of [mainAccount, delinkedAccount, deletedAccount, otherAccount].entries()) {
       await send(
         `register-${i}`,
-        () => request(app).put(issuerPath(account)).set('Authorization', `Bearer ${tokens.issuer}`).send({ consumerId: ssUserId, state: 'ACTIVE' }),
+        () =>
+          request(app)
+            .put(issuerPath(account))
+            .set('Authorization', `Bearer ${tokens.issuer}`)
+            .send({ consumerId: ssUserId, state: 'ACTIVE' }),
         { method: 'PUT', route: ACCOUNT_PATH, status: 204, sub: 'issuer-backend', errorCode: null },
       );
     }
-    await send('delink', delink(delinkedAccount), { method: 'POST', route: DELINK_PATH, status: 200, sub: 'portal-backend', errorCode: 'ERR01093' });
-    await send('main', delink(mainAccount), { method: 'POST', route: DELINK_PATH, status: 409, sub: 'portal-backend', errorCode: 'ERR01140' });
+    await send('delink', delink(delinkedAccount), {
+      method: 'POST',
+      route: DELINK_PATH,
+      status: 200,
+      sub: 'portal-backend',
+      errorCode: 'ERR01093',
+    });
+    await send('main', delink(mainAccount), {
+      method: 'POST',
+      route: DELINK_PATH,
+      status: 409,
+      sub: 'portal-backend',
+      errorCode: 'ERR01140',
+    });
     // Invalid by a leading space: the refused value itself must not reach the log either.
-    await send('invalid', delink(` ${otherAccount}`), { method: 'POST', route: DELINK_PATH, status: 400, sub: 'portal-backend', errorCode: 'ERR01100' });
+    await send('invalid', delink(` ${otherAccount}`), {
+      method: 'POST',
+      route: DELINK_PATH,
+      status: 400,
+      sub: 'portal-backend',
+      errorCode: 'ERR01100',
+    });
     await send(
       'forged',
       () =>
@@ -149,7 +177,10 @@ describe('request logs and business events', () => {
   });
 
   it('when requests were served, then every line written is one JSON object', () => {
-    const raw = logs.text().split('\n').filter((line) => line !== '');
+    const raw = logs
+      .text()
+      .split('\n')
+      .filter((line) => line !== '');
     expect(raw.length).toBeGreaterThanOrEqual(expected.length);
     for (const line of raw) expect(JSON.parse(line)).toEqual(expect.any(Object));
   });
@@ -188,14 +219,28 @@ describe('request logs and business events', () => {
     expect(registered).toHaveLength(4);
     for (const [i, account] of [mainAccount, delinkedAccount, deletedAccount, otherAccount].entries()) {
       expect(registered).toContainEqual(
-        expect.objectContaining({ level: 30, correlationId: correlationOf(`register-${i}`), account: maskAccountNumber(account), state: 'ACTIVE' }),
+        expect.objectContaining({
+          level: 30,
+          correlationId: correlationOf(`register-${i}`),
+          account: maskAccountNumber(account),
+          state: 'ACTIVE',
+        }),
       );
     }
     expect(events.filter((e) => e.event === 'account delinked')).toEqual([
-      expect.objectContaining({ level: 30, correlationId: correlationOf('delink'), account: maskAccountNumber(delinkedAccount) }),
+      expect.objectContaining({
+        level: 30,
+        correlationId: correlationOf('delink'),
+        account: maskAccountNumber(delinkedAccount),
+      }),
     ]);
     expect(events.filter((e) => e.event === 'delink refused')).toEqual([
-      expect.objectContaining({ level: 30, correlationId: correlationOf('main'), account: maskAccountNumber(mainAccount), errorCode: 'ERR01140' }),
+      expect.objectContaining({
+        level: 30,
+        correlationId: correlationOf('main'),
+        account: maskAccountNumber(mainAccount),
+        errorCode: 'ERR01140',
+      }),
     ]);
     expect(events.filter((e) => e.event === 'account deleted')).toEqual([
       expect.objectContaining({
@@ -210,7 +255,15 @@ describe('request logs and business events', () => {
 
   it('when everything was logged, then no account number, no SSUserID, no token and no secret appears whole anywhere', () => {
     const text = logs.text();
-    for (const secret of [mainAccount, delinkedAccount, deletedAccount, otherAccount, ssUserId, TEST_SECRET, ...Object.values(tokens)]) {
+    for (const secret of [
+      mainAccount,
+      delinkedAccount,
+      deletedAccount,
+      otherAccount,
+      ssUserId,
+      TEST_SECRET,
+      ...Object.values(tokens),
+    ]) {
       expect(text).not.toContain(secret);
     }
     // The responses did carry them, so the log had every chance to copy them.
@@ -224,7 +277,10 @@ describe('the log of a request that failed in the database', () => {
 
   beforeAll(async () => {
     // A broken schema, on a database of this test's own (never the suite's shared MariaDB database).
-    ctx = await createTestContext({ logStream: logs.stream, database: { kind: 'sqlite', path: join(tmpdir(), `cc-test-logs-${randomUUID()}.sqlite`) } });
+    ctx = await createTestContext({
+      logStream: logs.stream,
+      database: { kind: 'sqlite', path: join(tmpdir(), `cc-test-logs-${randomUUID()}.sqlite`) },
+    });
   });
   afterAll(async () => {
     await ctx.close();
@@ -244,8 +300,12 @@ describe('the log of a request that failed in the database', () => {
       .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
 
     expect(res.status).toBe(500);
-    const failures = logs.lines().filter((line) => line.correlationId === correlationId && line.level === 50 && line.durationMs === undefined);
-    expect(failures).toEqual([expect.objectContaining({ msg: 'request failed', err: expect.objectContaining({ type: 'QueryFailedError' }) })]);
+    const failures = logs
+      .lines()
+      .filter((line) => line.correlationId === correlationId && line.level === 50 && line.durationMs === undefined);
+    expect(failures).toEqual([
+      expect.objectContaining({ msg: 'request failed', err: expect.objectContaining({ type: 'QueryFailedError' }) }),
+    ]);
     expect(failures[0]!.err).not.toHaveProperty('parameters');
     expect(failures[0]!.err).not.toHaveProperty('query');
     const text = logs.text();
@@ -259,7 +319,16 @@ describe('the logger', () => {
   it('when a line is handed a token, a secret, a password or an Authorization header, then they are redacted', async () => {
     const logs = logCollector();
     const logger = createLogger('info', logs.stream);
-    logger.info({ token: 'tok-123', secret: 'sec-456', password: 'pw-789', authorization: 'Bearer abc', req: { headers: { authorization: 'Bearer def' } } }, 'careless');
+    logger.info(
+      {
+        token: 'tok-123',
+        secret: 'sec-456',
+        password: 'pw-789',
+        authorization: 'Bearer abc',
+        req: { headers: { authorization: 'Bearer def' } },
+      },
+      'careless',
+    );
     logger.flush();
     await new Promise((resolve) => setImmediate(resolve));
 

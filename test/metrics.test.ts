@@ -4,7 +4,15 @@ import request from 'supertest';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { UNMATCHED_ROUTE } from '../src/http/metrics';
 import { ACCOUNT_PATH } from '../src/issuer/routes';
-import { buildEnvelope, createTestContext, issuerToken, mintToken, onMariaDb, seedUser, type TestContext } from './helpers/context';
+import {
+  buildEnvelope,
+  createTestContext,
+  issuerToken,
+  mintToken,
+  onMariaDb,
+  seedUser,
+  type TestContext,
+} from './helpers/context';
 
 interface Sample {
   name: string;
@@ -20,7 +28,9 @@ function parseMetrics(text: string): Sample[] {
     .map((line) => {
       const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
       if (match === null) throw new Error(`not a sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+      );
       return { name: match[1]!, labels, value: Number(match[3]) };
     });
 }
@@ -52,10 +62,16 @@ describe('GET /metrics', () => {
   it('when called without a token, then it answers the process metrics and the pool gauges', async () => {
     const { samples } = await scrape(ctx);
     const names = new Set(samples.map((s) => s.name));
-    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
       expect(names).toContain(name);
     }
-    for (const name of ['db_pool_connections_open', 'db_pool_connections_in_use', 'db_pool_requests_waiting']) expect(names).toContain(name);
+    for (const name of ['db_pool_connections_open', 'db_pool_connections_in_use', 'db_pool_requests_waiting'])
+      expect(names).toContain(name);
   });
 
   it('when requests are served, then their counts, latencies and delink outcomes move, labelled by route pattern and status', async () => {
@@ -76,11 +92,14 @@ describe('GET /metrics', () => {
       .set('Authorization', `Bearer ${await issuerToken(user.issuerId)}`)
       .send({ consumerId: user.ssUserId, state: 'ACTIVE' });
     expect(registered.status).toBe(204);
-    expect((await request(ctx.app).get(`/issuers/${user.issuerId}/accounts/${user.mainAccount}/history`)).status).toBe(404);
+    expect((await request(ctx.app).get(`/issuers/${user.issuerId}/accounts/${user.mainAccount}/history`)).status).toBe(
+      404,
+    );
     expect((await request(ctx.app).get(GET_LINKS_PATH)).status).toBe(405);
 
     const { samples, text } = await scrape(ctx);
-    const moved = (name: string, labels: Record<string, string>): number => valueOf(samples, name, labels) - valueOf(before, name, labels);
+    const moved = (name: string, labels: Record<string, string>): number =>
+      valueOf(samples, name, labels) - valueOf(before, name, labels);
     const delinkRoute = { method: 'POST', route: DELINK_PATH };
     expect(moved('http_requests_total', { ...delinkRoute, status: '200' })).toBe(1);
     expect(moved('http_requests_total', { ...delinkRoute, status: '409' })).toBe(2);
@@ -97,19 +116,31 @@ describe('GET /metrics', () => {
 
     // Route labels are patterns, never URLs: no issuer id, account or user number becomes a label.
     const routes = new Set(samples.filter((s) => s.labels.route !== undefined).map((s) => s.labels.route!));
-    expect([...routes].filter((route) => route !== UNMATCHED_ROUTE && !/^\/[a-zA-Z0-9/:_\\.-]*$/.test(route))).toEqual([]);
+    expect([...routes].filter((route) => route !== UNMATCHED_ROUTE && !/^\/[a-zA-Z0-9/:_\\.-]*$/.test(route))).toEqual(
+      [],
+    );
     for (const route of routes) expect(route).not.toMatch(/\d{4,}/);
-    for (const value of [user.issuerId, user.mainAccount, ...user.otherAccounts, user.ssUserId, '4000000000009999']) expect(text).not.toContain(value);
+    for (const value of [user.issuerId, user.mainAccount, ...user.otherAccounts, user.ssUserId, '4000000000009999'])
+      expect(text).not.toContain(value);
   });
 
   it('when connections are lent out and the pool is exhausted, then the pool gauges show them in use and waiting', async () => {
     const gauges = async (): Promise<Record<string, number>> => {
       const { samples } = await scrape(ctx);
-      return Object.fromEntries(['db_pool_connections_open', 'db_pool_connections_in_use', 'db_pool_requests_waiting'].map((n) => [n, valueOf(samples, n)]));
+      return Object.fromEntries(
+        ['db_pool_connections_open', 'db_pool_connections_in_use', 'db_pool_requests_waiting'].map((n) => [
+          n,
+          valueOf(samples, n),
+        ]),
+      );
     };
     if (!onMariaDb) {
       // TypeORM holds SQLite's one connection for the data source's life; idle between requests, nothing waits.
-      expect(await gauges()).toEqual({ db_pool_connections_open: 1, db_pool_connections_in_use: 0, db_pool_requests_waiting: 0 });
+      expect(await gauges()).toEqual({
+        db_pool_connections_open: 1,
+        db_pool_connections_in_use: 0,
+        db_pool_requests_waiting: 0,
+      });
       return;
     }
     const poolSize = 10; // the suite's MariaDB pool (test/helpers/context.ts)
@@ -121,12 +152,20 @@ describe('GET /metrics', () => {
     }
     const queued = ctx.dataSource.createQueryRunner();
     const connected = queued.connect();
-    expect(await gauges()).toEqual({ db_pool_connections_open: poolSize, db_pool_connections_in_use: poolSize, db_pool_requests_waiting: 1 });
+    expect(await gauges()).toEqual({
+      db_pool_connections_open: poolSize,
+      db_pool_connections_in_use: poolSize,
+      db_pool_requests_waiting: 1,
+    });
 
     await Promise.all(held.map((runner) => runner.release()));
     await connected;
     await queued.release();
-    expect(await gauges()).toEqual({ db_pool_connections_open: poolSize, db_pool_connections_in_use: 0, db_pool_requests_waiting: 0 });
+    expect(await gauges()).toEqual({
+      db_pool_connections_open: poolSize,
+      db_pool_connections_in_use: 0,
+      db_pool_requests_waiting: 0,
+    });
   });
 });
 

@@ -8,7 +8,15 @@ import express, { type Express } from 'express';
 import request from 'supertest';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { ERRORS } from '../src/errors';
-import { DOCS_ASSETS, DOCS_INIT_SCRIPT, DOCS_PATH, OPENAPI_PATH, openApiDocument, openApiPath, type OpenApiDocument } from '../src/openapi/document';
+import {
+  DOCS_ASSETS,
+  DOCS_INIT_SCRIPT,
+  DOCS_PATH,
+  OPENAPI_PATH,
+  openApiDocument,
+  openApiPath,
+  type OpenApiDocument,
+} from '../src/openapi/document';
 import { serializeOpenApiDocument } from '../scripts/export-openapi';
 import { createTestContext, type TestContext } from './helpers/context';
 
@@ -16,12 +24,17 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'
 const SCOPES = ['selfservice:delink', 'selfservice:read', 'issuer:write', 'issuer:read'];
 
 type Node = Record<string, unknown>;
-const isObject = (value: unknown): value is Node => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Node =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Every [JSON pointer, value] pair of the document, depth first. */
 function* walk(node: unknown, pointer = ''): Generator<[string, unknown]> {
   yield [pointer, node];
-  const children: [string, unknown][] = Array.isArray(node) ? node.map((child, i) => [String(i), child]) : isObject(node) ? Object.entries(node) : [];
+  const children: [string, unknown][] = Array.isArray(node)
+    ? node.map((child, i) => [String(i), child])
+    : isObject(node)
+      ? Object.entries(node)
+      : [];
   for (const [key, child] of children) yield* walk(child, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`);
 }
 
@@ -29,7 +42,13 @@ function at(document: unknown, pointer: string): unknown {
   return pointer
     .split('/')
     .slice(1)
-    .reduce<unknown>((node, part) => (isObject(node) || Array.isArray(node) ? (node as Node)[part.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), document);
+    .reduce<unknown>(
+      (node, part) =>
+        isObject(node) || Array.isArray(node)
+          ? (node as Node)[part.replace(/~1/g, '/').replace(/~0/g, '~')]
+          : undefined,
+      document,
+    );
 }
 
 interface DocumentedOperation {
@@ -49,21 +68,34 @@ function operationsOf(document: OpenApiDocument): DocumentedOperation[] {
 /** Every response set of the document: the operations', each path's other methods', and unknown paths'. */
 function responseSets(document: OpenApiDocument): [string, Record<string, Node>][] {
   return [
-    ...operationsOf(document).map(({ method, path, operation }): [string, Record<string, Node>] => [`${method} ${path}`, operation.responses as Record<string, Node>]),
-    ...Object.entries(document.paths).map(([path, item]): [string, Record<string, Node>] => [`other methods of ${path}`, item['x-other-methods'].responses as Record<string, Node>]),
+    ...operationsOf(document).map(({ method, path, operation }): [string, Record<string, Node>] => [
+      `${method} ${path}`,
+      operation.responses as Record<string, Node>,
+    ]),
+    ...Object.entries(document.paths).map(([path, item]): [string, Record<string, Node>] => [
+      `other methods of ${path}`,
+      item['x-other-methods'].responses as Record<string, Node>,
+    ]),
     ['unknown paths', document['x-unknown-paths'].responses as Record<string, Node>],
   ];
 }
 
 /** Schemas shared by every error response: what one response can carry is the enum beside them. */
-const SHARED_ERROR_SCHEMAS = ['ErrorCode', 'CoreCreditError', 'IssuerError'].map((name) => `#/components/schemas/${name}`);
+const SHARED_ERROR_SCHEMAS = ['ErrorCode', 'CoreCreditError', 'IssuerError'].map(
+  (name) => `#/components/schemas/${name}`,
+);
 
 /** The ErrorCodes a response names: its schemas' enums and consts, through references to schemas of its own. */
 function codesNamed(document: OpenApiDocument, node: unknown, seen = new Set<string>()): Set<string> {
   const codes = new Set<string>();
   for (const [, value] of walk(node)) {
     if (typeof value === 'string' && /^ERR\d{5}$/.test(value)) codes.add(value);
-    if (isObject(value) && typeof value.$ref === 'string' && !SHARED_ERROR_SCHEMAS.includes(value.$ref) && !seen.has(value.$ref)) {
+    if (
+      isObject(value) &&
+      typeof value.$ref === 'string' &&
+      !SHARED_ERROR_SCHEMAS.includes(value.$ref) &&
+      !seen.has(value.$ref)
+    ) {
       seen.add(value.$ref);
       for (const code of codesNamed(document, at(document, value.$ref.slice(1)), seen)) codes.add(code);
     }
@@ -106,12 +138,16 @@ describe('the OpenAPI document', () => {
   describe('is sound OpenAPI 3.1', () => {
     it('when read, then it declares OpenAPI 3.1 with a title, a version and paths that start with /', () => {
       expect(document.openapi).toMatch(/^3\.1\.\d+$/);
-      expect(document.info).toEqual(expect.objectContaining({ title: expect.any(String), version: expect.stringMatching(/^\d+\.\d+\.\d+/) }));
+      expect(document.info).toEqual(
+        expect.objectContaining({ title: expect.any(String), version: expect.stringMatching(/^\d+\.\d+\.\d+/) }),
+      );
       for (const path of Object.keys(document.paths)) expect(path).toMatch(/^\//);
     });
 
     it('when every $ref is followed, then each leads somewhere in the document', () => {
-      const refs = [...walk(document)].filter(([pointer, value]) => pointer.endsWith('/$ref') && typeof value === 'string').map(([, value]) => value as string);
+      const refs = [...walk(document)]
+        .filter(([pointer, value]) => pointer.endsWith('/$ref') && typeof value === 'string')
+        .map(([, value]) => value as string);
       expect(refs.length).toBeGreaterThan(0);
       for (const ref of refs) {
         expect(ref).toMatch(/^#\//);
@@ -139,11 +175,13 @@ describe('the OpenAPI document', () => {
       }
     });
 
-    it("when a path has {parameters}, then its operations declare exactly those as required path parameters", () => {
+    it('when a path has {parameters}, then its operations declare exactly those as required path parameters', () => {
       for (const { path, operation } of operationsOf(document)) {
         const inTemplate = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
         const declared = (operation.parameters as Node[])
-          .map((parameter) => (typeof parameter.$ref === 'string' ? (at(document, parameter.$ref.slice(1)) as Node) : parameter))
+          .map((parameter) =>
+            typeof parameter.$ref === 'string' ? (at(document, parameter.$ref.slice(1)) as Node) : parameter,
+          )
           .filter((parameter) => parameter.in === 'path');
         expect([path, declared.map((parameter) => parameter.name).sort()]).toEqual([path, inTemplate]);
         for (const parameter of declared) expect(parameter.required).toBe(true);
@@ -155,11 +193,15 @@ describe('the OpenAPI document', () => {
       addFormats(ajv);
       ajv.addVocabulary(Object.keys(document));
       ajv.addSchema(document, 'doc');
-      const schemaPointers = [...walk(document)].filter(([pointer]) => /\/schema$|^\/components\/schemas\/[^/]+$/.test(pointer)).map(([pointer]) => pointer);
+      const schemaPointers = [...walk(document)]
+        .filter(([pointer]) => /\/schema$|^\/components\/schemas\/[^/]+$/.test(pointer))
+        .map(([pointer]) => pointer);
       expect(schemaPointers.length).toBeGreaterThan(50);
       for (const pointer of schemaPointers) expect(() => ajv.compile({ $ref: `doc#${pointer}` })).not.toThrow();
 
-      const examples = [...walk(document)].filter(([pointer]) => /\/content\/[^/]+\/examples\/[^/]+\/value$/.test(pointer));
+      const examples = [...walk(document)].filter(([pointer]) =>
+        /\/content\/[^/]+\/examples\/[^/]+\/value$/.test(pointer),
+      );
       expect(examples.length).toBeGreaterThan(0);
       for (const [pointer, value] of examples) {
         const validate = ajv.compile({ $ref: `doc#${pointer.replace(/\/examples\/[^/]+\/value$/, '/schema')}` });
@@ -171,7 +213,8 @@ describe('the OpenAPI document', () => {
   describe('lists the ErrorCodes of the catalogue', () => {
     it('when the ErrorCode schema is read, then it is the catalogue, and the description tabulates every code with its status', () => {
       expect(document.components.schemas.ErrorCode?.enum).toEqual(Object.values(ERRORS).map((entry) => entry.code));
-      for (const [name, entry] of Object.entries(ERRORS)) expect(document.info.description).toContain(`| \`${entry.code}\` | ${entry.status} | ${name} |`);
+      for (const [name, entry] of Object.entries(ERRORS))
+        expect(document.info.description).toContain(`| \`${entry.code}\` | ${entry.status} | ${name} |`);
     });
 
     it('when the responses are read, then every code of the catalogue is named, and only by a response of its own HTTP status', () => {
@@ -185,20 +228,28 @@ describe('the OpenAPI document', () => {
           }
         }
       }
-      expect([...named].sort()).toEqual(Object.values(ERRORS).map((entry) => entry.code).sort());
+      expect([...named].sort()).toEqual(
+        Object.values(ERRORS)
+          .map((entry) => entry.code)
+          .sort(),
+      );
     });
 
     it('when a response is a 401, a 405, or carries ERR01160 or ERR01190, then it documents WWW-Authenticate, Allow or Retry-After as required', () => {
       for (const [where, responses] of responseSets(document)) {
         for (const [status, response] of Object.entries(responses)) {
           const headers = Object.fromEntries(
-            Object.entries((response.headers ?? {}) as Record<string, Node>).map(([name, header]) => [name, (typeof header.$ref === 'string' ? at(document, header.$ref.slice(1)) : header) as Node]),
+            Object.entries((response.headers ?? {}) as Record<string, Node>).map(([name, header]) => [
+              name,
+              (typeof header.$ref === 'string' ? at(document, header.$ref.slice(1)) : header) as Node,
+            ]),
           );
           expect([where, status, headers['x-correlation-id']?.required]).toEqual([where, status, true]);
           if (status === '401') expect([where, headers['WWW-Authenticate']?.required]).toEqual([where, true]);
           if (status === '405') expect([where, headers.Allow?.required]).toEqual([where, true]);
           const codes = codesNamed(document, response);
-          if (codes.has(ERRORS.SERVICE_UNAVAILABLE.code) || codes.has(ERRORS.RATE_LIMITED.code)) expect([where, headers['Retry-After']?.required]).toEqual([where, true]);
+          if (codes.has(ERRORS.SERVICE_UNAVAILABLE.code) || codes.has(ERRORS.RATE_LIMITED.code))
+            expect([where, headers['Retry-After']?.required]).toEqual([where, true]);
         }
       }
     });
@@ -235,7 +286,10 @@ describe('the OpenAPI document', () => {
       const res = await request(ctx.app).get(DOCS_PATH).expect(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       const scripts = [...res.text.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
-      expect(scripts.map((m) => /src="([^"]+)"/.exec(m[1] ?? '')?.[1])).toEqual([`${DOCS_PATH}/swagger-ui-bundle.js`, `${DOCS_PATH}/${DOCS_INIT_SCRIPT}`]);
+      expect(scripts.map((m) => /src="([^"]+)"/.exec(m[1] ?? '')?.[1])).toEqual([
+        `${DOCS_PATH}/swagger-ui-bundle.js`,
+        `${DOCS_PATH}/${DOCS_INIT_SCRIPT}`,
+      ]);
       expect(scripts.map((m) => m[2]?.trim())).toEqual(['', '']);
       expect(res.text).toContain(`href="${DOCS_PATH}/swagger-ui.css"`);
 
@@ -260,16 +314,23 @@ describe('the OpenAPI document', () => {
       expect(res.body.ErrorCode).toBe(ERRORS.ROUTE_NOT_FOUND.code);
     });
 
-    it.each(['/health/live', '/health/ready', OPENAPI_PATH, DOCS_PATH])('when %s is called with POST, then it answers 405 with Allow: GET', async (path) => {
-      const res = await request(ctx.app).post(path).expect(405);
-      expect(res.headers.allow).toBe('GET');
-      expect(res.body.ErrorCode).toBe(ERRORS.METHOD_NOT_ALLOWED.code);
-    });
+    it.each(['/health/live', '/health/ready', OPENAPI_PATH, DOCS_PATH])(
+      'when %s is called with POST, then it answers 405 with Allow: GET',
+      async (path) => {
+        const res = await request(ctx.app).post(path).expect(405);
+        expect(res.headers.allow).toBe('GET');
+        expect(res.body.ErrorCode).toBe(ERRORS.METHOD_NOT_ALLOWED.code);
+      },
+    );
   });
 
   it('when docs/openapi.json is compared with the code, then it is the same document (after a change: npm run openapi:export)', () => {
     const committed = readFileSync(join(__dirname, '..', 'docs', 'openapi.json'), 'utf8');
-    expect(committed === serializeOpenApiDocument() ? 'up to date' : 'docs/openapi.json is stale: run npm run openapi:export').toBe('up to date');
+    expect(
+      committed === serializeOpenApiDocument()
+        ? 'up to date'
+        : 'docs/openapi.json is stale: run npm run openapi:export',
+    ).toBe('up to date');
   });
 });
 
@@ -284,10 +345,15 @@ describe('the response check every suite runs through', () => {
     app.post(DELINK_PATH, (req, res) => {
       const kind = req.query.kind;
       if (kind === 'teapot') res.status(418).json({});
-      else if (kind === 'shape') res.status(200).json({ Message: 'Return Successfully.', Status: 'yes', ErrorCode: ERRORS.SUCCESS.code, ResponseData: {} });
-      else if (kind === 'code') res.status(404).json({ Message: 'x', Status: false, ErrorCode: ERRORS.MAIN_ACCOUNT.code, ResponseData: {} });
+      else if (kind === 'shape')
+        res
+          .status(200)
+          .json({ Message: 'Return Successfully.', Status: 'yes', ErrorCode: ERRORS.SUCCESS.code, ResponseData: {} });
+      else if (kind === 'code')
+        res.status(404).json({ Message: 'x', Status: false, ErrorCode: ERRORS.MAIN_ACCOUNT.code, ResponseData: {} });
       else if (kind === 'type') res.status(200).type('text/plain').send('Return Successfully.');
-      else res.status(401).json({ Message: 'x', Status: false, ErrorCode: ERRORS.TOKEN_MISSING.code, ResponseData: {} });
+      else
+        res.status(401).json({ Message: 'x', Status: false, ErrorCode: ERRORS.TOKEN_MISSING.code, ResponseData: {} });
     });
     app.use((_req, res) => {
       res.status(404).json({ error: 'not found' });
@@ -306,6 +372,8 @@ describe('the response check every suite runs through', () => {
   });
 
   it("when an unknown path answers something other than the documented 404 envelope, then the request fails, even if the test's own expectations pass", async () => {
-    await expect(request(rogueApp()).get('/no/such/path').expect(404)).rejects.toThrow(/GET \/no\/such\/path answered 404 \(a path the document does not list\)/);
+    await expect(request(rogueApp()).get('/no/such/path').expect(404)).rejects.toThrow(
+      /GET \/no\/such\/path answered 404 \(a path the document does not list\)/,
+    );
   });
 });

@@ -22,7 +22,11 @@ describe('the quick start', () => {
   async function sample(token: string, accountNumber: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`http://127.0.0.1:${server.port}/api/CoreCredit/UserManagement/DeLinkAccount`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'x-correlation-id': `quickstart-${randomUUID()}` },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+        'x-correlation-id': `quickstart-${randomUUID()}`,
+      },
       // The documented sample request, exactly as the README sends it.
       body: JSON.stringify(buildEnvelope({ AccountNumber: accountNumber })),
     });
@@ -31,14 +35,21 @@ describe('the quick start', () => {
 
   it('when seeded and called with a minted token, then 0227 is delinked and the main account 0219 is refused; SIGTERM stops it cleanly', async () => {
     expect(run('src/cli/seed-demo.ts', [], env)).toMatch(/Seeded issuer DEMOISSUER/);
-    const token = run('src/cli/token.ts', ['--issuer', 'DEMOISSUER', '--scope', 'selfservice:delink selfservice:read'], env);
+    const token = run(
+      'src/cli/token.ts',
+      ['--issuer', 'DEMOISSUER', '--scope', 'selfservice:delink selfservice:read'],
+      env,
+    );
     expect(token.split('.')).toHaveLength(3);
 
     expect(await sample(token, '8000000000000227')).toEqual({
       status: 200,
       body: { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} },
     });
-    expect(await sample(token, '8000000000000219')).toMatchObject({ status: 409, body: { Status: false, ErrorCode: 'ERR01140' } });
+    expect(await sample(token, '8000000000000219')).toMatchObject({
+      status: 409,
+      body: { Status: false, ErrorCode: 'ERR01140' },
+    });
 
     // Seeding again restores the demo: the delinked account is linked again.
     run('src/cli/seed-demo.ts', [], env);

@@ -9,7 +9,12 @@ async function scratchDatabase(): Promise<{ database: DatabaseConfig; drop: () =
   if (!onMariaDb) return { database: testDatabase(), drop: () => Promise.resolve() };
   const server = new URL(process.env.TEST_MARIADB_URL!.replace(/^mariadb:/, 'mysql:'));
   const name = `${process.env.TEST_MARIADB_DATABASE_NAME}_schema`;
-  const admin = await createConnection({ host: server.hostname, port: Number(server.port || 3306), user: server.username, password: server.password });
+  const admin = await createConnection({
+    host: server.hostname,
+    port: Number(server.port || 3306),
+    user: server.username,
+    password: server.password,
+  });
   await admin.query(`CREATE DATABASE \`${name}\``);
   const url = new URL(server);
   url.pathname = `/${name}`;
@@ -42,7 +47,9 @@ describe('migrations', () => {
 
       await dataSource.runMigrations({ transaction: 'each' });
       expect(await dataSource.showMigrations()).toBe(false);
-      await dataSource.query(`INSERT INTO ss_users (issuer_id, ss_user_id, ss_user_key, created_at) VALUES ('SCHEMATEST', 'A${randomUUID().slice(0, 8)}', 'a', '2026-01-01 00:00:00.000')`);
+      await dataSource.query(
+        `INSERT INTO ss_users (issuer_id, ss_user_id, ss_user_key, created_at) VALUES ('SCHEMATEST', 'A${randomUUID().slice(0, 8)}', 'a', '2026-01-01 00:00:00.000')`,
+      );
     } finally {
       await dataSource.destroy();
       await drop();

@@ -33,26 +33,29 @@ describe('security headers', () => {
     ['the OpenAPI document', () => request(ctx.app).get(OPENAPI_PATH)],
   ];
 
-  it.each(answers)('when %s is answered, then it carries the API policy and helmet’s headers, and no X-Powered-By', async (_name, send) => {
-    const res = await send();
-    expect(policyOf(res.headers['content-security-policy'])).toEqual({
-      'default-src': ["'none'"],
-      'base-uri': ["'none'"],
-      'form-action': ["'none'"],
-      'frame-ancestors': ["'none'"],
-    });
-    expect(res.headers).toEqual(
-      expect.objectContaining({
-        'x-content-type-options': 'nosniff',
-        'x-frame-options': 'DENY',
-        'strict-transport-security': expect.stringMatching(/^max-age=\d+; includeSubDomains$/),
-        'referrer-policy': 'no-referrer',
-        'cross-origin-resource-policy': 'same-origin',
-        'cross-origin-opener-policy': 'same-origin',
-      }),
-    );
-    expect(res.headers['x-powered-by']).toBeUndefined();
-  });
+  it.each(answers)(
+    'when %s is answered, then it carries the API policy and helmet’s headers, and no X-Powered-By',
+    async (_name, send) => {
+      const res = await send();
+      expect(policyOf(res.headers['content-security-policy'])).toEqual({
+        'default-src': ["'none'"],
+        'base-uri': ["'none'"],
+        'form-action': ["'none'"],
+        'frame-ancestors': ["'none'"],
+      });
+      expect(res.headers).toEqual(
+        expect.objectContaining({
+          'x-content-type-options': 'nosniff',
+          'x-frame-options': 'DENY',
+          'strict-transport-security': expect.stringMatching(/^max-age=\d+; includeSubDomains$/),
+          'referrer-policy': 'no-referrer',
+          'cross-origin-resource-policy': 'same-origin',
+          'cross-origin-opener-policy': 'same-origin',
+        }),
+      );
+      expect(res.headers['x-powered-by']).toBeUndefined();
+    },
+  );
 
   it(`when ${DOCS_PATH} is answered, then its policy allows scripts and styles of this origin only, nothing inline, and no framing`, async () => {
     const res = await request(ctx.app).get(DOCS_PATH).expect(200);
@@ -66,7 +69,11 @@ describe('security headers', () => {
         'frame-ancestors': ["'none'"],
       }),
     );
-    expect(Object.values(policy).flat().filter((source) => /unsafe|\*|https?:/.test(source))).toEqual([]);
+    expect(
+      Object.values(policy)
+        .flat()
+        .filter((source) => /unsafe|\*|https?:/.test(source)),
+    ).toEqual([]);
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 });

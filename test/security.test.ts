@@ -126,7 +126,10 @@ const DELINK: Endpoint = {
     expectSuccessEnvelope(res);
     expect(res.body.ResponseData).toEqual({});
     const body = parts.body!;
-    expect(await linkOf(ctx.dataSource, user.issuerId, body.AccountNumber as string)).toMatchObject({ delinked: true, isMain: false });
+    expect(await linkOf(ctx.dataSource, user.issuerId, body.AccountNumber as string)).toMatchObject({
+      delinked: true,
+      isMain: false,
+    });
     expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
       operation: 'DELINK',
       status: 'SUCCESSFUL',
@@ -149,7 +152,10 @@ const GET_LINKS: Endpoint = {
   expectServed(_ctx, user, res) {
     expectSuccessEnvelope(res);
     expect(res.body.ResponseData.SSUserID).toBe(user.ssUserId);
-    expect((res.body.ResponseData.Accounts as { AccountNumber: string }[]).map((a) => a.AccountNumber)).toEqual([user.mainAccount, ...user.otherAccounts]);
+    expect((res.body.ResponseData.Accounts as { AccountNumber: string }[]).map((a) => a.AccountNumber)).toEqual([
+      user.mainAccount,
+      ...user.otherAccounts,
+    ]);
     return Promise.resolve();
   },
 };
@@ -160,7 +166,10 @@ const REGISTER: Endpoint = {
   method: 'put',
   scope: 'issuer:write',
   url: (p) => `/issuers/${enc(p.path.issuerId!)}/accounts/${enc(p.path.accountId!)}`,
-  baseline: (user) => ({ path: { issuerId: user.issuerId, accountId: newAccount() }, body: { consumerId: user.ssUserId, accountProductId: 'GOLD', state: 'ACTIVE' } }),
+  baseline: (user) => ({
+    path: { issuerId: user.issuerId, accountId: newAccount() },
+    body: { consumerId: user.ssUserId, accountProductId: 'GOLD', state: 'ACTIVE' },
+  }),
   fields: [
     ISSUER_ID_FIELD,
     ACCOUNT_ID_FIELD,
@@ -170,9 +179,15 @@ const REGISTER: Endpoint = {
   ],
   async expectServed(ctx, user, res, parts) {
     expect(res.status).toBe(204);
-    const account = await ctx.dataSource.getRepository(Account).findOneBy({ issuerId: user.issuerId, accountNumber: parts.path.accountId! });
+    const account = await ctx.dataSource
+      .getRepository(Account)
+      .findOneBy({ issuerId: user.issuerId, accountNumber: parts.path.accountId! });
     expect(account).toMatchObject({ productId: parts.body!.accountProductId, state: parts.body!.state });
-    expect(await linkOf(ctx.dataSource, user.issuerId, parts.path.accountId!)).toMatchObject({ delinked: false, isMain: false, ownerKey: user.ssUserId.toLowerCase() });
+    expect(await linkOf(ctx.dataSource, user.issuerId, parts.path.accountId!)).toMatchObject({
+      delinked: false,
+      isMain: false,
+      ownerKey: user.ssUserId.toLowerCase(),
+    });
   },
 };
 
@@ -182,7 +197,10 @@ const DELETE: Endpoint = {
   method: 'post',
   scope: 'issuer:write',
   url: (p) => `/issuers/${enc(p.path.issuerId!)}/accounts/${enc(p.path.accountId!)}/operations:delete`,
-  baseline: (user) => ({ path: { issuerId: user.issuerId, accountId: user.otherAccounts[0]! }, body: { reason: 'closed by the customer', reasonCode: 'USER_DECISION' } }),
+  baseline: (user) => ({
+    path: { issuerId: user.issuerId, accountId: user.otherAccounts[0]! },
+    body: { reason: 'closed by the customer', reasonCode: 'USER_DECISION' },
+  }),
   fields: [
     ISSUER_ID_FIELD,
     ACCOUNT_ID_FIELD,
@@ -192,8 +210,15 @@ const DELETE: Endpoint = {
   async expectServed(ctx, user, res, parts) {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ operationId: expect.any(String), status: 'SUCCESSFUL' });
-    expect(await linkOf(ctx.dataSource, user.issuerId, parts.path.accountId!)).toMatchObject({ state: 'DELETED', delinked: true });
-    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({ operation: 'DELETE', status: 'SUCCESSFUL', reason: parts.body!.reason });
+    expect(await linkOf(ctx.dataSource, user.issuerId, parts.path.accountId!)).toMatchObject({
+      state: 'DELETED',
+      delinked: true,
+    });
+    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
+      operation: 'DELETE',
+      status: 'SUCCESSFUL',
+      reason: parts.body!.reason,
+    });
   },
 };
 
@@ -203,7 +228,10 @@ const OPERATIONS: Endpoint = {
   method: 'get',
   scope: 'issuer:read',
   url: (p) => `/issuers/${enc(p.path.issuerId!)}/consumers/${enc(p.path.consumerId!)}/operations`,
-  baseline: (user) => ({ path: { issuerId: user.issuerId, consumerId: user.ssUserId }, query: { offset: '0', count: '10' } }),
+  baseline: (user) => ({
+    path: { issuerId: user.issuerId, consumerId: user.ssUserId },
+    query: { offset: '0', count: '10' },
+  }),
   fields: [
     ISSUER_ID_FIELD,
     { name: 'consumerId', in: 'path', accepts: /^[A-Za-z0-9]{1,30}$/ },
@@ -221,14 +249,23 @@ const OPERATIONS: Endpoint = {
 const ENDPOINTS: Endpoint[] = [DELINK, GET_LINKS, REGISTER, DELETE, OPERATIONS];
 
 function send(app: TestContext['app'], endpoint: Endpoint, parts: Parts, headers: Record<string, string | undefined>) {
-  const query = parts.query === undefined ? '' : `?${Object.entries(parts.query).map(([k, v]) => `${k}=${enc(v)}`).join('&')}`;
+  const query =
+    parts.query === undefined
+      ? ''
+      : `?${Object.entries(parts.query)
+          .map(([k, v]) => `${k}=${enc(v)}`)
+          .join('&')}`;
   let req = request(app)[endpoint.method](`${endpoint.url(parts)}${query}`);
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) req = req.set(name, value);
   return parts.body === undefined ? req : req.send(parts.body);
 }
 
-const bearer = async (user: SeededUser, endpoint: Endpoint, claims: JWTPayload = {}, sub = 'security-suite'): Promise<string> =>
-  `Bearer ${await mintToken(user.issuerId, { scope: endpoint.scope, sub }, claims)}`;
+const bearer = async (
+  user: SeededUser,
+  endpoint: Endpoint,
+  claims: JWTPayload = {},
+  sub = 'security-suite',
+): Promise<string> => `Bearer ${await mintToken(user.issuerId, { scope: endpoint.scope, sub }, claims)}`;
 
 /** The error body of the endpoint's face, exactly; `fields`, when given, are the only fields its errors name. */
 function expectError(face: Face, res: Response, status: number, code: string, fields?: string[]): void {
@@ -275,7 +312,9 @@ async function tableCounts(dataSource: DataSource): Promise<Record<string, numbe
 /** Every table still there, and none lost rows (other suites may add rows to the same database meanwhile). */
 async function expectTablesIntact(dataSource: DataSource, before: Record<string, number>): Promise<void> {
   const after = await tableCounts(dataSource);
-  for (const table of TABLES) if (table !== 'idempotency_keys') expect({ table, rows: after[table]! >= before[table]! }).toEqual({ table, rows: true });
+  for (const table of TABLES)
+    if (table !== 'idempotency_keys')
+      expect({ table, rows: after[table]! >= before[table]! }).toEqual({ table, rows: true });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -329,7 +368,10 @@ describe('security', () => {
     });
     const ISSUER = 'https://idp.example';
     const AUDIENCE = 'corecredit';
-    const forCoreCredit = (delink: Cell, getLinks: Cell = delink) => ({ [DELINK.name]: delink, [GET_LINKS.name]: getLinks });
+    const forCoreCredit = (delink: Cell, getLinks: Cell = delink) => ({
+      [DELINK.name]: delink,
+      [GET_LINKS.name]: getLinks,
+    });
     const forIssuerApi = (cell: Cell) => ({ [REGISTER.name]: cell, [DELETE.name]: cell, [OPERATIONS.name]: cell });
 
     const ATTACKS: Attack[] = [
@@ -339,14 +381,18 @@ describe('security', () => {
         code: 'ERR01110',
         app: 'default',
         authorization: () => Promise.resolve(undefined),
-        cells: { ...forCoreCredit(AUTH('there is no Authorization header')), ...forIssuerApi(ISSUER_API('without a token')) },
+        cells: {
+          ...forCoreCredit(AUTH('there is no Authorization header')),
+          ...forIssuerApi(ISSUER_API('without a token')),
+        },
       },
       {
         attack: 'an unsigned token (alg none)',
         status: 401,
         code: 'ERR01111',
         app: 'default',
-        authorization: (user, endpoint) => Promise.resolve(`Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(claimsFor(user, endpoint))}.`),
+        authorization: (user, endpoint) =>
+          Promise.resolve(`Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(claimsFor(user, endpoint))}.`),
         cells: { ...forCoreCredit(AUTH('the token is unsigned (alg none)')), ...forIssuerApi(HERE) },
       },
       {
@@ -354,8 +400,12 @@ describe('security', () => {
         status: 401,
         code: 'ERR01111',
         app: 'publicKey',
-        authorization: async (user, endpoint, { pem }) => `Bearer ${await signToken(claimsFor(user, endpoint), 'HS256', secretKey(pem))}`,
-        cells: { ...forCoreCredit(AUTH('an HS256 token uses the public key PEM as its HMAC secret'), HERE), ...forIssuerApi(HERE) },
+        authorization: async (user, endpoint, { pem }) =>
+          `Bearer ${await signToken(claimsFor(user, endpoint), 'HS256', secretKey(pem))}`,
+        cells: {
+          ...forCoreCredit(AUTH('an HS256 token uses the public key PEM as its HMAC secret'), HERE),
+          ...forIssuerApi(HERE),
+        },
       },
       {
         attack: 'an expired token',
@@ -363,7 +413,10 @@ describe('security', () => {
         code: 'ERR01112',
         app: 'default',
         authorization: (user, endpoint) => bearer(user, endpoint, { exp: nowSeconds() - 60 }),
-        cells: { ...forCoreCredit(AUTH('the token has expired')), ...forIssuerApi(ISSUER_API('with an expired token')) },
+        cells: {
+          ...forCoreCredit(AUTH('the token has expired')),
+          ...forIssuerApi(ISSUER_API('with an expired token')),
+        },
       },
       {
         attack: 'a token not valid before a future nbf',
@@ -394,7 +447,8 @@ describe('security', () => {
         status: 401,
         code: 'ERR01114',
         app: 'default',
-        authorization: async (user, endpoint) => `Bearer ${await signToken({ ...claimsFor(user, endpoint), issuerId: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
+        authorization: async (user, endpoint) =>
+          `Bearer ${await signToken({ ...claimsFor(user, endpoint), issuerId: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
         cells: { ...forCoreCredit(AUTH('the token has no issuerId claim')), ...forIssuerApi(HERE) },
       },
       {
@@ -402,21 +456,30 @@ describe('security', () => {
         status: 403,
         code: 'ERR01122',
         app: 'default',
-        cells: { ...forCoreCredit(AUTH('when the token belongs to another issuer')), ...forIssuerApi(ISSUER_API('with a token of another issuer')) },
+        cells: {
+          ...forCoreCredit(AUTH('when the token belongs to another issuer')),
+          ...forIssuerApi(ISSUER_API('with a token of another issuer')),
+        },
       },
       {
         attack: 'a token bound to another SSUserID',
         status: 403,
         code: 'ERR01121',
         app: 'default',
-        cells: { ...forCoreCredit(AUTH('with a token bound to another SSUserID')), ...forIssuerApi(ISSUER_API('with an issuer token bound to an ssUserId')) },
+        cells: {
+          ...forCoreCredit(AUTH('with a token bound to another SSUserID')),
+          ...forIssuerApi(ISSUER_API('with an issuer token bound to an ssUserId')),
+        },
       },
       {
         attack: 'a token without the endpoint scope',
         status: 403,
         code: 'ERR01120',
         app: 'default',
-        cells: { ...forCoreCredit(AUTH('the token has only the other self-service scope')), ...forIssuerApi(ISSUER_API('without the required scope')) },
+        cells: {
+          ...forCoreCredit(AUTH('the token has only the other self-service scope')),
+          ...forIssuerApi(ISSUER_API('without the required scope')),
+        },
       },
     ];
 
@@ -429,8 +492,14 @@ describe('security', () => {
       pem = await exportSPKI(pair.publicKey);
       apps = {
         default: ctx,
-        publicKey: await createTestContext({ dataSource: ctx.dataSource, jwt: { kind: 'publicKey', pem, algorithm: 'RS256', issuer: undefined, audience: undefined } }),
-        issuerAudience: await createTestContext({ dataSource: ctx.dataSource, jwt: { ...defaultJwtConfig, issuer: ISSUER, audience: AUDIENCE } }),
+        publicKey: await createTestContext({
+          dataSource: ctx.dataSource,
+          jwt: { kind: 'publicKey', pem, algorithm: 'RS256', issuer: undefined, audience: undefined },
+        }),
+        issuerAudience: await createTestContext({
+          dataSource: ctx.dataSource,
+          jwt: { ...defaultJwtConfig, issuer: ISSUER, audience: AUDIENCE },
+        }),
       };
     });
     afterAll(async () => {
@@ -438,40 +507,71 @@ describe('security', () => {
       await apps.issuerAudience.close();
     });
 
-    const runHere = ATTACKS.flatMap((attack) => ENDPOINTS.filter((endpoint) => 'here' in attack.cells[endpoint.name]!).map((endpoint) => ({ ...attack, endpoint, name: endpoint.name })));
+    const runHere = ATTACKS.flatMap((attack) =>
+      ENDPOINTS.filter((endpoint) => 'here' in attack.cells[endpoint.name]!).map((endpoint) => ({
+        ...attack,
+        endpoint,
+        name: endpoint.name,
+      })),
+    );
 
-    it.each(runHere)('when $name is called with $attack, then $status $code in its face and the database is unchanged', async (cell) => {
-      const user = await seedUser(ctx.dataSource);
-      const before = await snapshot(ctx.dataSource, user.issuerId);
-      if (cell.authorization === undefined) throw new Error(`${cell.attack} runs here but builds no token`);
-      const authorization = await cell.authorization(user, cell.endpoint, { pem });
+    it.each(runHere)(
+      'when $name is called with $attack, then $status $code in its face and the database is unchanged',
+      async (cell) => {
+        const user = await seedUser(ctx.dataSource);
+        const before = await snapshot(ctx.dataSource, user.issuerId);
+        if (cell.authorization === undefined) throw new Error(`${cell.attack} runs here but builds no token`);
+        const authorization = await cell.authorization(user, cell.endpoint, { pem });
 
-      const res = await send(apps[cell.app].app, cell.endpoint, cell.endpoint.baseline(user), { Authorization: authorization });
+        const res = await send(apps[cell.app].app, cell.endpoint, cell.endpoint.baseline(user), {
+          Authorization: authorization,
+        });
 
-      expectError(cell.endpoint.face, res, cell.status, cell.code);
-      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-    });
+        expectError(cell.endpoint.face, res, cell.status, cell.code);
+        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+      },
+    );
 
     // Controls for the two configured apps: a token that satisfies them is served, so the refusals above are theirs.
-    it.each(ENDPOINTS.filter((e) => e !== DELINK))('when $name is called with an RS256 token of the configured key pair, then it is served', async (endpoint) => {
-      const user = await seedUser(ctx.dataSource);
-      const parts = endpoint.baseline(user);
-      const token = await signToken(claimsFor(user, endpoint), 'RS256', privateKey);
-      await endpoint.expectServed(ctx, user, await send(apps.publicKey.app, endpoint, parts, { Authorization: `Bearer ${token}` }), parts);
-    });
+    it.each(ENDPOINTS.filter((e) => e !== DELINK))(
+      'when $name is called with an RS256 token of the configured key pair, then it is served',
+      async (endpoint) => {
+        const user = await seedUser(ctx.dataSource);
+        const parts = endpoint.baseline(user);
+        const token = await signToken(claimsFor(user, endpoint), 'RS256', privateKey);
+        await endpoint.expectServed(
+          ctx,
+          user,
+          await send(apps.publicKey.app, endpoint, parts, { Authorization: `Bearer ${token}` }),
+          parts,
+        );
+      },
+    );
 
-    it.each([REGISTER, DELETE, OPERATIONS])('when $name is called with the configured iss and aud, then it is served', async (endpoint) => {
-      const user = await seedUser(ctx.dataSource);
-      const parts = endpoint.baseline(user);
-      const res = await send(apps.issuerAudience.app, endpoint, parts, { Authorization: await bearer(user, endpoint, { iss: ISSUER, aud: AUDIENCE }) });
-      await endpoint.expectServed(ctx, user, res, parts);
-    });
+    it.each([REGISTER, DELETE, OPERATIONS])(
+      'when $name is called with the configured iss and aud, then it is served',
+      async (endpoint) => {
+        const user = await seedUser(ctx.dataSource);
+        const parts = endpoint.baseline(user);
+        const res = await send(apps.issuerAudience.app, endpoint, parts, {
+          Authorization: await bearer(user, endpoint, { iss: ISSUER, aud: AUDIENCE }),
+        });
+        await endpoint.expectServed(ctx, user, res, parts);
+      },
+    );
 
     it('when a cell of the matrix is not run here, then the test named for it exists in its file', () => {
-      const elsewhere = ATTACKS.flatMap((attack) => Object.values(attack.cells)).filter((cell): cell is { file: string; title: string } => 'file' in cell);
+      const elsewhere = ATTACKS.flatMap((attack) => Object.values(attack.cells)).filter(
+        (cell): cell is { file: string; title: string } => 'file' in cell,
+      );
       expect(elsewhere.length).toBeGreaterThan(0);
-      for (const { file, title } of elsewhere) expect({ file, found: readFileSync(join(__dirname, file), 'utf8').includes(title) }).toEqual({ file, found: true });
-      for (const attack of ATTACKS) expect(Object.keys(attack.cells).sort()).toEqual(ENDPOINTS.map((e) => e.name).sort());
+      for (const { file, title } of elsewhere)
+        expect({ file, found: readFileSync(join(__dirname, file), 'utf8').includes(title) }).toEqual({
+          file,
+          found: true,
+        });
+      for (const attack of ATTACKS)
+        expect(Object.keys(attack.cells).sort()).toEqual(ENDPOINTS.map((e) => e.name).sort());
     });
   });
 
@@ -505,37 +605,48 @@ describe('security', () => {
 
     const cases = ENDPOINTS.flatMap((endpoint) =>
       endpoint.fields.flatMap((field) =>
-        METACHARACTERS.flatMap((meta) => VARIANTS.map((variant) => ({ endpoint, field, meta, variant, name: `${endpoint.name} ${field.in} ${field.name}` }))),
+        METACHARACTERS.flatMap((meta) =>
+          VARIANTS.map((variant) => ({
+            endpoint,
+            field,
+            meta,
+            variant,
+            name: `${endpoint.name} ${field.in} ${field.name}`,
+          })),
+        ),
       ),
     );
 
-    it.each(cases)('when $name is $meta.label $variant.variant, then 400 naming the field or the business answer, never 5xx, nothing else changes', async ({ endpoint, field, meta, variant }) => {
-      const inject = (target: SeededUser): Parts => {
-        const injected = endpoint.baseline(target);
-        const section = injected[field.in] as Record<string, unknown>;
-        section[field.name] = variant.build(String(section[field.name]), meta.value);
-        return injected;
-      };
-      const refusedTarget = refusedTargets.get(endpoint)!;
-      const probe = inject(refusedTarget);
-      const accepted = field.accepts?.test(String((probe[field.in] as Record<string, unknown>)[field.name])) === true;
-      const user = accepted ? await seedUser(ctx.dataSource) : refusedTarget;
-      const parts = accepted ? inject(user) : probe;
-      const before = await snapshot(ctx.dataSource, user.issuerId);
+    it.each(cases)(
+      'when $name is $meta.label $variant.variant, then 400 naming the field or the business answer, never 5xx, nothing else changes',
+      async ({ endpoint, field, meta, variant }) => {
+        const inject = (target: SeededUser): Parts => {
+          const injected = endpoint.baseline(target);
+          const section = injected[field.in] as Record<string, unknown>;
+          section[field.name] = variant.build(String(section[field.name]), meta.value);
+          return injected;
+        };
+        const refusedTarget = refusedTargets.get(endpoint)!;
+        const probe = inject(refusedTarget);
+        const accepted = field.accepts?.test(String((probe[field.in] as Record<string, unknown>)[field.name])) === true;
+        const user = accepted ? await seedUser(ctx.dataSource) : refusedTarget;
+        const parts = accepted ? inject(user) : probe;
+        const before = await snapshot(ctx.dataSource, user.issuerId);
 
-      const res = await send(ctx.app, endpoint, parts, { Authorization: await bearer(user, endpoint) });
+        const res = await send(ctx.app, endpoint, parts, { Authorization: await bearer(user, endpoint) });
 
-      expect(res.status).toBeLessThan(500);
-      if (accepted) {
-        await endpoint.expectServed(ctx, user, res, parts);
-      } else {
-        if (field.name === 'APIVersion') expectError(endpoint.face, res, 400, 'ERR01102');
-        else expectError(endpoint.face, res, 400, 'ERR01100', [field.name]);
-        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-      }
-      expect(await snapshot(ctx.dataSource, bystander.issuerId)).toEqual(bystanderBefore);
-      await expectTablesIntact(ctx.dataSource, tablesBefore);
-    });
+        expect(res.status).toBeLessThan(500);
+        if (accepted) {
+          await endpoint.expectServed(ctx, user, res, parts);
+        } else {
+          if (field.name === 'APIVersion') expectError(endpoint.face, res, 400, 'ERR01102');
+          else expectError(endpoint.face, res, 400, 'ERR01100', [field.name]);
+          expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+        }
+        expect(await snapshot(ctx.dataSource, bystander.issuerId)).toEqual(bystanderBefore);
+        await expectTablesIntact(ctx.dataSource, tablesBefore);
+      },
+    );
   });
 
   // -------------------------------------------------------------------------------------------------------------
@@ -555,15 +666,32 @@ describe('security', () => {
     });
 
     /** A request whose body is streamed in chunks without a Content-Length, so that only the bytes read can bound it. */
-    function sendChunked(endpoint: Endpoint, parts: Parts, authorization: string, chunks: string[]): Promise<{ status: number; body: unknown; correlationId: string }> {
+    function sendChunked(
+      endpoint: Endpoint,
+      parts: Parts,
+      authorization: string,
+      chunks: string[],
+    ): Promise<{ status: number; body: unknown; correlationId: string }> {
       return new Promise((resolve, reject) => {
         const req = httpRequest(
-          { host: '127.0.0.1', port, method: endpoint.method.toUpperCase(), path: endpoint.url(parts), headers: { Authorization: authorization, 'Content-Type': 'application/json' } },
+          {
+            host: '127.0.0.1',
+            port,
+            method: endpoint.method.toUpperCase(),
+            path: endpoint.url(parts),
+            headers: { Authorization: authorization, 'Content-Type': 'application/json' },
+          },
           (res) => {
             let text = '';
             res.setEncoding('utf8');
             res.on('data', (chunk: string) => (text += chunk));
-            res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as unknown, correlationId: String(res.headers['x-correlation-id']) }));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode!,
+                body: JSON.parse(text) as unknown,
+                correlationId: String(res.headers['x-correlation-id']),
+              }),
+            );
           },
         );
         // The server may answer and close before every chunk is written.
@@ -573,53 +701,85 @@ describe('security', () => {
       });
     }
 
-    it.each(WITH_BODY)('when $name gets a JSON body over 16 kB, then 413 ERR01150 in its face and the database is unchanged', async (endpoint) => {
-      const user = await seedUser(ctx.dataSource);
-      const before = await snapshot(ctx.dataSource, user.issuerId);
-      const parts = endpoint.baseline(user);
-      const res = await send(ctx.app, endpoint, { ...parts, body: { ...parts.body, padding: OVERSIZE } }, { Authorization: await bearer(user, endpoint) });
-      expectError(endpoint.face, res, 413, 'ERR01150');
-      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-    });
+    it.each(WITH_BODY)(
+      'when $name gets a JSON body over 16 kB, then 413 ERR01150 in its face and the database is unchanged',
+      async (endpoint) => {
+        const user = await seedUser(ctx.dataSource);
+        const before = await snapshot(ctx.dataSource, user.issuerId);
+        const parts = endpoint.baseline(user);
+        const res = await send(
+          ctx.app,
+          endpoint,
+          { ...parts, body: { ...parts.body, padding: OVERSIZE } },
+          { Authorization: await bearer(user, endpoint) },
+        );
+        expectError(endpoint.face, res, 413, 'ERR01150');
+        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+      },
+    );
 
-    it.each(WITH_BODY)('when $name gets a chunked body over 16 kB (no Content-Length), then 413 ERR01150 and the database is unchanged', async (endpoint) => {
-      const user = await seedUser(ctx.dataSource);
-      const before = await snapshot(ctx.dataSource, user.issuerId);
-      const parts = endpoint.baseline(user);
-      const json = JSON.stringify({ ...parts.body, padding: OVERSIZE });
-      const chunks = Array.from({ length: Math.ceil(json.length / 1024) }, (_, i) => json.slice(i * 1024, (i + 1) * 1024));
+    it.each(WITH_BODY)(
+      'when $name gets a chunked body over 16 kB (no Content-Length), then 413 ERR01150 and the database is unchanged',
+      async (endpoint) => {
+        const user = await seedUser(ctx.dataSource);
+        const before = await snapshot(ctx.dataSource, user.issuerId);
+        const parts = endpoint.baseline(user);
+        const json = JSON.stringify({ ...parts.body, padding: OVERSIZE });
+        const chunks = Array.from({ length: Math.ceil(json.length / 1024) }, (_, i) =>
+          json.slice(i * 1024, (i + 1) * 1024),
+        );
 
-      const res = await sendChunked(endpoint, parts, await bearer(user, endpoint), chunks);
+        const res = await sendChunked(endpoint, parts, await bearer(user, endpoint), chunks);
 
-      expect(res.status).toBe(413);
-      expect(res.body).toEqual(
-        endpoint.face === 'issuer'
-          ? { errorCode: 'ERR01150', message: expect.any(String), correlationId: res.correlationId }
-          : { Message: expect.any(String), Status: false, ErrorCode: 'ERR01150', ResponseData: {} },
-      );
-      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-    });
+        expect(res.status).toBe(413);
+        expect(res.body).toEqual(
+          endpoint.face === 'issuer'
+            ? { errorCode: 'ERR01150', message: expect.any(String), correlationId: res.correlationId }
+            : { Message: expect.any(String), Status: false, ErrorCode: 'ERR01150', ResponseData: {} },
+        );
+        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+      },
+    );
 
-    const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x', 'application/json; charset=latin1'];
-    const typeCases = WITH_BODY.flatMap((endpoint) => CONTENT_TYPES.map((contentType) => ({ endpoint, contentType, name: endpoint.name })));
+    const CONTENT_TYPES = [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/xml',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+    ];
+    const typeCases = WITH_BODY.flatMap((endpoint) =>
+      CONTENT_TYPES.map((contentType) => ({ endpoint, contentType, name: endpoint.name })),
+    );
 
-    it.each(typeCases)('when $name gets a JSON text sent as $contentType, then 415 ERR01151 in its face and the database is unchanged', async ({ endpoint, contentType }) => {
-      const user = await seedUser(ctx.dataSource);
-      const before = await snapshot(ctx.dataSource, user.issuerId);
-      const parts = endpoint.baseline(user);
-      const res = await send(ctx.app, endpoint, { ...parts, body: undefined }, { Authorization: await bearer(user, endpoint) })
-        .set('Content-Type', contentType)
-        .send(JSON.stringify(parts.body));
-      expectError(endpoint.face, res, 415, 'ERR01151');
-      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-    });
+    it.each(typeCases)(
+      'when $name gets a JSON text sent as $contentType, then 415 ERR01151 in its face and the database is unchanged',
+      async ({ endpoint, contentType }) => {
+        const user = await seedUser(ctx.dataSource);
+        const before = await snapshot(ctx.dataSource, user.issuerId);
+        const parts = endpoint.baseline(user);
+        const res = await send(
+          ctx.app,
+          endpoint,
+          { ...parts, body: undefined },
+          { Authorization: await bearer(user, endpoint) },
+        )
+          .set('Content-Type', contentType)
+          .send(JSON.stringify(parts.body));
+        expectError(endpoint.face, res, 415, 'ERR01151');
+        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+      },
+    );
   });
 
   // -------------------------------------------------------------------------------------------------------------
   describe('rate limits', () => {
     const HOUR = 3_600_000;
 
-    async function limitedApp(rateLimit: { perClient: number; perCaller: number }, trustProxy: false | number = false): Promise<TestContext> {
+    async function limitedApp(
+      rateLimit: { perClient: number; perCaller: number },
+      trustProxy: false | number = false,
+    ): Promise<TestContext> {
       return createTestContext({ dataSource: ctx.dataSource, rateLimit: { windowMs: HOUR, ...rateLimit }, trustProxy });
     }
 
@@ -632,7 +792,10 @@ describe('security', () => {
     }
 
     const getLinks = async (app: TestContext, user: SeededUser, headers: Record<string, string> = {}, sub?: string) =>
-      send(app.app, GET_LINKS, GET_LINKS.baseline(user), { Authorization: await bearer(user, GET_LINKS, {}, sub), ...headers });
+      send(app.app, GET_LINKS, GET_LINKS.baseline(user), {
+        Authorization: await bearer(user, GET_LINKS, {}, sub),
+        ...headers,
+      });
 
     it('when a client bursts over the per-client limit, then 429 ERR01160 with Retry-After before the token is even read, and the refused delink changes nothing', async () => {
       const app = await limitedApp({ perClient: 3, perCaller: 0 });
@@ -647,7 +810,11 @@ describe('security', () => {
       const delink = await send(app.app, DELINK, DELINK.baseline(user), { Authorization: await bearer(user, DELINK) });
       expectLimited('corecredit', delink, 'client');
       expectLimited('corecredit', await send(app.app, DELINK, DELINK.baseline(user), {}), 'client');
-      expectLimited('issuer', await send(app.app, REGISTER, REGISTER.baseline(user), { Authorization: await bearer(user, REGISTER) }), 'client');
+      expectLimited(
+        'issuer',
+        await send(app.app, REGISTER, REGISTER.baseline(user), { Authorization: await bearer(user, REGISTER) }),
+        'client',
+      );
 
       expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
       expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
@@ -661,7 +828,11 @@ describe('security', () => {
 
       for (const path of ['/health/live', '/health/ready', '/metrics', OPENAPI_PATH]) {
         const res = await request(app.app).get(path);
-        expect({ path, status: res.status, ratelimit: res.headers.ratelimit }).toEqual({ path, status: 200, ratelimit: undefined });
+        expect({ path, status: res.status, ratelimit: res.headers.ratelimit }).toEqual({
+          path,
+          status: 200,
+          ratelimit: undefined,
+        });
       }
     });
 
@@ -705,27 +876,54 @@ describe('security', () => {
       expect((await getLinks(app, user, {}, 'portal-a')).status).toBe(200);
       const before = await snapshot(ctx.dataSource, user.issuerId);
 
-      const limited = await send(app.app, DELINK, DELINK.baseline(user), { Authorization: await bearer(user, DELINK, {}, 'portal-a') });
+      const limited = await send(app.app, DELINK, DELINK.baseline(user), {
+        Authorization: await bearer(user, DELINK, {}, 'portal-a'),
+      });
 
       expectLimited('corecredit', limited, 'caller');
       expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
       expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
 
       const otherSub = DELINK.baseline(user);
-      await DELINK.expectServed(ctx, user, await send(app.app, DELINK, otherSub, { Authorization: await bearer(user, DELINK, {}, 'portal-b') }), otherSub);
+      await DELINK.expectServed(
+        ctx,
+        user,
+        await send(app.app, DELINK, otherSub, { Authorization: await bearer(user, DELINK, {}, 'portal-b') }),
+        otherSub,
+      );
       const otherIssuer = DELINK.baseline(otherIssuerUser);
-      await DELINK.expectServed(ctx, otherIssuerUser, await send(app.app, DELINK, otherIssuer, { Authorization: await bearer(otherIssuerUser, DELINK, {}, 'portal-a') }), otherIssuer);
+      await DELINK.expectServed(
+        ctx,
+        otherIssuerUser,
+        await send(app.app, DELINK, otherIssuer, {
+          Authorization: await bearer(otherIssuerUser, DELINK, {}, 'portal-a'),
+        }),
+        otherIssuer,
+      );
     });
 
     it('when an issuer backend bursts over the per-caller limit, then 429 ERR01160 in the issuer error shape and the register is not applied', async () => {
       const app = await limitedApp({ perClient: 0, perCaller: 1 });
       const user = await seedUser(ctx.dataSource);
       const first = REGISTER.baseline(user);
-      await REGISTER.expectServed(ctx, user, await send(app.app, REGISTER, first, { Authorization: await bearer(user, REGISTER) }), first);
+      await REGISTER.expectServed(
+        ctx,
+        user,
+        await send(app.app, REGISTER, first, { Authorization: await bearer(user, REGISTER) }),
+        first,
+      );
       const before = await snapshot(ctx.dataSource, user.issuerId);
 
-      expectLimited('issuer', await send(app.app, REGISTER, REGISTER.baseline(user), { Authorization: await bearer(user, REGISTER) }), 'caller');
-      expectLimited('issuer', await send(app.app, DELETE, DELETE.baseline(user), { Authorization: await bearer(user, DELETE) }), 'caller');
+      expectLimited(
+        'issuer',
+        await send(app.app, REGISTER, REGISTER.baseline(user), { Authorization: await bearer(user, REGISTER) }),
+        'caller',
+      );
+      expectLimited(
+        'issuer',
+        await send(app.app, DELETE, DELETE.baseline(user), { Authorization: await bearer(user, DELETE) }),
+        'caller',
+      );
 
       expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
     });
@@ -820,7 +1018,10 @@ describe('security', () => {
     });
 
     it('when a client sends its headers byte by byte and never ends them, then the server closes the connection', async () => {
-      const outcome = await dribble(`POST ${DELINK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 'X-Slow-Header: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n');
+      const outcome = await dribble(
+        `POST ${DELINK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n`,
+        'X-Slow-Header: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n',
+      );
       expectCutOff(outcome);
       expect((await fetch(`http://127.0.0.1:${server.port}/health/live`)).status).toBe(200);
     });

@@ -5,7 +5,15 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
-import { buildEnvelope, linkOf, mintToken, openDataSource, seedUser, type SeededUser, TEST_SECRET } from './helpers/context';
+import {
+  buildEnvelope,
+  linkOf,
+  mintToken,
+  openDataSource,
+  seedUser,
+  type SeededUser,
+  TEST_SECRET,
+} from './helpers/context';
 import { type LogEntry, type ServerProcess, serverDatabase, serverEnv, startServer } from './helpers/process';
 
 interface RawResponse {
@@ -41,11 +49,19 @@ class HeldRequest {
         const parsed = parseResponse(received);
         if (parsed !== undefined) resolve(parsed);
       });
-      socket.once('close', () => reject(new Error(`connection closed before a whole response: ${received.toString()}`)));
+      socket.once('close', () =>
+        reject(new Error(`connection closed before a whole response: ${received.toString()}`)),
+      );
     });
   }
 
-  static async send(port: number, path: string, token: string, correlationId: string, payload: unknown): Promise<HeldRequest> {
+  static async send(
+    port: number,
+    path: string,
+    token: string,
+    correlationId: string,
+    payload: unknown,
+  ): Promise<HeldRequest> {
     const socket = connect(port, '127.0.0.1');
     const body = JSON.stringify(payload);
     const continued = new Promise<void>((resolve, reject) => {
@@ -92,7 +108,10 @@ function parseResponse(received: Buffer): RawResponse | undefined {
   if (end < 0) return undefined;
   const [statusLine, ...headerLines] = text.slice(0, end).split('\r\n');
   const headers = Object.fromEntries(
-    headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+    headerLines.map((line) => [
+      line.slice(0, line.indexOf(':')).toLowerCase(),
+      line.slice(line.indexOf(':') + 1).trim(),
+    ]),
   );
   const body = Buffer.from(text.slice(end + 4), 'utf8');
   if (body.length < Number(headers['content-length'])) return undefined;
@@ -134,16 +153,40 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the server process on %s', (signa
     const { port } = server!;
     const token = await mintToken(user.issuerId);
     const [delinked, secondary] = user.otherAccounts as [string, string];
-    const ids = { delink: `shutdown-delink-${randomUUID()}`, main: `shutdown-main-${randomUUID()}`, list: `shutdown-list-${randomUUID()}` };
+    const ids = {
+      delink: `shutdown-delink-${randomUUID()}`,
+      main: `shutdown-main-${randomUUID()}`,
+      list: `shutdown-list-${randomUUID()}`,
+    };
 
     const held = {
-      delink: await HeldRequest.send(port, DELINK_PATH, token, ids.delink, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: delinked })),
-      main: await HeldRequest.send(port, DELINK_PATH, token, ids.main, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount })),
-      list: await HeldRequest.send(port, GET_LINKS_PATH, token, ids.list, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: undefined })),
+      delink: await HeldRequest.send(
+        port,
+        DELINK_PATH,
+        token,
+        ids.delink,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: delinked }),
+      ),
+      main: await HeldRequest.send(
+        port,
+        DELINK_PATH,
+        token,
+        ids.main,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
+      ),
+      list: await HeldRequest.send(
+        port,
+        GET_LINKS_PATH,
+        token,
+        ids.list,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: undefined }),
+      ),
     };
 
     server!.child.kill(signal);
-    const stopping = await server!.logged((entry) => typeof entry.msg === 'string' && entry.msg.startsWith('shutting down'));
+    const stopping = await server!.logged(
+      (entry) => typeof entry.msg === 'string' && entry.msg.startsWith('shutting down'),
+    );
     expect(stopping).toMatchObject({ signal, inFlight: 3 });
     expect(await connectionError(port)).toBe('ECONNREFUSED');
 
@@ -153,8 +196,12 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the server process on %s', (signa
       body: { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} },
     });
     expect(main).toMatchObject({ status: 409, body: { Status: false, ErrorCode: 'ERR01140' } });
-    expect(list).toMatchObject({ status: 200, body: { Status: true, ErrorCode: 'ERR01093', ResponseData: { SSUserID: user.ssUserId } } });
-    const accounts = (list.body as { ResponseData: { Accounts: { AccountNumber: string; IsMainAccount: boolean }[] } }).ResponseData.Accounts;
+    expect(list).toMatchObject({
+      status: 200,
+      body: { Status: true, ErrorCode: 'ERR01093', ResponseData: { SSUserID: user.ssUserId } },
+    });
+    const accounts = (list.body as { ResponseData: { Accounts: { AccountNumber: string; IsMainAccount: boolean }[] } })
+      .ResponseData.Accounts;
     expect(accounts[0]).toMatchObject({ AccountNumber: user.mainAccount, IsMainAccount: true });
     expect(accounts.map((a) => a.AccountNumber)).toContain(secondary);
 
@@ -169,7 +216,11 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the server process on %s', (signa
     const entries = server!.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogEntry);
     expect(entries.at(-1)).toMatchObject({ msg: 'stopped' });
     expect(entries.filter((e) => e.level === 40 || e.level === 50)).toEqual([]);
-    for (const [name, status] of [['delink', 200], ['main', 409], ['list', 200]] as const) {
+    for (const [name, status] of [
+      ['delink', 200],
+      ['main', 409],
+      ['list', 200],
+    ] as const) {
       expect(entries.filter((e) => e.correlationId === ids[name] && e.durationMs !== undefined)).toEqual([
         expect.objectContaining({ res: { statusCode: status } }),
       ]);

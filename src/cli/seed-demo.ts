@@ -19,9 +19,19 @@ async function main(): Promise<void> {
   await dataSource.initialize();
   try {
     await dataSource.runMigrations({ transaction: 'each' });
-    const ctx: RequestContext = { issuerId: DEMO.issuerId, requestorType: 'ISSUER', requestorId: 'seed:demo', correlationId: `seed-demo-${randomUUID()}` };
+    const ctx: RequestContext = {
+      issuerId: DEMO.issuerId,
+      requestorType: 'ISSUER',
+      requestorId: 'seed:demo',
+      correlationId: `seed-demo-${randomUUID()}`,
+    };
     for (const accountNumber of [DEMO.mainAccount, ...DEMO.linkedAccounts]) {
-      await registerAccount(dataSource, ctx, { accountNumber, consumerId: DEMO.ssUserId, productId: null, state: 'ACTIVE' });
+      await registerAccount(dataSource, ctx, {
+        accountNumber,
+        consumerId: DEMO.ssUserId,
+        productId: null,
+        state: 'ACTIVE',
+      });
     }
     console.log(
       `Seeded issuer ${DEMO.issuerId}: user ${DEMO.ssUserId} with main account ${DEMO.mainAccount} and linked accounts ${DEMO.linkedAccounts.join(', ')}.`,

@@ -23,12 +23,18 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) fail(USAGE);
-  if (values.issuer === undefined || !ISSUER_ID_PATTERN.test(values.issuer)) fail(`--issuer must be exactly 10 letters, digits, _ or -\n${USAGE}`);
+  if (values.issuer === undefined || !ISSUER_ID_PATTERN.test(values.issuer))
+    fail(`--issuer must be exactly 10 letters, digits, _ or -\n${USAGE}`);
   const ssUserId = values['ss-user-id'];
-  if (ssUserId !== undefined && !SS_USER_ID_PATTERN.test(ssUserId)) fail('--ss-user-id must be 1 to 30 letters or digits');
+  if (ssUserId !== undefined && !SS_USER_ID_PATTERN.test(ssUserId))
+    fail('--ss-user-id must be 1 to 30 letters or digits');
 
   const config = cliConfig();
-  let jwt = new SignJWT({ issuerId: values.issuer, scope: values.scope, ...(ssUserId !== undefined ? { ssUserId } : {}) })
+  let jwt = new SignJWT({
+    issuerId: values.issuer,
+    scope: values.scope,
+    ...(ssUserId !== undefined ? { ssUserId } : {}),
+  })
     .setSubject(values.sub)
     .setIssuedAt()
     .setExpirationTime(values['expires-in']);
@@ -39,7 +45,9 @@ async function main(): Promise<void> {
   if (values['private-key'] !== undefined) {
     const alg = values.alg;
     if (alg !== 'RS256' && alg !== 'ES256') fail('--alg must be RS256 or ES256');
-    token = await jwt.setProtectedHeader({ alg }).sign(await importPKCS8(readFileSync(values['private-key'], 'utf8'), alg));
+    token = await jwt
+      .setProtectedHeader({ alg })
+      .sign(await importPKCS8(readFileSync(values['private-key'], 'utf8'), alg));
   } else if (config.jwt.kind === 'secret') {
     token = await jwt.setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(config.jwt.secret));
   } else {

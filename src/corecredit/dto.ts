@@ -22,7 +22,14 @@ export function isRealRequestTime(value: unknown): boolean {
   if (typeof value !== 'string') return false;
   const m = REQUEST_TIME_PATTERN.exec(value);
   if (m === null) return false;
-  const [month, day, year, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const [month, day, year, hour, minute, second] = m.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   // setUTCFullYear, not Date.UTC: Date.UTC reads years 0 to 99 as 1900 to 1999, which refused 12/31/0099 23:59:59.
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
@@ -43,7 +50,13 @@ function IsRequestTime(options: ValidationOptions): PropertyDecorator {
 }
 
 function IsCurrencyCode(options: ValidationOptions): PropertyDecorator {
-  return ValidateBy({ name: 'isCurrencyCode', validator: { validate: (v: unknown) => typeof v === 'string' && ISO_4217_NUMERIC.has(v) } }, options);
+  return ValidateBy(
+    {
+      name: 'isCurrencyCode',
+      validator: { validate: (v: unknown) => typeof v === 'string' && ISO_4217_NUMERIC.has(v) },
+    },
+    options,
+  );
 }
 
 const required = (field: string) => IsDefined({ message: `${field} is required and may not be null` });
@@ -98,12 +111,16 @@ export class EnvelopeDto {
 
   @IsOptional()
   @aString('CallerID')
-  @Matches(/^(?=.{1,20}$)\+?\d+$/, { message: 'CallerID must be at most 20 characters: digits with an optional leading +' })
+  @Matches(/^(?=.{1,20}$)\+?\d+$/, {
+    message: 'CallerID must be at most 20 characters: digits with an optional leading +',
+  })
   CallerID?: string | null;
 
   @IsOptional()
   @aString('CalledID')
-  @Matches(/^(?=.{1,20}$)\+?\d+$/, { message: 'CalledID must be at most 20 characters: digits with an optional leading +' })
+  @Matches(/^(?=.{1,20}$)\+?\d+$/, {
+    message: 'CalledID must be at most 20 characters: digits with an optional leading +',
+  })
   CalledID?: string | null;
 
   @IsOptional()

@@ -19,7 +19,8 @@ export const GET_LINKS_PATH = '/api/CoreCredit/UserManagement/GetLinkAccounts';
 
 /** An unsupported APIVersion may mean another schema altogether, so it is refused before the fields are judged. */
 function checkApiVersion(body: Record<string, unknown>): void {
-  if (typeof body.APIVersion === 'string' && body.APIVersion !== SUPPORTED_API_VERSION) throw new AppError('UNSUPPORTED_API_VERSION');
+  if (typeof body.APIVersion === 'string' && body.APIVersion !== SUPPORTED_API_VERSION)
+    throw new AppError('UNSUPPORTED_API_VERSION');
 }
 
 async function envelope<T extends EnvelopeDto>(cls: new () => T, body: Record<string, unknown>): Promise<T> {
@@ -48,41 +49,54 @@ export function formatDate(date: Date, dateFormat: string | null | undefined): s
 export function coreCreditRouter(dataSource: DataSource, auth: Authenticator): Router {
   const router = Router();
 
-  router.post(DELINK_PATH, auth.require('selfservice:delink'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
-    const dto = await envelope(DeLinkAccountDto, req.body as Record<string, unknown>);
-    const principal = principalOf(res);
-    const ctx: RequestContext = {
-      issuerId: principal.issuerId,
-      requestorType: 'USER',
-      requestorId: principal.sub,
-      correlationId: locals(res).correlationId,
-      channel: {
-        source: dto.Source,
-        sessionId: dto.SessionID ?? null,
-        ipAddress: dto.IPAddress ?? null,
-        externalIp: dto.ExternalIP,
-        callerId: dto.CallerID ?? null,
-        calledId: dto.CalledID ?? null,
-      },
-    };
-    // The events carry no SSUserID (it is often a number like an account's); the correlation id leads to the
-    // operation, which records everything.
-    const account = maskAccountNumber(dto.AccountNumber);
-    try {
-      await delinkAccount(dataSource, ctx, { ssUserId: dto.SSUserID, accountNumber: dto.AccountNumber, boundSsUserId: principal.ssUserId });
-    } catch (error) {
-      // A refusal is a business outcome; anything else is logged as a failure by the error middleware.
-      if (error instanceof AppError && error.status < 500) logEvent(res, 'delink refused', { account });
-      throw error;
-    }
-    logEvent(res, 'account delinked', { account });
-    sendCoreCreditSuccess(res);
-  });
+  router.post(
+    DELINK_PATH,
+    auth.require('selfservice:delink'),
+    ...jsonObjectBody(),
+    idempotency(dataSource),
+    async (req, res) => {
+      const dto = await envelope(DeLinkAccountDto, req.body as Record<string, unknown>);
+      const principal = principalOf(res);
+      const ctx: RequestContext = {
+        issuerId: principal.issuerId,
+        requestorType: 'USER',
+        requestorId: principal.sub,
+        correlationId: locals(res).correlationId,
+        channel: {
+          source: dto.Source,
+          sessionId: dto.SessionID ?? null,
+          ipAddress: dto.IPAddress ?? null,
+          externalIp: dto.ExternalIP,
+          callerId: dto.CallerID ?? null,
+          calledId: dto.CalledID ?? null,
+        },
+      };
+      // The events carry no SSUserID (it is often a number like an account's); the correlation id leads to the
+      // operation, which records everything.
+      const account = maskAccountNumber(dto.AccountNumber);
+      try {
+        await delinkAccount(dataSource, ctx, {
+          ssUserId: dto.SSUserID,
+          accountNumber: dto.AccountNumber,
+          boundSsUserId: principal.ssUserId,
+        });
+      } catch (error) {
+        // A refusal is a business outcome; anything else is logged as a failure by the error middleware.
+        if (error instanceof AppError && error.status < 500) logEvent(res, 'delink refused', { account });
+        throw error;
+      }
+      logEvent(res, 'account delinked', { account });
+      sendCoreCreditSuccess(res);
+    },
+  );
 
   router.post(GET_LINKS_PATH, auth.require('selfservice:read'), ...jsonObjectBody(), async (req, res) => {
     const dto = await envelope(GetLinkAccountsDto, req.body as Record<string, unknown>);
     const principal = principalOf(res);
-    const links = await listLinkedAccounts(dataSource, principal.issuerId, { ssUserId: dto.SSUserID, boundSsUserId: principal.ssUserId });
+    const links = await listLinkedAccounts(dataSource, principal.issuerId, {
+      ssUserId: dto.SSUserID,
+      boundSsUserId: principal.ssUserId,
+    });
     sendCoreCreditSuccess(res, {
       SSUserID: links.ssUserId,
       Accounts: links.accounts.map((a) => ({

@@ -15,7 +15,13 @@ export function createDataSource(database: DatabaseConfig): DataSource {
 
 function buildDataSource(database: DatabaseConfig): DataSource {
   const { queryTimeoutMs } = { ...DEFAULT_DATABASE_TIMEOUTS, ...database };
-  const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsTableName: 'migrations', synchronize: false, logging: false };
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logging: false,
+  };
   if (database.kind === 'mysql') {
     return new DataSource({
       ...common,

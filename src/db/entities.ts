@@ -166,7 +166,6 @@ export class Operation {
   correlationId!: string;
 }
 
-
 export type IdempotencyState = 'IN_PROGRESS' | 'DONE';
 
 /**

@@ -14,7 +14,9 @@ export async function execute(manager: EntityManager, sql: string, parameters: u
  * An INSERT of one row of `target`, of every column but the generated ones, as manager.insert() writes it: each
  * value converted for the column by the driver (dates for SQLite, for instance).
  */
-export function rowInserter<T extends ObjectLiteral>(target: EntityTarget<T>): (manager: EntityManager, row: Partial<T>) => Promise<number> {
+export function rowInserter<T extends ObjectLiteral>(
+  target: EntityTarget<T>,
+): (manager: EntityManager, row: Partial<T>) => Promise<number> {
   const built = new WeakMap<DataSource, { sql: string; columns: ColumnMetadata[] }>();
   return (manager, row) => {
     const dataSource = manager.connection;
@@ -27,13 +29,20 @@ export function rowInserter<T extends ObjectLiteral>(target: EntityTarget<T>): (
       statement = { sql, columns };
       built.set(dataSource, statement);
     }
-    const values = statement.columns.map((column) => dataSource.driver.preparePersistentValue(column.getEntityValue(row), column) as unknown);
+    const values = statement.columns.map(
+      (column) => dataSource.driver.preparePersistentValue(column.getEntityValue(row), column) as unknown,
+    );
     return execute(manager, statement.sql, values);
   };
 }
 
 /** A column's value converted by the driver as its query builders would (dates for SQLite, for instance). */
-export function persistentValue<T extends ObjectLiteral>(manager: EntityManager, target: EntityTarget<T>, propertyName: string, value: unknown): unknown {
+export function persistentValue<T extends ObjectLiteral>(
+  manager: EntityManager,
+  target: EntityTarget<T>,
+  propertyName: string,
+  value: unknown,
+): unknown {
   const column = manager.connection.getMetadata(target).findColumnWithPropertyName(propertyName);
   if (column === undefined) throw new Error(`no column ${propertyName}`);
   return manager.connection.driver.preparePersistentValue(value, column) as unknown;

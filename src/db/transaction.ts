@@ -20,7 +20,10 @@ function driverProperty(error: unknown, name: 'errno' | 'code'): unknown {
 }
 
 export function isDuplicateKey(error: unknown): boolean {
-  return driverProperty(error, 'errno') === DUPLICATE_KEY_ERRNO || driverProperty(error, 'code') === 'SQLITE_CONSTRAINT_UNIQUE';
+  return (
+    driverProperty(error, 'errno') === DUPLICATE_KEY_ERRNO ||
+    driverProperty(error, 'code') === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
 }
 
 function isRetryable(error: unknown, retryOnDuplicateKey: boolean): boolean {
@@ -50,7 +53,11 @@ const limitsBySource = new WeakMap<DataSource, Limits>();
  * Sets the data source's limits. On MySQL at most `concurrency` units run at once (the pool's size, so that no unit
  * ever queues inside mysql2, which would wait forever); on SQLite, TypeORM shares one connection, so one at a time.
  */
-export function limitDataSource(dataSource: DataSource, concurrency: number, timeouts: Partial<DatabaseTimeouts> = {}): void {
+export function limitDataSource(
+  dataSource: DataSource,
+  concurrency: number,
+  timeouts: Partial<DatabaseTimeouts> = {},
+): void {
   const { acquireTimeoutMs, queryTimeoutMs } = { ...DEFAULT_DATABASE_TIMEOUTS, ...timeouts };
   const sqlite = dataSource.options.type === 'better-sqlite3';
   const gate = withTimeout(new Semaphore(sqlite ? 1 : concurrency), acquireTimeoutMs);
@@ -70,7 +77,8 @@ async function gated<T>(limits: Limits, work: () => Promise<T>): Promise<T> {
   try {
     [, release] = await limits.gate.acquire();
   } catch (error) {
-    if (error === E_TIMEOUT) throw unavailable(`No database connection became free within ${limits.acquireTimeoutMs} ms.`);
+    if (error === E_TIMEOUT)
+      throw unavailable(`No database connection became free within ${limits.acquireTimeoutMs} ms.`);
     throw error;
   } finally {
     limits.waiting -= 1;
@@ -131,13 +139,18 @@ async function onOwnConnection<T>(
 
 /** Closes the socket outright (mysql2's destroy() only half-closes it, which a dead network path never answers). */
 function closeConnection(runner: QueryRunner): void {
-  const connection = (runner as QueryRunner & { databaseConnection?: { destroy?: () => void; stream?: { destroy?: () => void } } })
-    .databaseConnection;
+  const connection = (
+    runner as QueryRunner & { databaseConnection?: { destroy?: () => void; stream?: { destroy?: () => void } } }
+  ).databaseConnection;
   connection?.destroy?.();
   connection?.stream?.destroy?.();
 }
 
-async function transactionOnce<T>(dataSource: DataSource, limits: Limits, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+async function transactionOnce<T>(
+  dataSource: DataSource,
+  limits: Limits,
+  work: (manager: EntityManager) => Promise<T>,
+): Promise<T> {
   // better-sqlite3 is synchronous: a unit cannot hang mid-way, and TypeORM's own transaction is enough.
   if (limits.sqlite) return dataSource.transaction(work);
   return onOwnConnection(dataSource, limits, async (runner, expired) => {

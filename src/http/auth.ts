@@ -1,6 +1,13 @@
 // Bearer-token authentication with jose (algorithms pinned, exp required) and scope checks.
 import type { RequestHandler } from 'express';
-import { createRemoteJWKSet, errors as joseErrors, importSPKI, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  errors as joseErrors,
+  importSPKI,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config';
 import { AppError } from '../errors';
@@ -34,7 +41,10 @@ async function keySource(jwt: Config['jwt']): Promise<KeySource> {
     case 'secret': {
       // Imported once here: handed the raw bytes, jose imports them into WebCrypto again on every verification.
       const secret = new TextEncoder().encode(jwt.secret);
-      return { key: await crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']), algorithms: ['HS256'] };
+      return {
+        key: await crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']),
+        algorithms: ['HS256'],
+      };
     }
     case 'publicKey':
       return { key: await importSPKI(jwt.pem, jwt.algorithm), algorithms: [jwt.algorithm] };
@@ -46,17 +56,23 @@ async function keySource(jwt: Config['jwt']): Promise<KeySource> {
 function claimsToPrincipal(payload: JWTPayload): Principal {
   const { issuerId, scope, ssUserId, sub } = payload as JWTPayload & Record<string, unknown>;
   if (typeof issuerId !== 'string' || !ISSUER_ID_PATTERN.test(issuerId)) {
-    throw new AppError('TOKEN_CLAIMS_INVALID', { message: 'The token must carry an issuerId claim of 10 letters, digits, _ or -.' });
+    throw new AppError('TOKEN_CLAIMS_INVALID', {
+      message: 'The token must carry an issuerId claim of 10 letters, digits, _ or -.',
+    });
   }
   if (scope !== undefined && typeof scope !== 'string') {
     throw new AppError('TOKEN_CLAIMS_INVALID', { message: 'The token scope claim must be a space-separated string.' });
   }
   if (ssUserId !== undefined && (typeof ssUserId !== 'string' || !SS_USER_ID_PATTERN.test(ssUserId))) {
-    throw new AppError('TOKEN_CLAIMS_INVALID', { message: 'The token ssUserId claim must be 1 to 30 letters or digits.' });
+    throw new AppError('TOKEN_CLAIMS_INVALID', {
+      message: 'The token ssUserId claim must be 1 to 30 letters or digits.',
+    });
   }
   // The operation records sub as its requestor (255 characters): a longer one made MariaDB refuse the row, a 500.
   if (typeof sub === 'string' && sub.length > MAX_SUB_LENGTH) {
-    throw new AppError('TOKEN_CLAIMS_INVALID', { message: `The token sub claim must be at most ${MAX_SUB_LENGTH} characters.` });
+    throw new AppError('TOKEN_CLAIMS_INVALID', {
+      message: `The token sub claim must be at most ${MAX_SUB_LENGTH} characters.`,
+    });
   }
   // Shared by every request that presents the same token: frozen so that no request can change it for another.
   return Object.freeze({
@@ -72,7 +88,9 @@ function toAuthError(error: unknown): AppError {
   if (error instanceof joseErrors.JWTExpired) return new AppError('TOKEN_EXPIRED');
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === 'nbf' || error.claim === 'iat') return new AppError('TOKEN_NOT_YET_VALID');
-    return new AppError('TOKEN_CLAIMS_INVALID', { message: `The token ${error.claim} claim is missing or not accepted.` });
+    return new AppError('TOKEN_CLAIMS_INVALID', {
+      message: `The token ${error.claim} claim is missing or not accepted.`,
+    });
   }
   return new AppError('TOKEN_INVALID');
 }
@@ -91,7 +109,8 @@ async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVerifier> {
     if (known !== undefined) return known;
     try {
       // jose's overloads differ only in the key's type; both paths verify the same way.
-      const { payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+      const { payload } =
+        typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
       const principal = claimsToPrincipal(payload);
       // exp is required, so verification has checked that it is a number in the future.
       const ttl = Math.min(VERIFIED_TOKEN_CACHE.ttlMs, (payload.exp as number) * 1000 - Date.now());
@@ -110,18 +129,23 @@ async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVerifier> {
 export async function createAuthenticator(jwt: Config['jwt'], limitCaller?: RequestHandler): Promise<Authenticator> {
   const verify = await createTokenVerifier(jwt);
   return {
-    require: (...scopes) =>
+    require:
+      (...scopes) =>
       async (req, res, next) => {
         const header = req.headers.authorization;
         const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim()) : null;
         if (header === undefined || header === '') return next(new AppError('TOKEN_MISSING'));
-        if (match?.[1] === undefined) return next(new AppError('TOKEN_INVALID', { message: 'The Authorization header must be "Bearer <token>".' }));
+        if (match?.[1] === undefined)
+          return next(new AppError('TOKEN_INVALID', { message: 'The Authorization header must be "Bearer <token>".' }));
         try {
           const principal = await verify(match[1]);
           locals(res).principal = principal;
           const checkScopes = (): void => {
             const missing = scopes.filter((scope) => !principal.scopes.has(scope));
-            if (missing.length > 0) return next(new AppError('SCOPE_MISSING', { message: `The token lacks the scope ${missing.join(' ')}.` }));
+            if (missing.length > 0)
+              return next(
+                new AppError('SCOPE_MISSING', { message: `The token lacks the scope ${missing.join(' ')}.` }),
+              );
             next();
           };
           if (limitCaller === undefined) return checkScopes();

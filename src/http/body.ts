@@ -7,7 +7,10 @@ export const BODY_LIMIT = '16kb';
 const parseJson = express.json({ limit: BODY_LIMIT, strict: false, type: () => true });
 
 function hasBody(headers: Record<string, unknown>): boolean {
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  return (
+    headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  );
 }
 
 /**
@@ -21,7 +24,8 @@ export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHan
         req.body = undefined;
         return next(options.optional === true ? undefined : new AppError('MALFORMED_BODY'));
       }
-      if (req.is('application/json') === false || req.is('application/json') === null) return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
+      if (req.is('application/json') === false || req.is('application/json') === null)
+        return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
       next();
     },
     (req, res, next) => {
@@ -33,7 +37,10 @@ export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHan
       // does not decompress, are a body that could not be read.
       parseJson(req, res, (error?: unknown) => {
         if (error === undefined) return next();
-        next(bodyParserError(error) ?? new AppError('MALFORMED_BODY', { message: 'The request body could not be read.', cause: error }));
+        next(
+          bodyParserError(error) ??
+            new AppError('MALFORMED_BODY', { message: 'The request body could not be read.', cause: error }),
+        );
       });
     },
     (req, _res, next) => {

@@ -41,7 +41,12 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
     if (given !== undefined && given !== id) {
       next(
         new AppError('VALIDATION_FAILED', {
-          details: [{ field: CORRELATION_HEADER, message: `${CORRELATION_HEADER} must be 1 to 64 letters, digits, spaces or _ - .` }],
+          details: [
+            {
+              field: CORRELATION_HEADER,
+              message: `${CORRELATION_HEADER} must be 1 to 64 letters, digits, spaces or _ - .`,
+            },
+          ],
         }),
       );
       return;

@@ -14,7 +14,12 @@ export interface CoreCreditEnvelope {
 }
 
 export function sendCoreCreditSuccess(res: Response, responseData: Record<string, unknown> = {}): void {
-  const body: CoreCreditEnvelope = { Message: ERRORS.SUCCESS.message, Status: true, ErrorCode: ERRORS.SUCCESS.code, ResponseData: responseData };
+  const body: CoreCreditEnvelope = {
+    Message: ERRORS.SUCCESS.message,
+    Status: true,
+    ErrorCode: ERRORS.SUCCESS.code,
+    ResponseData: responseData,
+  };
   locals(res).errorCode = ERRORS.SUCCESS.code;
   res.status(200).json(body);
 }
@@ -33,7 +38,8 @@ function errorBody(res: Response, error: AppError): unknown {
     Message: error.message,
     Status: false,
     ErrorCode: error.code,
-    ResponseData: error.details !== undefined ? { Errors: error.details.map((d) => ({ Field: d.field, Message: d.message })) } : {},
+    ResponseData:
+      error.details !== undefined ? { Errors: error.details.map((d) => ({ Field: d.field, Message: d.message })) } : {},
   };
   return envelope;
 }
@@ -41,7 +47,9 @@ function errorBody(res: Response, error: AppError): unknown {
 /** Express's router could not percent-decode a path parameter (`/issuers/%E0/...`): a malformed request, not a fault. */
 function pathDecodeError(error: unknown): AppError | undefined {
   if (!(error instanceof URIError) || (error as URIError & { status?: unknown }).status !== 400) return undefined;
-  return new AppError('VALIDATION_FAILED', { details: [{ field: 'path', message: 'The request path must be valid percent-encoded UTF-8.' }] });
+  return new AppError('VALIDATION_FAILED', {
+    details: [{ field: 'path', message: 'The request path must be valid percent-encoded UTF-8.' }],
+  });
 }
 
 /** The one error middleware: AppErrors and anything unknown become the face's error body; 5xx bodies carry no internals. */

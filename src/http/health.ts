@@ -29,7 +29,9 @@ export function healthRouter(dataSource: DataSource): Router {
   });
   router.get('/health/ready', async (_req, res) => {
     const ready = dataSource.isInitialized && (await databaseAnswers(dataSource));
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks: { database: ready ? 'ok' : 'unavailable' } });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ok' : 'unavailable', checks: { database: ready ? 'ok' : 'unavailable' } });
   });
   // Inside this router: Express itself answers an OPTIONS that a router ends without handling (200 "GET, HEAD").
   router.all(['/health/live', '/health/ready'], methodNotAllowed(['GET']));

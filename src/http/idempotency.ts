@@ -38,13 +38,24 @@ export function idempotencyHashes(
   };
 }
 
-type Claim = { kind: 'claimed' } | { kind: 'replay'; status: number; body: string | null } | { kind: 'mismatch' } | { kind: 'in-progress' };
+type Claim =
+  | { kind: 'claimed' }
+  | { kind: 'replay'; status: number; body: string | null }
+  | { kind: 'mismatch' }
+  | { kind: 'in-progress' };
 
 async function claim(dataSource: DataSource, keyHash: string, requestHash: string): Promise<Claim> {
   const now = new Date();
   try {
     await inTransaction(dataSource, (manager) =>
-      manager.insert(IdempotencyKey, { keyHash, requestHash, state: 'IN_PROGRESS', responseStatus: null, responseBody: null, createdAt: now }),
+      manager.insert(IdempotencyKey, {
+        keyHash,
+        requestHash,
+        state: 'IN_PROGRESS',
+        responseStatus: null,
+        responseBody: null,
+        createdAt: now,
+      }),
     );
     return { kind: 'claimed' };
   } catch (error) {
@@ -61,7 +72,11 @@ async function claim(dataSource: DataSource, keyHash: string, requestHash: strin
       .createQueryBuilder()
       .update(IdempotencyKey)
       .set({ createdAt: now })
-      .where('id = :id AND state = :state AND created_at = :createdAt', { id: row.id, state: 'IN_PROGRESS', createdAt: row.createdAt })
+      .where('id = :id AND state = :state AND created_at = :createdAt', {
+        id: row.id,
+        state: 'IN_PROGRESS',
+        createdAt: row.createdAt,
+      })
       .execute(),
   );
   return taken.affected === 1 ? { kind: 'claimed' } : { kind: 'in-progress' };
@@ -82,7 +97,9 @@ function storeResponseOnSend(res: Response, dataSource: DataSource, keyHash: str
         ? manager.delete(IdempotencyKey, { keyHash })
         : manager.update(IdempotencyKey, { keyHash }, { state: 'DONE', responseStatus: status, responseBody: body }),
     );
-    store.catch((error: unknown) => requestLog(res).error({ err: error }, 'storing the idempotent response failed')).finally(() => end(...args));
+    store
+      .catch((error: unknown) => requestLog(res).error({ err: error }, 'storing the idempotent response failed'))
+      .finally(() => end(...args));
     return res;
   }) as Response['end'];
 }
@@ -92,9 +109,15 @@ export function idempotency(dataSource: DataSource): RequestHandler {
     const key = req.headers[IDEMPOTENCY_HEADER];
     if (key === undefined) return next();
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
-      throw new AppError('VALIDATION_FAILED', { details: [{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 printable ASCII characters' }] });
+      throw new AppError('VALIDATION_FAILED', {
+        details: [{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 printable ASCII characters' }],
+      });
     }
-    const { keyHash, requestHash } = idempotencyHashes(principalOf(res), key, { method: req.method, path: req.path, body: req.body });
+    const { keyHash, requestHash } = idempotencyHashes(principalOf(res), key, {
+      method: req.method,
+      path: req.path,
+      body: req.body,
+    });
     const outcome = await claim(dataSource, keyHash, requestHash);
     switch (outcome.kind) {
       case 'mismatch':

@@ -38,7 +38,13 @@ export function requestLog(res: Response): Logger {
  * here rather than by pino-http, which builds two child loggers and serializes the whole request into one of them on
  * every request before anything is logged: the largest share of the log's cost per request in the benchmark.
  */
-export function logCompletion(logger: Logger, req: Request, res: Response, route: string | null, durationMs: number): void {
+export function logCompletion(
+  logger: Logger,
+  req: Request,
+  res: Response,
+  route: string | null,
+  durationMs: number,
+): void {
   const l = locals(res);
   const url = maskDigits(req.originalUrl);
   const status = res.statusCode;

@@ -43,7 +43,11 @@ function poolState(dataSource: DataSource): { open: number; inUse: number; waiti
   if (dataSource.options.type === 'better-sqlite3') return { open: 1, inUse: load.active, waiting: load.waiting };
   const pool = (dataSource.driver as unknown as { pool?: Mysql2Pool }).pool;
   const open = pool?._allConnections?.length ?? 0;
-  return { open, inUse: open - (pool?._freeConnections?.length ?? 0), waiting: load.waiting + (pool?._connectionQueue?.length ?? 0) };
+  return {
+    open,
+    inUse: open - (pool?._freeConnections?.length ?? 0),
+    waiting: load.waiting + (pool?._connectionQueue?.length ?? 0),
+  };
 }
 
 /**
@@ -56,7 +60,12 @@ export function createMetrics(dataSource: DataSource): HttpMetrics {
   const registers = [registry];
 
   const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by method, route pattern and status.', labelNames, registers });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status.',
+    labelNames,
+    registers,
+  });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Time from receiving a request to finishing its response, by method, route pattern and status.',

@@ -9,7 +9,13 @@ import type { RateLimitConfig } from '../config';
 import { AppError } from '../errors';
 import { principalOf } from './context';
 
-function limiter(name: string, windowMs: number, limit: number, logger: Logger, extra: Partial<Options>): RequestHandler | undefined {
+function limiter(
+  name: string,
+  windowMs: number,
+  limit: number,
+  logger: Logger,
+  extra: Partial<Options>,
+): RequestHandler | undefined {
   // express-rate-limit reads 0 as "refuse everything"; here it means the limit is off.
   if (limit === 0) return undefined;
   return rateLimit({

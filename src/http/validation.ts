@@ -33,13 +33,21 @@ function shallow(value: unknown): unknown {
  * Builds a DTO from the listed own properties of `input` only: unknown fields, prototype keys and inherited
  * properties never reach the instance. No conversion happens: a number stays a number and fails as one.
  */
-export async function validateDto<T extends object>(cls: DtoClass<T>, input: object, fields: readonly string[]): Promise<T> {
+export async function validateDto<T extends object>(
+  cls: DtoClass<T>,
+  input: object,
+  fields: readonly string[],
+): Promise<T> {
   const picked: Record<string, unknown> = {};
   for (const field of fields) {
     if (Object.hasOwn(input, field)) picked[field] = shallow((input as Record<string, unknown>)[field]);
   }
   const instance = plainToInstance(cls, picked, { enableImplicitConversion: false });
-  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: true, validationError: { target: false, value: false } });
+  const errors = await validate(instance, {
+    whitelist: true,
+    forbidUnknownValues: true,
+    validationError: { target: false, value: false },
+  });
   if (errors.length > 0) {
     const details: FieldError[] = errors.map((error) => ({ field: error.property, message: firstMessage(error) }));
     details.sort((a, b) => fields.indexOf(a.field) - fields.indexOf(b.field));
@@ -55,8 +63,14 @@ export interface RequestPart<T> {
 }
 
 /** Validates two parts of a request (path and body, or path and query) so that one 400 lists every failing field. */
-export async function validateParts<A extends object, B extends object>(first: RequestPart<A>, second: RequestPart<B>): Promise<[A, B]> {
-  const [a, b] = await Promise.allSettled([validateDto(first.cls, first.input, first.fields), validateDto(second.cls, second.input, second.fields)]);
+export async function validateParts<A extends object, B extends object>(
+  first: RequestPart<A>,
+  second: RequestPart<B>,
+): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([
+    validateDto(first.cls, first.input, first.fields),
+    validateDto(second.cls, second.input, second.fields),
+  ]);
   if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
   const details = [a, b].flatMap((result) => {
     if (result.status === 'fulfilled') return [];

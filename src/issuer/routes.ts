@@ -33,7 +33,10 @@ export const OPERATIONS_PATH = '/issuers/:issuerId/consumers/:consumerId/operati
 /** The caller must act for the issuer in the path, and as the issuer: a token bound to one user never may. */
 function issuerContext(res: Response, issuerId: string): RequestContext {
   const principal = principalOf(res);
-  if (principal.ssUserId !== undefined) throw new AppError('SCOPE_MISSING', { message: 'A token bound to a self-service user may not use the issuer API.' });
+  if (principal.ssUserId !== undefined)
+    throw new AppError('SCOPE_MISSING', {
+      message: 'A token bound to a self-service user may not use the issuer API.',
+    });
   if (principal.issuerId !== issuerId) throw new AppError('ISSUER_NOT_ALLOWED');
   return { issuerId, requestorType: 'ISSUER', requestorId: principal.sub, correlationId: locals(res).correlationId };
 }
@@ -41,36 +44,48 @@ function issuerContext(res: Response, issuerId: string): RequestContext {
 export function issuerRouter(dataSource: DataSource, auth: Authenticator): Router {
   const router = Router();
 
-  router.put(ACCOUNT_PATH, auth.require('issuer:write'), ...jsonObjectBody(), idempotency(dataSource), async (req, res) => {
-    const [path, body] = await validateParts(
-      { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
-      { cls: RegisterAccountDto, input: req.body as object, fields: REGISTER_FIELDS },
-    );
-    const ctx = issuerContext(res, path.issuerId);
-    await registerAccount(dataSource, ctx, {
-      accountNumber: path.accountId,
-      consumerId: body.consumerId,
-      productId: body.accountProductId ?? null,
-      state: body.state,
-    });
-    logEvent(res, 'account registered', { account: maskAccountNumber(path.accountId), state: body.state });
-    res.status(204).end();
-  });
+  router.put(
+    ACCOUNT_PATH,
+    auth.require('issuer:write'),
+    ...jsonObjectBody(),
+    idempotency(dataSource),
+    async (req, res) => {
+      const [path, body] = await validateParts(
+        { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
+        { cls: RegisterAccountDto, input: req.body as object, fields: REGISTER_FIELDS },
+      );
+      const ctx = issuerContext(res, path.issuerId);
+      await registerAccount(dataSource, ctx, {
+        accountNumber: path.accountId,
+        consumerId: body.consumerId,
+        productId: body.accountProductId ?? null,
+        state: body.state,
+      });
+      logEvent(res, 'account registered', { account: maskAccountNumber(path.accountId), state: body.state });
+      res.status(204).end();
+    },
+  );
 
-  router.post(DELETE_PATH, auth.require('issuer:write'), ...jsonObjectBody({ optional: true }), idempotency(dataSource), async (req, res) => {
-    const [path, body] = await validateParts(
-      { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
-      { cls: DeleteAccountDto, input: req.body as object, fields: DELETE_FIELDS },
-    );
-    const ctx = issuerContext(res, path.issuerId);
-    const { operationId } = await deleteAccount(dataSource, ctx, {
-      accountNumber: path.accountId,
-      reason: body.reason ?? null,
-      reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
-    });
-    logEvent(res, 'account deleted', { account: maskAccountNumber(path.accountId), operationId });
-    res.status(200).json({ operationId, status: 'SUCCESSFUL' });
-  });
+  router.post(
+    DELETE_PATH,
+    auth.require('issuer:write'),
+    ...jsonObjectBody({ optional: true }),
+    idempotency(dataSource),
+    async (req, res) => {
+      const [path, body] = await validateParts(
+        { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
+        { cls: DeleteAccountDto, input: req.body as object, fields: DELETE_FIELDS },
+      );
+      const ctx = issuerContext(res, path.issuerId);
+      const { operationId } = await deleteAccount(dataSource, ctx, {
+        accountNumber: path.accountId,
+        reason: body.reason ?? null,
+        reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
+      });
+      logEvent(res, 'account deleted', { account: maskAccountNumber(path.accountId), operationId });
+      res.status(200).json({ operationId, status: 'SUCCESSFUL' });
+    },
+  );
 
   router.get(OPERATIONS_PATH, auth.require('issuer:read'), async (req, res) => {
     const [path, query] = await validateParts(

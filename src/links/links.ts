@@ -25,12 +25,16 @@ const WHY_NOT_DELINKED_SQL =
   ' WHERE u.issuer_id = ? AND u.ss_user_key = ?';
 
 /** Why a conditional delink changed nothing: read after the write, so the write alone decides the outcome. */
-async function whyNotDelinked(manager: EntityManager, issuerId: string, ssUserId: string, accountNumber: string): Promise<AppError> {
-  const [row] = await manager.query<{ userId: number; isMain: unknown; linkId: number | null }[]>(WHY_NOT_DELINKED_SQL, [
-    accountNumber,
-    issuerId,
-    consumerKey(ssUserId),
-  ]);
+async function whyNotDelinked(
+  manager: EntityManager,
+  issuerId: string,
+  ssUserId: string,
+  accountNumber: string,
+): Promise<AppError> {
+  const [row] = await manager.query<{ userId: number; isMain: unknown; linkId: number | null }[]>(
+    WHY_NOT_DELINKED_SQL,
+    [accountNumber, issuerId, consumerKey(ssUserId)],
+  );
   if (row === undefined) return new AppError('USER_NOT_FOUND');
   if (row.linkId === null) return new AppError('ACCOUNT_NOT_LINKED');
   if (Number(row.isMain) !== 0) return new AppError('MAIN_ACCOUNT');
@@ -53,13 +57,24 @@ export async function delinkAccount(
   request: { ssUserId: string; accountNumber: string; boundSsUserId?: string },
 ): Promise<void> {
   const { ssUserId, accountNumber } = request;
-  await recordedOperation(dataSource, ctx, { operation: 'DELINK', consumerId: ssUserId, accountNumber }, async (manager) => {
-    if (boundElsewhere(request.boundSsUserId, ssUserId)) return refused(new AppError('USER_NOT_ALLOWED'));
-    const delinkedAt = persistentValue(manager, AccountLink, 'delinkedAt', new Date());
-    const affected = await execute(manager, DELINK_SQL, [delinkedAt, ctx.issuerId, accountNumber, ctx.issuerId, consumerKey(ssUserId)]);
-    if (affected === 1) return done(undefined);
-    return refused(await whyNotDelinked(manager, ctx.issuerId, ssUserId, accountNumber));
-  });
+  await recordedOperation(
+    dataSource,
+    ctx,
+    { operation: 'DELINK', consumerId: ssUserId, accountNumber },
+    async (manager) => {
+      if (boundElsewhere(request.boundSsUserId, ssUserId)) return refused(new AppError('USER_NOT_ALLOWED'));
+      const delinkedAt = persistentValue(manager, AccountLink, 'delinkedAt', new Date());
+      const affected = await execute(manager, DELINK_SQL, [
+        delinkedAt,
+        ctx.issuerId,
+        accountNumber,
+        ctx.issuerId,
+        consumerKey(ssUserId),
+      ]);
+      if (affected === 1) return done(undefined);
+      return refused(await whyNotDelinked(manager, ctx.issuerId, ssUserId, accountNumber));
+    },
+  );
 }
 
 /** The accounts linked to a user now, main account first. */
@@ -70,7 +85,9 @@ export async function listLinkedAccounts(
 ): Promise<{ ssUserId: string; accounts: LinkedAccount[] }> {
   if (boundElsewhere(request.boundSsUserId, request.ssUserId)) throw new AppError('USER_NOT_ALLOWED');
   return read(dataSource, async (manager) => {
-    const user = await manager.findOne(SelfServiceUser, { where: { issuerId, ssUserKey: consumerKey(request.ssUserId) } });
+    const user = await manager.findOne(SelfServiceUser, {
+      where: { issuerId, ssUserKey: consumerKey(request.ssUserId) },
+    });
     if (user === null) throw new AppError('USER_NOT_FOUND');
     const rows = await manager
       .createQueryBuilder(AccountLink, 'l')
@@ -113,7 +130,11 @@ export interface RegisterRequest {
  * account; racing first registrations are settled by the unique keys (the loser retries and finds the user).
  * Repeating it for the same consumer updates state and product and re-links a delinked account.
  */
-export async function registerAccount(dataSource: DataSource, ctx: RequestContext, request: RegisterRequest): Promise<void> {
+export async function registerAccount(
+  dataSource: DataSource,
+  ctx: RequestContext,
+  request: RegisterRequest,
+): Promise<void> {
   const { accountNumber, consumerId } = request;
   await recordedOperation(
     dataSource,
@@ -127,11 +148,18 @@ export async function registerAccount(dataSource: DataSource, ctx: RequestContex
         .innerJoin(AccountLink, 'l', 'l.account_id = a.id')
         .innerJoin(SelfServiceUser, 'u', 'u.id = l.user_id')
         .select(['a.id AS accountId', 'l.id AS linkId', 'u.ss_user_key AS ownerKey'])
-        .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId: ctx.issuerId, accountNumber })
+        .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', {
+          issuerId: ctx.issuerId,
+          accountNumber,
+        })
         .getRawOne<{ accountId: number; linkId: number; ownerKey: string }>();
       if (existing !== undefined) {
         if (existing.ownerKey !== key) return refused(new AppError('ACCOUNT_OF_OTHER_CONSUMER'));
-        await manager.update(Account, { id: existing.accountId }, { state: request.state, productId: request.productId, updatedAt: now });
+        await manager.update(
+          Account,
+          { id: existing.accountId },
+          { state: request.state, productId: request.productId, updatedAt: now },
+        );
         await manager
           .createQueryBuilder()
           .update(AccountLink)
@@ -144,7 +172,12 @@ export async function registerAccount(dataSource: DataSource, ctx: RequestContex
       let user = await manager.findOne(SelfServiceUser, { where: { issuerId: ctx.issuerId, ssUserKey: key } });
       const isMain = user === null;
       if (user === null) {
-        const inserted = await manager.insert(SelfServiceUser, { issuerId: ctx.issuerId, ssUserId: consumerId, ssUserKey: key, createdAt: now });
+        const inserted = await manager.insert(SelfServiceUser, {
+          issuerId: ctx.issuerId,
+          ssUserId: consumerId,
+          ssUserKey: key,
+          createdAt: now,
+        });
         user = { id: Number(inserted.identifiers[0]?.id) } as SelfServiceUser;
       }
       const account = await manager.insert(Account, {
@@ -176,7 +209,11 @@ export interface DeleteRequest {
 }
 
 /** Deletes an account: its state becomes DELETED and, unless it is the main account, it is unlinked. */
-export async function deleteAccount(dataSource: DataSource, ctx: RequestContext, request: DeleteRequest): Promise<{ operationId: string }> {
+export async function deleteAccount(
+  dataSource: DataSource,
+  ctx: RequestContext,
+  request: DeleteRequest,
+): Promise<{ operationId: string }> {
   const { accountNumber, reason, reasonCode } = request;
   const { operationId } = await recordedOperation(
     dataSource,
@@ -188,7 +225,10 @@ export async function deleteAccount(dataSource: DataSource, ctx: RequestContext,
         .innerJoin(AccountLink, 'l', 'l.account_id = a.id')
         .innerJoin(SelfServiceUser, 'u', 'u.id = l.user_id')
         .select(['a.id AS accountId', 'l.id AS linkId', 'u.ss_user_id AS consumerId'])
-        .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId: ctx.issuerId, accountNumber })
+        .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', {
+          issuerId: ctx.issuerId,
+          accountNumber,
+        })
         .getRawOne<{ accountId: number; linkId: number; consumerId: string }>();
       if (found === undefined) return refused(new AppError('ACCOUNT_NOT_FOUND'));
       const now = new Date();

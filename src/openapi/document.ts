@@ -2,7 +2,13 @@
 import { STATUS_CODES } from 'node:http';
 import { getMetadataStorage } from 'class-validator';
 import { ISO_4217_NUMERIC } from '../corecredit/currency-codes';
-import { ACCOUNT_NUMBER_PATTERN, DeLinkAccountDto, ENVELOPE_FIELDS, GetLinkAccountsDto, SUPPORTED_API_VERSION } from '../corecredit/dto';
+import {
+  ACCOUNT_NUMBER_PATTERN,
+  DeLinkAccountDto,
+  ENVELOPE_FIELDS,
+  GetLinkAccountsDto,
+  SUPPORTED_API_VERSION,
+} from '../corecredit/dto';
 import { DELINK_PATH, GET_LINKS_PATH } from '../corecredit/routes';
 import { ERRORS, type ErrorName } from '../errors';
 import { ISSUER_ID_PATTERN, SS_USER_ID_PATTERN, type Scope } from '../http/auth';
@@ -77,7 +83,9 @@ export interface OpenApiDocument {
   'x-unknown-paths': { description: string; responses: Responses };
 }
 
-const ref = (kind: 'schemas' | 'parameters' | 'headers', name: string): Reference => ({ $ref: `#/components/${kind}/${name}` });
+const ref = (kind: 'schemas' | 'parameters' | 'headers', name: string): Reference => ({
+  $ref: `#/components/${kind}/${name}`,
+});
 
 /** An Express path (`/issuers/:issuerId/…/operations\\:delete`) as an OpenAPI path template. */
 export function openApiPath(expressPath: string): string {
@@ -91,12 +99,14 @@ type DtoClass = new () => object;
 type ValidationRule = ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidationMetadatas']>[number];
 
 /** RequestTime's form; whether the date exists on the calendar (no 02/30) only the service can tell. */
-const REQUEST_TIME_PATTERN = '^(0[1-9]|1[0-2])/(0[1-9]|[12][0-9]|3[01])/(?!0000)[0-9]{4} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$';
+const REQUEST_TIME_PATTERN =
+  '^(0[1-9]|1[0-2])/(0[1-9]|[12][0-9]|3[01])/(?!0000)[0-9]{4} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$';
 
 /** JSON Schema patterns carry no flags: a case-insensitive rule is spelled out letter by letter. */
 function jsonPattern(regex: RegExp): string {
   if (regex.flags === '') return regex.source;
-  if (regex.flags !== 'i' || regex.source.includes('[')) throw new Error(`cannot express /${regex.source}/${regex.flags} as a JSON Schema pattern`);
+  if (regex.flags !== 'i' || regex.source.includes('['))
+    throw new Error(`cannot express /${regex.source}/${regex.flags} as a JSON Schema pattern`);
   let out = '';
   for (let i = 0; i < regex.source.length; i += 1) {
     const c = regex.source.charAt(i);
@@ -140,7 +150,9 @@ function describeRule(rule: ValidationRule, schema: JsonSchema, where: string): 
       return;
     default:
       // A rule this function does not know must be described here before the document can be built.
-      throw new Error(`${where}: the OpenAPI document cannot describe the ${String(rule.name)} rule yet (src/openapi/document.ts)`);
+      throw new Error(
+        `${where}: the OpenAPI document cannot describe the ${String(rule.name)} rule yet (src/openapi/document.ts)`,
+      );
   }
 }
 
@@ -172,7 +184,8 @@ function dtoSchema(cls: DtoClass, fields: readonly string[], notes: Record<strin
         if (rule.name !== 'isString' && typeof rule.message === 'string') messages.push(`${rule.message}.`);
       }
     }
-    if (presence === undefined || schema.type !== 'string') throw new Error(`${where}: every field must be @IsDefined or @IsOptional, and a string`);
+    if (presence === undefined || schema.type !== 'string')
+      throw new Error(`${where}: every field must be @IsDefined or @IsOptional, and a string`);
     if (presence === 'required') required.push(field);
     else {
       schema.type = ['string', 'null'];
@@ -194,7 +207,12 @@ function parameterSchema(schema: JsonSchema): JsonSchema {
   return rest;
 }
 
-function parametersOf(cls: DtoClass, fields: readonly string[], location: 'path' | 'query', notes: Record<string, string>): Record<string, unknown>[] {
+function parametersOf(
+  cls: DtoClass,
+  fields: readonly string[],
+  location: 'path' | 'query',
+  notes: Record<string, string>,
+): Record<string, unknown>[] {
   const { properties, required } = dtoSchema(cls, fields, notes);
   return fields.map((field) => {
     const schema = properties[field] as JsonSchema;
@@ -211,11 +229,13 @@ function parametersOf(cls: DtoClass, fields: readonly string[], location: 'path'
 const ENVELOPE_NOTES: Record<string, string> = {
   Source: 'The channel, recorded on the operation (e.g. `WEB`, `IVR`).',
   IPAddress: 'The address of the calling system.',
-  DateFormat: 'How dates in the response are written: `"1"` MM/dd/yyyy HH:mm:ss (default), `"2"` MM/dd/yy HH:mm:ss, `"3"` dd/MM/yyyy HH:mm:ss.',
+  DateFormat:
+    'How dates in the response are written: `"1"` MM/dd/yyyy HH:mm:ss (default), `"2"` MM/dd/yy HH:mm:ss, `"3"` dd/MM/yyyy HH:mm:ss.',
   CurrencyCode: 'ISO 4217 numeric code; default `"840"`.',
   CurrencySymbolType: '`"1"` the sign, `"2"` the 3-letter code.',
   Language: 'Default `en`; any case.',
-  ExternalIP: "The end user's address. The service also takes an IPv6 address with a zone suffix (`fe80::1%eth0`), which the `ipv6` format does not.",
+  ExternalIP:
+    "The end user's address. The service also takes an IPv6 address with a zone suffix (`fe80::1%eth0`), which the `ipv6` format does not.",
   SessionID: 'The channel session, recorded on the operation.',
   APIVersion: `Only \`"${SUPPORTED_API_VERSION}"\`; another string is refused with \`${ERRORS.UNSUPPORTED_API_VERSION.code}\` before the other fields are judged.`,
   CallerID: 'IVR: the calling phone number.',
@@ -270,17 +290,30 @@ interface ErrorOptions {
   allow?: string[];
 }
 
-function responseHeaders(status: number, names: readonly ErrorName[], options: ErrorOptions): Record<string, HeaderObject | Reference> {
+function responseHeaders(
+  status: number,
+  names: readonly ErrorName[],
+  options: ErrorOptions,
+): Record<string, HeaderObject | Reference> {
   const headers: Record<string, HeaderObject | Reference> = { [CORRELATION_HEADER]: ref('headers', 'CorrelationId') };
   if (status === 401) headers['WWW-Authenticate'] = ref('headers', 'WWWAuthenticate');
   if (status === 405 && options.allow !== undefined) {
-    headers.Allow = { description: 'The methods this path accepts.', required: true, schema: { type: 'string', const: options.allow.join(', ') } };
+    headers.Allow = {
+      description: 'The methods this path accepts.',
+      required: true,
+      schema: { type: 'string', const: options.allow.join(', ') },
+    };
   }
-  if (names.includes('SERVICE_UNAVAILABLE') || names.includes('RATE_LIMITED')) headers['Retry-After'] = ref('headers', 'RetryAfter');
+  if (names.includes('SERVICE_UNAVAILABLE') || names.includes('RATE_LIMITED'))
+    headers['Retry-After'] = ref('headers', 'RetryAfter');
   else if (names.includes('IDEMPOTENCY_IN_PROGRESS')) {
-    headers['Retry-After'] = { description: `With \`${ERRORS.IDEMPOTENCY_IN_PROGRESS.code}\`: seconds to wait before retrying.`, schema: { type: 'integer', minimum: 0 } };
+    headers['Retry-After'] = {
+      description: `With \`${ERRORS.IDEMPOTENCY_IN_PROGRESS.code}\`: seconds to wait before retrying.`,
+      schema: { type: 'integer', minimum: 0 },
+    };
   }
-  if (options.idempotent === true && status < 500) headers['Idempotent-Replayed'] = ref('headers', 'IdempotentReplayed');
+  if (options.idempotent === true && status < 500)
+    headers['Idempotent-Replayed'] = ref('headers', 'IdempotentReplayed');
   if (options.rateLimited === true) {
     headers.RateLimit = ref('headers', 'RateLimit');
     headers['RateLimit-Policy'] = ref('headers', 'RateLimitPolicy');
@@ -293,7 +326,14 @@ function responseHeaders(status: number, names: readonly ErrorName[], options: E
  * can meet a malformed x-correlation-id (400) and the unexpected (500), so those two are always there.
  */
 function errorResponses(face: Face, names: readonly ErrorName[], options: ErrorOptions = {}): Responses {
-  const all = [...new Set<ErrorName>(['VALIDATION_FAILED', ...names, ...(options.rateLimited === true ? (['RATE_LIMITED'] as const) : []), 'INTERNAL'])];
+  const all = [
+    ...new Set<ErrorName>([
+      'VALIDATION_FAILED',
+      ...names,
+      ...(options.rateLimited === true ? (['RATE_LIMITED'] as const) : []),
+      'INTERNAL',
+    ]),
+  ];
   const statuses = [...new Set(all.map((name) => ERRORS[name].status))].sort((a, b) => a - b);
   const responses: Responses = {};
   for (const status of statuses) {
@@ -307,7 +347,11 @@ function errorResponses(face: Face, names: readonly ErrorName[], options: ErrorO
   return responses;
 }
 
-function success(description: string, schema: JsonSchema | undefined, options: ErrorOptions & { mediaType?: string } = {}): ResponseObject {
+function success(
+  description: string,
+  schema: JsonSchema | undefined,
+  options: ErrorOptions & { mediaType?: string } = {},
+): ResponseObject {
   return {
     description,
     headers: responseHeaders(200, [], options),
@@ -321,11 +365,22 @@ const sortResponses = (responses: Responses): Responses =>
 const bearer = (scope: Scope): Record<string, string[]>[] => [{ bearerAuth: [scope] }];
 const NO_TOKEN: Record<string, string[]>[] = [];
 
-const AUTH: ErrorName[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_NOT_YET_VALID', 'TOKEN_CLAIMS_INVALID', 'SCOPE_MISSING'];
+const AUTH: ErrorName[] = [
+  'TOKEN_MISSING',
+  'TOKEN_INVALID',
+  'TOKEN_EXPIRED',
+  'TOKEN_NOT_YET_VALID',
+  'TOKEN_CLAIMS_INVALID',
+  'SCOPE_MISSING',
+];
 const BODY: ErrorName[] = ['MALFORMED_BODY', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
 const IDEMPOTENCY: ErrorName[] = ['IDEMPOTENCY_IN_PROGRESS', 'IDEMPOTENCY_KEY_REUSED'];
 
-function pathItem(face: Face, operations: Partial<Record<'get' | 'put' | 'post', OperationObject>>, options: { rateLimited?: boolean } = {}): PathItem {
+function pathItem(
+  face: Face,
+  operations: Partial<Record<'get' | 'put' | 'post', OperationObject>>,
+  options: { rateLimited?: boolean } = {},
+): PathItem {
   const allow = Object.keys(operations).map((method) => method.toUpperCase());
   return {
     ...operations,
@@ -338,9 +393,15 @@ function pathItem(face: Face, operations: Partial<Record<'get' | 'put' | 'post',
 
 const LIMITED = { rateLimited: true };
 
-const jsonBody = (schemaName: string, required: boolean, examples?: Record<string, { summary: string; value: unknown }>): Record<string, unknown> => ({
+const jsonBody = (
+  schemaName: string,
+  required: boolean,
+  examples?: Record<string, { summary: string; value: unknown }>,
+): Record<string, unknown> => ({
   required,
-  content: { 'application/json': { schema: ref('schemas', schemaName), ...(examples !== undefined ? { examples } : {}) } },
+  content: {
+    'application/json': { schema: ref('schemas', schemaName), ...(examples !== undefined ? { examples } : {}) },
+  },
 });
 
 const SAMPLE_ENVELOPE = {
@@ -388,8 +449,17 @@ function schemas(): Record<string, JsonSchema> {
   return {
     DeLinkAccountRequest: envelopeSchema(DeLinkAccountDto, 'DeLinkAccount request'),
     GetLinkAccountsRequest: envelopeSchema(GetLinkAccountsDto, 'GetLinkAccounts request'),
-    RegisterAccountRequest: { type: 'object', required: register.required, properties: register.properties, description: 'Unknown fields are ignored.' },
-    DeleteAccountRequest: { type: 'object', properties: del.properties, description: 'Every field is optional, and so is the body. Unknown fields are ignored.' },
+    RegisterAccountRequest: {
+      type: 'object',
+      required: register.required,
+      properties: register.properties,
+      description: 'Unknown fields are ignored.',
+    },
+    DeleteAccountRequest: {
+      type: 'object',
+      properties: del.properties,
+      description: 'Every field is optional, and so is the body. Unknown fields are ignored.',
+    },
 
     ErrorCode: {
       type: 'string',
@@ -400,7 +470,10 @@ function schemas(): Record<string, JsonSchema> {
       type: 'object',
       required: ['Field', 'Message'],
       additionalProperties: false,
-      properties: { Field: { type: 'string', description: 'The field, or the header, that failed.' }, Message: { type: 'string' } },
+      properties: {
+        Field: { type: 'string', description: 'The field, or the header, that failed.' },
+        Message: { type: 'string' },
+      },
     },
     CoreCreditError: {
       type: 'object',
@@ -420,14 +493,19 @@ function schemas(): Record<string, JsonSchema> {
         },
       },
       if: { properties: { ErrorCode: { const: ERRORS.VALIDATION_FAILED.code } } },
-      then: { properties: { ResponseData: { type: 'object', required: ['Errors'], properties: { Errors: { minItems: 1 } } } } },
+      then: {
+        properties: { ResponseData: { type: 'object', required: ['Errors'], properties: { Errors: { minItems: 1 } } } },
+      },
       else: { properties: { ResponseData: { type: 'object', properties: { Errors: false } } } },
     },
     IssuerFieldError: {
       type: 'object',
       required: ['field', 'message'],
       additionalProperties: false,
-      properties: { field: { type: 'string', description: 'The path, query or body field, or the header, that failed.' }, message: { type: 'string' } },
+      properties: {
+        field: { type: 'string', description: 'The path, query or body field, or the header, that failed.' },
+        message: { type: 'string' },
+      },
     },
     IssuerError: {
       type: 'object',
@@ -437,7 +515,11 @@ function schemas(): Record<string, JsonSchema> {
       properties: {
         errorCode: ref('schemas', 'ErrorCode'),
         message: { type: 'string' },
-        correlationId: { type: 'string', pattern: CORRELATION_PATTERN, description: `The request's \`${CORRELATION_HEADER}\`.` },
+        correlationId: {
+          type: 'string',
+          pattern: CORRELATION_PATTERN,
+          description: `The request's \`${CORRELATION_HEADER}\`.`,
+        },
         errors: { type: 'array', minItems: 1, items: ref('schemas', 'IssuerFieldError') },
       },
       if: { properties: { errorCode: { const: ERRORS.VALIDATION_FAILED.code } } },
@@ -469,8 +551,16 @@ function schemas(): Record<string, JsonSchema> {
           required: ['SSUserID', 'Accounts'],
           additionalProperties: false,
           properties: {
-            SSUserID: { type: 'string', pattern: SS_USER_ID_PATTERN.source, description: 'As the user was registered.' },
-            Accounts: { type: 'array', description: 'The linked accounts only, the main account first.', items: ref('schemas', 'LinkedAccount') },
+            SSUserID: {
+              type: 'string',
+              pattern: SS_USER_ID_PATTERN.source,
+              description: 'As the user was registered.',
+            },
+            Accounts: {
+              type: 'array',
+              description: 'The linked accounts only, the main account first.',
+              items: ref('schemas', 'LinkedAccount'),
+            },
           },
         },
       },
@@ -495,36 +585,72 @@ function schemas(): Record<string, JsonSchema> {
       type: 'object',
       required: ['operationId', 'status'],
       additionalProperties: false,
-      properties: { operationId: { type: 'string', format: 'uuid', description: 'The operation this delete recorded.' }, status: { const: 'SUCCESSFUL' } },
+      properties: {
+        operationId: { type: 'string', format: 'uuid', description: 'The operation this delete recorded.' },
+        status: { const: 'SUCCESSFUL' },
+      },
     },
     OperationsPage: {
       type: 'object',
       required: ['operations', 'total'],
       additionalProperties: false,
       properties: {
-        operations: { type: 'array', items: ref('schemas', 'Operation'), description: 'Most recent first; ties in recording order.' },
+        operations: {
+          type: 'array',
+          items: ref('schemas', 'Operation'),
+          description: 'Most recent first; ties in recording order.',
+        },
         total: { type: 'integer', minimum: 0, description: "All of the consumer's operations, not only this page's." },
       },
     },
     Operation: {
       type: 'object',
-      description: 'One state-changing request (register, delink, delete) that passed authentication and validation, successful or refused.',
+      description:
+        'One state-changing request (register, delink, delete) that passed authentication and validation, successful or refused.',
       required: [
-        'operationId', 'operation', 'status', 'errorCode', 'startTime', 'endTime', 'requestorType', 'requestorId', 'issuerId', 'consumerId',
-        'accountId', 'reason', 'reasonCode', 'source', 'sessionId', 'ipAddress', 'externalIp', 'callerId', 'calledId', 'correlationId',
+        'operationId',
+        'operation',
+        'status',
+        'errorCode',
+        'startTime',
+        'endTime',
+        'requestorType',
+        'requestorId',
+        'issuerId',
+        'consumerId',
+        'accountId',
+        'reason',
+        'reasonCode',
+        'source',
+        'sessionId',
+        'ipAddress',
+        'externalIp',
+        'callerId',
+        'calledId',
+        'correlationId',
       ],
       additionalProperties: false,
       properties: {
         operationId: { type: 'string', format: 'uuid' },
         operation: { enum: ['REGISTER', 'DELINK', 'DELETE'] },
         status: { enum: ['SUCCESSFUL', 'FAILED'] },
-        errorCode: { oneOf: [ref('schemas', 'ErrorCode'), { type: 'null' }], description: 'The refusal; null on success.' },
+        errorCode: {
+          oneOf: [ref('schemas', 'ErrorCode'), { type: 'null' }],
+          description: 'The refusal; null on success.',
+        },
         startTime: { type: 'string', format: 'date-time', description: 'ISO 8601, UTC.' },
         endTime: { type: 'string', format: 'date-time', description: 'ISO 8601, UTC.' },
-        requestorType: { enum: ['USER', 'ISSUER'], description: '`USER` for self-service, `ISSUER` for the issuer API.' },
+        requestorType: {
+          enum: ['USER', 'ISSUER'],
+          description: '`USER` for self-service, `ISSUER` for the issuer API.',
+        },
         requestorId: { type: ['string', 'null'], description: "The token's `sub`." },
         issuerId: { type: 'string', pattern: ISSUER_ID_PATTERN.source },
-        consumerId: { type: ['string', 'null'], pattern: SS_USER_ID_PATTERN.source, description: 'The SSUserID / consumerId as the request gave it.' },
+        consumerId: {
+          type: ['string', 'null'],
+          pattern: SS_USER_ID_PATTERN.source,
+          description: 'The SSUserID / consumerId as the request gave it.',
+        },
         accountId: { ...nullable(accountNumber) },
         reason: { ...nullable(parameterSchema(del.properties.reason as JsonSchema)) },
         reasonCode: { enum: ['USER_DECISION', 'ISSUER_DECISION', null] },
@@ -534,18 +660,32 @@ function schemas(): Record<string, JsonSchema> {
         externalIp: { type: ['string', 'null'], description: 'From the CoreCredit envelope: `ExternalIP`.' },
         callerId: { type: ['string', 'null'], description: 'From the CoreCredit envelope: `CallerID`.' },
         calledId: { type: ['string', 'null'], description: 'From the CoreCredit envelope: `CalledID`.' },
-        correlationId: { type: 'string', pattern: CORRELATION_PATTERN, description: `The request's \`${CORRELATION_HEADER}\`.` },
+        correlationId: {
+          type: 'string',
+          pattern: CORRELATION_PATTERN,
+          description: `The request's \`${CORRELATION_HEADER}\`.`,
+        },
       },
     },
 
-    HealthLive: { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'ok' } } },
+    HealthLive: {
+      type: 'object',
+      required: ['status'],
+      additionalProperties: false,
+      properties: { status: { const: 'ok' } },
+    },
     HealthReady: {
       type: 'object',
       required: ['status', 'checks'],
       additionalProperties: false,
       properties: {
         status: { enum: ['ok', 'unavailable'] },
-        checks: { type: 'object', required: ['database'], additionalProperties: false, properties: { database: { enum: ['ok', 'unavailable'] } } },
+        checks: {
+          type: 'object',
+          required: ['database'],
+          additionalProperties: false,
+          properties: { database: { enum: ['ok', 'unavailable'] } },
+        },
       },
     },
   };
@@ -557,8 +697,16 @@ const COMPONENT_HEADERS: Record<string, HeaderObject> = {
     required: true,
     schema: { type: 'string', pattern: CORRELATION_PATTERN },
   },
-  WWWAuthenticate: { description: 'The authentication scheme to use.', required: true, schema: { type: 'string', const: 'Bearer' } },
-  RetryAfter: { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0 } },
+  WWWAuthenticate: {
+    description: 'The authentication scheme to use.',
+    required: true,
+    schema: { type: 'string', const: 'Bearer' },
+  },
+  RetryAfter: {
+    description: 'Seconds to wait before retrying.',
+    required: true,
+    schema: { type: 'integer', minimum: 0 },
+  },
   RateLimit: {
     description:
       'The budgets this request spent (IETF RateLimit header fields, draft 8): `"client"` per client address, ' +
@@ -570,7 +718,8 @@ const COMPONENT_HEADERS: Record<string, HeaderObject> = {
     schema: { type: 'string', minLength: 1 },
   },
   IdempotentReplayed: {
-    description: 'Present when this response is the replay of the first response to the same Idempotency-Key and request.',
+    description:
+      'Present when this response is the replay of the first response to the same Idempotency-Key and request.',
     schema: { type: 'string', const: 'true' },
   },
 };
@@ -596,7 +745,9 @@ key or JWKS; \`alg: none\` is refused). Claims:
 Each operation's security requirement names the scope it needs.`;
 
 function catalogueTable(): string {
-  const rows = Object.entries(ERRORS).map(([name, entry]) => `| \`${entry.code}\` | ${entry.status} | ${name} | ${entry.message} |`);
+  const rows = Object.entries(ERRORS).map(
+    ([name, entry]) => `| \`${entry.code}\` | ${entry.status} | ${name} | ${entry.message} |`,
+  );
   return ['| ErrorCode | HTTP | name | message |', '|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -650,7 +801,13 @@ function buildOpenApiDocument(): OpenApiDocument {
   });
   const correlation = ref('parameters', 'CorrelationId');
   const idempotencyKey = ref('parameters', 'IdempotencyKey');
-  const plainOperation = (id: string, summary: string, text: string, tags: string[], responses: Responses): OperationObject => ({
+  const plainOperation = (
+    id: string,
+    summary: string,
+    text: string,
+    tags: string[],
+    responses: Responses,
+  ): OperationObject => ({
     operationId: id,
     tags,
     summary,
@@ -661,103 +818,179 @@ function buildOpenApiDocument(): OpenApiDocument {
   });
 
   const paths: Record<string, PathItem> = {
-    [DELINK_PATH]: pathItem('corecredit', {
-      post: {
-        operationId: 'DeLinkAccount',
-        tags: ['CoreCredit'],
-        summary: 'Remove an account from a self-service user',
-        description:
-          'Delinks `AccountNumber` from `SSUserID`. The main account is never delinked, even when INACTIVE or DELETED. ' +
-          'Records a DELINK operation, successful or refused, once authentication and validation have passed. ' +
-          'Scope `selfservice:delink`; a token with `ssUserId` may act only for that user.',
-        security: bearer('selfservice:delink'),
-        parameters: [correlation, idempotencyKey],
-        requestBody: jsonBody('DeLinkAccountRequest', true, {
-          web: { summary: 'The documented sample (web portal)', value: SAMPLE_ENVELOPE },
-          ivr: { summary: 'From the IVR, with the phone numbers', value: IVR_ENVELOPE },
-        }),
-        responses: sortResponses({
-          '200': success('Delinked.', ref('schemas', 'DeLinkAccountSuccess'), { idempotent: true, ...LIMITED }),
-          ...errorResponses(
-            'corecredit',
-            [...BODY, 'UNSUPPORTED_API_VERSION', ...AUTH, 'USER_NOT_ALLOWED', 'USER_NOT_FOUND', 'ACCOUNT_NOT_LINKED', 'ACCOUNT_ALREADY_DELINKED', 'MAIN_ACCOUNT', ...IDEMPOTENCY, 'SERVICE_UNAVAILABLE'],
-            { idempotent: true, ...LIMITED },
-          ),
-        }),
+    [DELINK_PATH]: pathItem(
+      'corecredit',
+      {
+        post: {
+          operationId: 'DeLinkAccount',
+          tags: ['CoreCredit'],
+          summary: 'Remove an account from a self-service user',
+          description:
+            'Delinks `AccountNumber` from `SSUserID`. The main account is never delinked, even when INACTIVE or DELETED. ' +
+            'Records a DELINK operation, successful or refused, once authentication and validation have passed. ' +
+            'Scope `selfservice:delink`; a token with `ssUserId` may act only for that user.',
+          security: bearer('selfservice:delink'),
+          parameters: [correlation, idempotencyKey],
+          requestBody: jsonBody('DeLinkAccountRequest', true, {
+            web: { summary: 'The documented sample (web portal)', value: SAMPLE_ENVELOPE },
+            ivr: { summary: 'From the IVR, with the phone numbers', value: IVR_ENVELOPE },
+          }),
+          responses: sortResponses({
+            '200': success('Delinked.', ref('schemas', 'DeLinkAccountSuccess'), { idempotent: true, ...LIMITED }),
+            ...errorResponses(
+              'corecredit',
+              [
+                ...BODY,
+                'UNSUPPORTED_API_VERSION',
+                ...AUTH,
+                'USER_NOT_ALLOWED',
+                'USER_NOT_FOUND',
+                'ACCOUNT_NOT_LINKED',
+                'ACCOUNT_ALREADY_DELINKED',
+                'MAIN_ACCOUNT',
+                ...IDEMPOTENCY,
+                'SERVICE_UNAVAILABLE',
+              ],
+              { idempotent: true, ...LIMITED },
+            ),
+          }),
+        },
       },
-    }, LIMITED),
-    [GET_LINKS_PATH]: pathItem('corecredit', {
-      post: {
-        operationId: 'GetLinkAccounts',
-        tags: ['CoreCredit'],
-        summary: "List a self-service user's linked accounts",
-        description:
-          'The linked accounts of `SSUserID`, the main account first. `AccountNumber` is not required. ' +
-          'Scope `selfservice:read`; a token with `ssUserId` may read only that user.',
-        security: bearer('selfservice:read'),
-        parameters: [correlation],
-        requestBody: jsonBody('GetLinkAccountsRequest', true, {
-          web: { summary: 'From the web portal', value: { Source: 'Web', ExternalIP: '10.120.0.0', APIVersion: SUPPORTED_API_VERSION, SSUserID: '8888010000000231', DateFormat: '1' } },
-        }),
-        responses: sortResponses({
-          '200': success('The linked accounts.', ref('schemas', 'GetLinkAccountsSuccess'), LIMITED),
-          ...errorResponses('corecredit', [...BODY, 'UNSUPPORTED_API_VERSION', ...AUTH, 'USER_NOT_ALLOWED', 'USER_NOT_FOUND', 'SERVICE_UNAVAILABLE'], LIMITED),
-        }),
+      LIMITED,
+    ),
+    [GET_LINKS_PATH]: pathItem(
+      'corecredit',
+      {
+        post: {
+          operationId: 'GetLinkAccounts',
+          tags: ['CoreCredit'],
+          summary: "List a self-service user's linked accounts",
+          description:
+            'The linked accounts of `SSUserID`, the main account first. `AccountNumber` is not required. ' +
+            'Scope `selfservice:read`; a token with `ssUserId` may read only that user.',
+          security: bearer('selfservice:read'),
+          parameters: [correlation],
+          requestBody: jsonBody('GetLinkAccountsRequest', true, {
+            web: {
+              summary: 'From the web portal',
+              value: {
+                Source: 'Web',
+                ExternalIP: '10.120.0.0',
+                APIVersion: SUPPORTED_API_VERSION,
+                SSUserID: '8888010000000231',
+                DateFormat: '1',
+              },
+            },
+          }),
+          responses: sortResponses({
+            '200': success('The linked accounts.', ref('schemas', 'GetLinkAccountsSuccess'), LIMITED),
+            ...errorResponses(
+              'corecredit',
+              [
+                ...BODY,
+                'UNSUPPORTED_API_VERSION',
+                ...AUTH,
+                'USER_NOT_ALLOWED',
+                'USER_NOT_FOUND',
+                'SERVICE_UNAVAILABLE',
+              ],
+              LIMITED,
+            ),
+          }),
+        },
       },
-    }, LIMITED),
-    [openApiPath(ACCOUNT_PATH)]: pathItem('issuer', {
-      put: {
-        operationId: 'RegisterAccount',
-        tags: ['Issuer'],
-        summary: 'Register an account for a consumer',
-        description:
-          'The first account registered for a consumer creates the self-service user and is its main account. Repeating the call for ' +
-          'the same consumer is idempotent: it updates `state` and `accountProductId` and re-links a delinked account. An account ' +
-          'registered to another consumer is refused. Records a REGISTER operation. Scope `issuer:write`.',
-        security: bearer('issuer:write'),
-        parameters: [...accountParams, correlation, idempotencyKey],
-        requestBody: jsonBody('RegisterAccountRequest', true, {
-          register: { summary: 'A gold card', value: { consumerId: '8888010000000231', accountProductId: 'GOLD', state: 'ACTIVE' } },
-        }),
-        responses: sortResponses({
-          '204': { description: 'Registered (or updated).', headers: responseHeaders(204, [], { idempotent: true, ...LIMITED }) },
-          ...errorResponses('issuer', [...BODY, ...AUTH, 'ISSUER_NOT_ALLOWED', 'ACCOUNT_OF_OTHER_CONSUMER', ...IDEMPOTENCY, 'SERVICE_UNAVAILABLE'], { idempotent: true, ...LIMITED }),
-        }),
+      LIMITED,
+    ),
+    [openApiPath(ACCOUNT_PATH)]: pathItem(
+      'issuer',
+      {
+        put: {
+          operationId: 'RegisterAccount',
+          tags: ['Issuer'],
+          summary: 'Register an account for a consumer',
+          description:
+            'The first account registered for a consumer creates the self-service user and is its main account. Repeating the call for ' +
+            'the same consumer is idempotent: it updates `state` and `accountProductId` and re-links a delinked account. An account ' +
+            'registered to another consumer is refused. Records a REGISTER operation. Scope `issuer:write`.',
+          security: bearer('issuer:write'),
+          parameters: [...accountParams, correlation, idempotencyKey],
+          requestBody: jsonBody('RegisterAccountRequest', true, {
+            register: {
+              summary: 'A gold card',
+              value: { consumerId: '8888010000000231', accountProductId: 'GOLD', state: 'ACTIVE' },
+            },
+          }),
+          responses: sortResponses({
+            '204': {
+              description: 'Registered (or updated).',
+              headers: responseHeaders(204, [], { idempotent: true, ...LIMITED }),
+            },
+            ...errorResponses(
+              'issuer',
+              [
+                ...BODY,
+                ...AUTH,
+                'ISSUER_NOT_ALLOWED',
+                'ACCOUNT_OF_OTHER_CONSUMER',
+                ...IDEMPOTENCY,
+                'SERVICE_UNAVAILABLE',
+              ],
+              { idempotent: true, ...LIMITED },
+            ),
+          }),
+        },
       },
-    }, LIMITED),
-    [openApiPath(DELETE_PATH)]: pathItem('issuer', {
-      post: {
-        operationId: 'DeleteAccount',
-        tags: ['Issuer'],
-        summary: 'Delete an account',
-        description:
-          'The account becomes `DELETED`; a secondary account is unlinked; the main account stays linked and undelinkable. ' +
-          'Records a DELETE operation. Scope `issuer:write`.',
-        security: bearer('issuer:write'),
-        parameters: [...accountParams, correlation, idempotencyKey],
-        requestBody: jsonBody('DeleteAccountRequest', false, {
-          user: { summary: "At the user's request", value: { reason: 'customer was contacted on June 28', reasonCode: 'USER_DECISION' } },
-        }),
-        responses: sortResponses({
-          '200': success('Deleted.', ref('schemas', 'DeleteAccountResult'), { idempotent: true, ...LIMITED }),
-          ...errorResponses('issuer', [...BODY, ...AUTH, 'ISSUER_NOT_ALLOWED', 'ACCOUNT_NOT_FOUND', ...IDEMPOTENCY, 'SERVICE_UNAVAILABLE'], { idempotent: true, ...LIMITED }),
-        }),
+      LIMITED,
+    ),
+    [openApiPath(DELETE_PATH)]: pathItem(
+      'issuer',
+      {
+        post: {
+          operationId: 'DeleteAccount',
+          tags: ['Issuer'],
+          summary: 'Delete an account',
+          description:
+            'The account becomes `DELETED`; a secondary account is unlinked; the main account stays linked and undelinkable. ' +
+            'Records a DELETE operation. Scope `issuer:write`.',
+          security: bearer('issuer:write'),
+          parameters: [...accountParams, correlation, idempotencyKey],
+          requestBody: jsonBody('DeleteAccountRequest', false, {
+            user: {
+              summary: "At the user's request",
+              value: { reason: 'customer was contacted on June 28', reasonCode: 'USER_DECISION' },
+            },
+          }),
+          responses: sortResponses({
+            '200': success('Deleted.', ref('schemas', 'DeleteAccountResult'), { idempotent: true, ...LIMITED }),
+            ...errorResponses(
+              'issuer',
+              [...BODY, ...AUTH, 'ISSUER_NOT_ALLOWED', 'ACCOUNT_NOT_FOUND', ...IDEMPOTENCY, 'SERVICE_UNAVAILABLE'],
+              { idempotent: true, ...LIMITED },
+            ),
+          }),
+        },
       },
-    }, LIMITED),
-    [openApiPath(OPERATIONS_PATH)]: pathItem('issuer', {
-      get: {
-        operationId: 'ListOperations',
-        tags: ['Issuer'],
-        summary: "List a consumer's operations",
-        description: "The consumer's operations (the audit trail), most recent first, ties in recording order, paged. Scope `issuer:read`.",
-        security: bearer('issuer:read'),
-        parameters: [...consumerParams, ...queryParams, correlation],
-        responses: sortResponses({
-          '200': success('A page of operations.', ref('schemas', 'OperationsPage'), LIMITED),
-          ...errorResponses('issuer', [...AUTH, 'ISSUER_NOT_ALLOWED', 'SERVICE_UNAVAILABLE'], LIMITED),
-        }),
+      LIMITED,
+    ),
+    [openApiPath(OPERATIONS_PATH)]: pathItem(
+      'issuer',
+      {
+        get: {
+          operationId: 'ListOperations',
+          tags: ['Issuer'],
+          summary: "List a consumer's operations",
+          description:
+            "The consumer's operations (the audit trail), most recent first, ties in recording order, paged. Scope `issuer:read`.",
+          security: bearer('issuer:read'),
+          parameters: [...consumerParams, ...queryParams, correlation],
+          responses: sortResponses({
+            '200': success('A page of operations.', ref('schemas', 'OperationsPage'), LIMITED),
+            ...errorResponses('issuer', [...AUTH, 'ISSUER_NOT_ALLOWED', 'SERVICE_UNAVAILABLE'], LIMITED),
+          }),
+        },
       },
-    }, LIMITED),
+      LIMITED,
+    ),
     '/health/live': pathItem('corecredit', {
       get: plainOperation('HealthLive', 'Liveness', 'Answers while the process runs.', ['Health'], {
         '200': success('The process runs.', ref('schemas', 'HealthLive')),
@@ -772,38 +1005,78 @@ function buildOpenApiDocument(): OpenApiDocument {
       }),
     }),
     '/metrics': pathItem('corecredit', {
-      get: plainOperation('Metrics', 'Prometheus metrics', 'The process and HTTP metrics in the Prometheus text format.', ['Operations'], {
-        '200': success('The metrics.', { type: 'string' }, { mediaType: 'text/plain' }),
-        ...errorResponses('corecredit', []),
-      }),
+      get: plainOperation(
+        'Metrics',
+        'Prometheus metrics',
+        'The process and HTTP metrics in the Prometheus text format.',
+        ['Operations'],
+        {
+          '200': success('The metrics.', { type: 'string' }, { mediaType: 'text/plain' }),
+          ...errorResponses('corecredit', []),
+        },
+      ),
     }),
     [OPENAPI_PATH]: pathItem('corecredit', {
-      get: plainOperation('GetOpenApiDocument', 'This document', 'The OpenAPI 3.1 document of the service.', ['Documentation'], {
-        '200': success('The document.', {
-          type: 'object',
-          required: ['openapi', 'info', 'paths'],
-          properties: { openapi: { type: 'string', pattern: '^3\\.1\\.' }, info: { type: 'object' }, paths: { type: 'object' } },
-        }),
-        ...errorResponses('corecredit', []),
-      }),
+      get: plainOperation(
+        'GetOpenApiDocument',
+        'This document',
+        'The OpenAPI 3.1 document of the service.',
+        ['Documentation'],
+        {
+          '200': success('The document.', {
+            type: 'object',
+            required: ['openapi', 'info', 'paths'],
+            properties: {
+              openapi: { type: 'string', pattern: '^3\\.1\\.' },
+              info: { type: 'object' },
+              paths: { type: 'object' },
+            },
+          }),
+          ...errorResponses('corecredit', []),
+        },
+      ),
     }),
     [DOCS_PATH]: pathItem('corecredit', {
-      get: plainOperation('GetDocsPage', 'API documentation page', `This document, rendered; it loads \`${OPENAPI_PATH}\`.`, ['Documentation'], {
-        '200': success('The page.', { type: 'string' }, { mediaType: 'text/html' }),
-        ...errorResponses('corecredit', []),
-      }),
+      get: plainOperation(
+        'GetDocsPage',
+        'API documentation page',
+        `This document, rendered; it loads \`${OPENAPI_PATH}\`.`,
+        ['Documentation'],
+        {
+          '200': success('The page.', { type: 'string' }, { mediaType: 'text/html' }),
+          ...errorResponses('corecredit', []),
+        },
+      ),
     }),
     [`${DOCS_PATH}/{asset}`]: pathItem('corecredit', {
       get: {
-        ...plainOperation('GetDocsAsset', 'A file of the documentation page', 'The scripts and styles the page loads, served by the service itself.', ['Documentation'], {
-          '200': {
-            description: 'The file.',
-            headers: responseHeaders(200, [], {}),
-            content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } },
+        ...plainOperation(
+          'GetDocsAsset',
+          'A file of the documentation page',
+          'The scripts and styles the page loads, served by the service itself.',
+          ['Documentation'],
+          {
+            '200': {
+              description: 'The file.',
+              headers: responseHeaders(200, [], {}),
+              content: {
+                'text/css': { schema: { type: 'string' } },
+                'text/javascript': { schema: { type: 'string' } },
+              },
+            },
+            ...errorResponses('corecredit', ['ROUTE_NOT_FOUND']),
           },
-          ...errorResponses('corecredit', ['ROUTE_NOT_FOUND']),
-        }),
-        parameters: [{ name: 'asset', in: 'path', required: true, description: 'Another name answers 404.', schema: { type: 'string', enum: [...DOCS_ASSETS] } }, correlation],
+        ),
+        parameters: [
+          {
+            name: 'asset',
+            in: 'path',
+            required: true,
+            description: 'Another name answers 404.',
+            schema: { type: 'string', enum: [...DOCS_ASSETS] },
+          },
+          correlation,
+        ],
       },
     }),
   };
@@ -811,7 +1084,9 @@ function buildOpenApiDocument(): OpenApiDocument {
   const generic = (status: number, names: ErrorName[], text: string): ResponseObject => ({
     description: `${text} The issuer error on paths under \`/issuers/\`, the CoreCredit envelope elsewhere. ErrorCodes:\n\n${codeList(names)}`,
     headers: responseHeaders(status, names, LIMITED),
-    content: { 'application/json': { schema: { oneOf: [errorSchema('corecredit', names), errorSchema('issuer', names)] } } },
+    content: {
+      'application/json': { schema: { oneOf: [errorSchema('corecredit', names), errorSchema('issuer', names)] } },
+    },
   });
 
   return {
@@ -839,7 +1114,8 @@ function buildOpenApiDocument(): OpenApiDocument {
           name: CORRELATION_HEADER,
           in: 'header',
           required: false,
-          description: 'Traces the request through responses, logs and operations; generated when absent. A malformed one is a 400.',
+          description:
+            'Traces the request through responses, logs and operations; generated when absent. A malformed one is a 400.',
           schema: { type: 'string', pattern: CORRELATION_PATTERN },
         },
         IdempotencyKey: {

@@ -31,10 +31,16 @@ export interface OperationSubject {
 }
 
 /** What the work inside an operation's transaction decided: done, or refused (the refusal is recorded and then thrown). */
-export type Outcome<T> = { ok: true; value: T; subject?: Partial<OperationSubject> } | { ok: false; error: AppError; subject?: Partial<OperationSubject> };
+export type Outcome<T> =
+  | { ok: true; value: T; subject?: Partial<OperationSubject> }
+  | { ok: false; error: AppError; subject?: Partial<OperationSubject> };
 
 export const done = <T>(value: T, subject?: Partial<OperationSubject>): Outcome<T> => ({ ok: true, value, subject });
-export const refused = (error: AppError, subject?: Partial<OperationSubject>): Outcome<never> => ({ ok: false, error, subject });
+export const refused = (error: AppError, subject?: Partial<OperationSubject>): Outcome<never> => ({
+  ok: false,
+  error,
+  subject,
+});
 
 export const consumerKey = (consumerId: string): string => consumerId.toLowerCase();
 
@@ -93,16 +99,19 @@ export async function recordedOperation<T>(
       async (manager) => {
         const result = await work(manager);
         const failure = result.ok ? null : result.error;
-        await insertOperation(manager, operationRow(operationId, ctx, { ...subject, ...result.subject }, startTime, failure));
+        await insertOperation(
+          manager,
+          operationRow(operationId, ctx, { ...subject, ...result.subject }, startTime, failure),
+        );
         return result;
       },
       options,
     );
   } catch (error) {
     const failure = error instanceof AppError ? error : toAppError(error);
-    await inTransaction(dataSource, (manager) => insertOperation(manager, operationRow(operationId, ctx, subject, startTime, failure))).catch(
-      () => undefined,
-    );
+    await inTransaction(dataSource, (manager) =>
+      insertOperation(manager, operationRow(operationId, ctx, subject, startTime, failure)),
+    ).catch(() => undefined);
     throw error;
   }
   if (!outcome.ok) throw outcome.error;
@@ -134,7 +143,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 /** Maps anything thrown below the HTTP layer to the catalogue: database away → 503, the rest → 500. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  if (isDatabaseUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE', { retryAfter: RETRY_AFTER_SECONDS, cause: error });
+  if (isDatabaseUnavailable(error))
+    return new AppError('SERVICE_UNAVAILABLE', { retryAfter: RETRY_AFTER_SECONDS, cause: error });
   return new AppError('INTERNAL', { cause: error });
 }
 

@@ -43,7 +43,13 @@ export async function openDataSource(database: DatabaseConfig = testDatabase()):
   return dataSource;
 }
 
-export const defaultJwtConfig: Config['jwt'] = { kind: 'secret', secret: TEST_SECRET, source: 'JWT_SECRET', issuer: undefined, audience: undefined };
+export const defaultJwtConfig: Config['jwt'] = {
+  kind: 'secret',
+  secret: TEST_SECRET,
+  source: 'JWT_SECRET',
+  issuer: undefined,
+  audience: undefined,
+};
 
 export async function createTestContext(
   options: {
@@ -58,7 +64,11 @@ export async function createTestContext(
 ): Promise<TestContext> {
   const database = options.database ?? testDatabase();
   const dataSource = options.dataSource ?? (await openDataSource(database));
-  const config: AppDependencies['config'] = { jwt: options.jwt ?? defaultJwtConfig, rateLimit: options.rateLimit, trustProxy: options.trustProxy };
+  const config: AppDependencies['config'] = {
+    jwt: options.jwt ?? defaultJwtConfig,
+    rateLimit: options.rateLimit,
+    trustProxy: options.trustProxy,
+  };
   const logger = options.logStream !== undefined ? createLogger('info', options.logStream) : createLogger('silent');
   const app = await createApp({ dataSource, config, logger });
   return {
@@ -95,7 +105,11 @@ export interface TokenOptions {
 
 /** A real HS256 token signed with the test secret. */
 export function mintToken(issuerId: string, options: TokenOptions = {}, extraClaims: JWTPayload = {}): Promise<string> {
-  const claims: JWTPayload = { issuerId, scope: options.scope ?? 'selfservice:delink selfservice:read', ...extraClaims };
+  const claims: JWTPayload = {
+    issuerId,
+    scope: options.scope ?? 'selfservice:delink selfservice:read',
+    ...extraClaims,
+  };
   if (options.ssUserId !== undefined) claims.ssUserId = options.ssUserId;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
@@ -148,9 +162,19 @@ export async function seedUser(
   const issuerId = options.issuerId ?? randomIssuerId();
   const ssUserId = options.ssUserId ?? `U${randomDigits(12)}`;
   const accounts = Array.from({ length: options.accounts ?? 3 }, () => randomDigits(16));
-  const ctx: RequestContext = { issuerId, requestorType: 'ISSUER', requestorId: 'test-seed', correlationId: `seed-${randomUUID()}` };
+  const ctx: RequestContext = {
+    issuerId,
+    requestorType: 'ISSUER',
+    requestorId: 'test-seed',
+    correlationId: `seed-${randomUUID()}`,
+  };
   for (const accountNumber of accounts) {
-    await registerAccount(dataSource, ctx, { accountNumber, consumerId: ssUserId, productId: null, state: options.state ?? 'ACTIVE' });
+    await registerAccount(dataSource, ctx, {
+      accountNumber,
+      consumerId: ssUserId,
+      productId: null,
+      state: options.state ?? 'ACTIVE',
+    });
   }
   const [mainAccount, ...otherAccounts] = accounts as [string, ...string[]];
   return { issuerId, ssUserId, mainAccount, otherAccounts };
@@ -165,16 +189,32 @@ export interface LinkState {
 }
 
 /** The link row of an account, as the database holds it. */
-export async function linkOf(dataSource: DataSource, issuerId: string, accountNumber: string): Promise<LinkState | undefined> {
+export async function linkOf(
+  dataSource: DataSource,
+  issuerId: string,
+  accountNumber: string,
+): Promise<LinkState | undefined> {
   const row = await dataSource
     .createQueryBuilder(AccountLink, 'l')
     .innerJoin(Account, 'a', 'a.id = l.account_id')
     .innerJoin(SelfServiceUser, 'u', 'u.id = l.user_id')
-    .select(['a.account_number AS accountNumber', 'a.state AS state', 'l.is_main AS isMain', 'l.delinked_at AS delinkedAt', 'u.ss_user_key AS ownerKey'])
+    .select([
+      'a.account_number AS accountNumber',
+      'a.state AS state',
+      'l.is_main AS isMain',
+      'l.delinked_at AS delinkedAt',
+      'u.ss_user_key AS ownerKey',
+    ])
     .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId, accountNumber })
     .getRawOne<{ accountNumber: string; state: string; isMain: unknown; delinkedAt: unknown; ownerKey: string }>();
   if (row === undefined) return undefined;
-  return { accountNumber: row.accountNumber, state: row.state, isMain: Number(row.isMain) === 1, delinked: row.delinkedAt !== null, ownerKey: row.ownerKey };
+  return {
+    accountNumber: row.accountNumber,
+    state: row.state,
+    isMain: Number(row.isMain) === 1,
+    delinked: row.delinkedAt !== null,
+    ownerKey: row.ownerKey,
+  };
 }
 
 /** Every operation recorded for an issuer, in recording order. */

@@ -76,7 +76,9 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<ServerProcess
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       waiting.push({ predicate, resolve });
-      void exited.then((code) => reject(new Error(`the server exited (${code}) before the awaited log line:\n${output.join('\n')}`)));
+      void exited.then((code) =>
+        reject(new Error(`the server exited (${code}) before the awaited log line:\n${output.join('\n')}`)),
+      );
     });
   };
 
@@ -91,7 +93,10 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<ServerProcess
     listening = await Promise.race([
       logged((entry) => entry.msg === 'listening' && typeof entry.port === 'number'),
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`the server did not listen within ${STARTUP_TIMEOUT_MS} ms:\n${output.join('\n')}`)), STARTUP_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`the server did not listen within ${STARTUP_TIMEOUT_MS} ms:\n${output.join('\n')}`)),
+          STARTUP_TIMEOUT_MS,
+        );
       }),
     ]);
   } catch (error) {

@@ -3,7 +3,18 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
 import type { DatabaseConfig } from '../../src/config';
-import { buildEnvelope, createTestContext, issuerToken, linkOf, mintToken, openDataSource, operationsOf, seedUser, testDatabase, type TestContext } from '../helpers/context';
+import {
+  buildEnvelope,
+  createTestContext,
+  issuerToken,
+  linkOf,
+  mintToken,
+  openDataSource,
+  operationsOf,
+  seedUser,
+  testDatabase,
+  type TestContext,
+} from '../helpers/context';
 import { TcpProxy } from '../helpers/tcp-proxy';
 
 /** Every request must answer within this bound; a hung request fails the test. */
@@ -21,7 +32,13 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     proxy = await new TcpProxy(url.hostname, Number(url.port || 3306)).start();
     url.port = String(proxy.port);
     ctx = await createTestContext({
-      database: { ...database, url: url.toString(), poolSize: 4, acquireTimeoutMs: 500, queryTimeoutMs: QUERY_TIMEOUT_MS },
+      database: {
+        ...database,
+        url: url.toString(),
+        poolSize: 4,
+        acquireTimeoutMs: 500,
+        queryTimeoutMs: QUERY_TIMEOUT_MS,
+      },
     });
     direct = await openDataSource(database);
   });
@@ -34,7 +51,10 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
   afterEach(() => proxy.set('pass'));
 
   async function delink(issuerId: string, body: Record<string, unknown>, correlationId?: string) {
-    const req = request(ctx.app).post(DELINK_PATH).timeout(ANSWER_WITHIN_MS).set('Authorization', `Bearer ${await mintToken(issuerId)}`);
+    const req = request(ctx.app)
+      .post(DELINK_PATH)
+      .timeout(ANSWER_WITHIN_MS)
+      .set('Authorization', `Bearer ${await mintToken(issuerId)}`);
     if (correlationId !== undefined) req.set('x-correlation-id', correlationId);
     return req.send(body);
   }
@@ -50,7 +70,11 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     expect(res.body).toEqual({ Message: expect.any(String), Status: false, ErrorCode: 'ERR01190', ResponseData: {} });
     expect(JSON.stringify(res.body)).not.toMatch(/ECONN|mysql|SELECT|UPDATE|at /);
 
-    const list = await request(ctx.app).post(GET_LINKS_PATH).timeout(ANSWER_WITHIN_MS).set('Authorization', `Bearer ${await mintToken(user.issuerId)}`).send(body);
+    const list = await request(ctx.app)
+      .post(GET_LINKS_PATH)
+      .timeout(ANSWER_WITHIN_MS)
+      .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
+      .send(body);
     expect([list.status, list.body.ErrorCode]).toEqual([503, 'ERR01190']);
     const register = await request(ctx.app)
       .put(`/issuers/${user.issuerId}/accounts/5000000000000001`)
@@ -70,7 +94,9 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
   it('when the database stops answering mid-transaction, then each request answers 200 or 503 in bounded time, and nothing is half-written', async () => {
     const user = await seedUser(direct, { accounts: 9 });
     proxy.set({ delayMs: 150 });
-    const pending = user.otherAccounts.map((account, i) => delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }), `fault-${i}`));
+    const pending = user.otherAccounts.map((account, i) =>
+      delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }), `fault-${i}`),
+    );
     await new Promise((resolve) => setTimeout(resolve, 400));
     proxy.set('blackhole');
     const responses = await Promise.all(pending);
@@ -84,7 +110,9 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     const operations = await operationsOf(direct, user.issuerId);
     for (const [i, account] of user.otherAccounts.entries()) {
       const link = await linkOf(direct, user.issuerId, account);
-      const successes = operations.filter((op) => op.operation === 'DELINK' && op.accountNumber === account && op.status === 'SUCCESSFUL');
+      const successes = operations.filter(
+        (op) => op.operation === 'DELINK' && op.accountNumber === account && op.status === 'SUCCESSFUL',
+      );
       // A change and its operation commit together or not at all.
       expect(successes).toHaveLength(link!.delinked ? 1 : 0);
       if (responses[i]!.status === 200) {
@@ -95,26 +123,40 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     expect(await linkOf(direct, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false });
 
     // Recovered without a restart.
-    const again = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }));
+    const again = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
+    );
     expect(again.status).toBe(409);
   });
 
   it('when the database is slow but within the timeout, then requests succeed', async () => {
     const user = await seedUser(direct);
     proxy.set({ delayMs: 50 });
-    expect((await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }))).status).toBe(200);
+    expect(
+      (await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] })))
+        .status,
+    ).toBe(200);
   });
 
   it('when the database is slower than the query timeout, then 503, and the abandoned transaction never commits later', async () => {
     const user = await seedUser(direct);
     const account = user.otherAccounts[0]!;
     proxy.set({ delayMs: QUERY_TIMEOUT_MS + 500 });
-    const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }), 'too-slow');
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }),
+      'too-slow',
+    );
     expect([res.status, res.body.ErrorCode]).toEqual([503, 'ERR01190']);
     proxy.set('pass');
     // Longer than every delayed packet could still be in flight.
     await new Promise((resolve) => setTimeout(resolve, QUERY_TIMEOUT_MS + 1_000));
     expect(await linkOf(direct, user.issuerId, account)).toMatchObject({ delinked: false });
-    expect((await operationsOf(direct, user.issuerId)).filter((op) => op.correlationId === 'too-slow' && op.status === 'SUCCESSFUL')).toEqual([]);
+    expect(
+      (await operationsOf(direct, user.issuerId)).filter(
+        (op) => op.correlationId === 'too-slow' && op.status === 'SUCCESSFUL',
+      ),
+    ).toEqual([]);
   });
 });

@@ -6,7 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { DELINK_PATH } from '../../src/corecredit/routes';
-import { buildEnvelope, issuerToken, linkOf, mintToken, openDataSource, operationsOf, randomDigits, seedUser, type SeededUser, TEST_SECRET } from '../helpers/context';
+import {
+  buildEnvelope,
+  issuerToken,
+  linkOf,
+  mintToken,
+  openDataSource,
+  operationsOf,
+  randomDigits,
+  seedUser,
+  type SeededUser,
+  TEST_SECRET,
+} from '../helpers/context';
 import { type ServerProcess, serverEnv, startServer } from '../helpers/process';
 
 const INSTANCES = 3;
@@ -22,7 +33,9 @@ describe('several instances over one database', () => {
   let direct: DataSource;
 
   beforeAll(async () => {
-    servers = await Promise.all(Array.from({ length: INSTANCES }, () => startServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET }))));
+    servers = await Promise.all(
+      Array.from({ length: INSTANCES }, () => startServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET }))),
+    );
     direct = await openDataSource();
   });
   afterAll(async () => {
@@ -57,7 +70,12 @@ describe('several instances over one database', () => {
         user.otherAccounts.push(account);
       } else {
         const pool = [user.mainAccount, ...user.otherAccounts];
-        calls.push({ kind: roll < 8 ? 'delink' : 'delete', account: pool[(i * 31) % pool.length]!, user, correlationId });
+        calls.push({
+          kind: roll < 8 ? 'delink' : 'delete',
+          account: pool[(i * 31) % pool.length]!,
+          user,
+          correlationId,
+        });
       }
     }
 
@@ -107,7 +125,11 @@ describe('several instances over one database', () => {
     // Every request has exactly one operation, found by its correlation id.
     const byCorrelation = new Map<string, number>();
     for (const op of operations) byCorrelation.set(op.correlationId, (byCorrelation.get(op.correlationId) ?? 0) + 1);
-    for (const call of calls) expect({ id: call.correlationId, operations: byCorrelation.get(call.correlationId) }).toEqual({ id: call.correlationId, operations: 1 });
+    for (const call of calls)
+      expect({ id: call.correlationId, operations: byCorrelation.get(call.correlationId) }).toEqual({
+        id: call.correlationId,
+        operations: 1,
+      });
 
     for (const user of users) {
       // The main account: never delinked, whatever was asked of it.
@@ -115,8 +137,12 @@ describe('several instances over one database', () => {
       for (const account of user.otherAccounts) {
         const link = await linkOf(direct, issuerId, account);
         if (link === undefined) continue; // a register that lost nothing: never planned to exist without its call
-        const delinks = operations.filter((op) => op.accountNumber === account && op.operation === 'DELINK' && op.status === 'SUCCESSFUL');
-        const deletes = operations.filter((op) => op.accountNumber === account && op.operation === 'DELETE' && op.status === 'SUCCESSFUL');
+        const delinks = operations.filter(
+          (op) => op.accountNumber === account && op.operation === 'DELINK' && op.status === 'SUCCESSFUL',
+        );
+        const deletes = operations.filter(
+          (op) => op.accountNumber === account && op.operation === 'DELETE' && op.status === 'SUCCESSFUL',
+        );
         // Each link is delinked at most once (no register re-links these accounts), and only by a recorded change.
         expect(delinks.length).toBeLessThanOrEqual(1);
         if (link.delinked) expect(delinks.length + deletes.length).toBeGreaterThanOrEqual(1);

@@ -14,7 +14,12 @@ interface SupertestInternals {
   method: string;
   url: string;
   /** Where supertest runs the test's own .expect() assertions, for .then() and .end() alike. */
-  assert: (this: SupertestInternals, resError: unknown, res: ReceivedResponse | undefined, done: Done | undefined) => void;
+  assert: (
+    this: SupertestInternals,
+    resError: unknown,
+    res: ReceivedResponse | undefined,
+    done: Done | undefined,
+  ) => void;
 }
 
 const PATCHED = Symbol.for('corecredit.openapi-responses');
@@ -28,7 +33,13 @@ if (prototype[PATCHED] !== true) {
     let problem: string | undefined;
     try {
       if (res !== undefined && res !== null) {
-        problem = validator.check({ method: this.method, url: this.url, status: res.status, headers: res.headers, text: typeof res.text === 'string' ? res.text : undefined });
+        problem = validator.check({
+          method: this.method,
+          url: this.url,
+          status: res.status,
+          headers: res.headers,
+          text: typeof res.text === 'string' ? res.text : undefined,
+        });
       }
     } catch (error) {
       // Thrown inside supertest's callback it would escape the test; as its failure it names the request.
@@ -36,6 +47,8 @@ if (prototype[PATCHED] !== true) {
     }
     if (done === undefined) return assert.call(this, resError, res, done);
     // The test's own assertions report first; a response they accept must still be the documented one.
-    assert.call(this, resError, res, (error, received) => done.call(this, error ?? (problem !== undefined ? new Error(problem) : null), received));
+    assert.call(this, resError, res, (error, received) =>
+      done.call(this, error ?? (problem !== undefined ? new Error(problem) : null), received),
+    );
   };
 }

@@ -1,10 +1,21 @@
 // Users, accounts, links and the operations trail. Written with TypeORM's Table API so it runs on MySQL and SQLite.
 import { MigrationInterface, QueryRunner, Table, TableForeignKey, TableIndex } from 'typeorm';
 
-const id = { name: 'id', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' as const };
+const id = {
+  name: 'id',
+  type: 'integer',
+  isPrimary: true,
+  isGenerated: true,
+  generationStrategy: 'increment' as const,
+};
 const issuerId = { name: 'issuer_id', type: 'varchar', length: '10' };
 const timestamp = (name: string, isNullable = false) => ({ name, type: 'datetime', precision: 3, isNullable });
-const text = (name: string, length: number, isNullable = true) => ({ name, type: 'varchar', length: String(length), isNullable });
+const text = (name: string, length: number, isNullable = true) => ({
+  name,
+  type: 'varchar',
+  length: String(length),
+  isNullable,
+});
 
 export class InitialSchema1763700000000 implements MigrationInterface {
   name = 'InitialSchema1763700000000';
@@ -14,7 +25,9 @@ export class InitialSchema1763700000000 implements MigrationInterface {
       new Table({
         name: 'ss_users',
         columns: [id, issuerId, text('ss_user_id', 30, false), text('ss_user_key', 30, false), timestamp('created_at')],
-        indices: [new TableIndex({ name: 'uq_ss_users_issuer_key', columnNames: ['issuer_id', 'ss_user_key'], isUnique: true })],
+        indices: [
+          new TableIndex({ name: 'uq_ss_users_issuer_key', columnNames: ['issuer_id', 'ss_user_key'], isUnique: true }),
+        ],
       }),
     );
     await queryRunner.createTable(
@@ -29,7 +42,13 @@ export class InitialSchema1763700000000 implements MigrationInterface {
           timestamp('created_at'),
           timestamp('updated_at'),
         ],
-        indices: [new TableIndex({ name: 'uq_accounts_issuer_number', columnNames: ['issuer_id', 'account_number'], isUnique: true })],
+        indices: [
+          new TableIndex({
+            name: 'uq_accounts_issuer_number',
+            columnNames: ['issuer_id', 'account_number'],
+            isUnique: true,
+          }),
+        ],
       }),
     );
     await queryRunner.createTable(
@@ -50,8 +69,22 @@ export class InitialSchema1763700000000 implements MigrationInterface {
           new TableIndex({ name: 'ix_account_links_user', columnNames: ['user_id'] }),
         ],
         foreignKeys: [
-          new TableForeignKey({ name: 'fk_account_links_account', columnNames: ['account_id'], referencedTableName: 'accounts', referencedColumnNames: ['id'], onDelete: 'NO ACTION', onUpdate: 'NO ACTION' }),
-          new TableForeignKey({ name: 'fk_account_links_user', columnNames: ['user_id'], referencedTableName: 'ss_users', referencedColumnNames: ['id'], onDelete: 'NO ACTION', onUpdate: 'NO ACTION' }),
+          new TableForeignKey({
+            name: 'fk_account_links_account',
+            columnNames: ['account_id'],
+            referencedTableName: 'accounts',
+            referencedColumnNames: ['id'],
+            onDelete: 'NO ACTION',
+            onUpdate: 'NO ACTION',
+          }),
+          new TableForeignKey({
+            name: 'fk_account_links_user',
+            columnNames: ['user_id'],
+            referencedTableName: 'ss_users',
+            referencedColumnNames: ['id'],
+            onDelete: 'NO ACTION',
+            onUpdate: 'NO ACTION',
+          }),
         ],
       }),
     );
