@@ -3,19 +3,9 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions, type DatabaseTimeouts } from './db/options';
 
-/** How long a request may wait for a connection, and how long one unit of database work may take, before a 503. */
-export interface DatabaseTimeouts {
-  acquireTimeoutMs: number;
-  queryTimeoutMs: number;
-}
-
-export type DatabaseConfig = (
-  { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string; poolSize: number } | { kind: 'sqlite'; path: string }
-) &
-  Partial<DatabaseTimeouts>;
-
-export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { acquireTimeoutMs: 2_000, queryTimeoutMs: 5_000 };
+export type DatabaseConfig = DatabaseOptions;
 
 export type JwtKeyConfig =
   | { kind: 'secret'; secret: string; source: 'JWT_SECRET' | 'development secret file' }

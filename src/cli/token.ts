@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { importPKCS8, SignJWT } from 'jose';
-import { ISSUER_ID_PATTERN, SS_USER_ID_PATTERN } from '../http/auth';
+import { ISSUER_ID_PATTERN, CONSUMER_ID_PATTERN } from '../links/identifiers';
 import { cliConfig, fail } from './bootstrap';
 
 const USAGE = `usage: npm run -s token -- --issuer ISSUERID [--scope "selfservice:delink selfservice:read"] [--sub NAME]
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   if (values.issuer === undefined || !ISSUER_ID_PATTERN.test(values.issuer))
     fail(`--issuer must be exactly 10 letters, digits, _ or -\n${USAGE}`);
   const ssUserId = values['ss-user-id'];
-  if (ssUserId !== undefined && !SS_USER_ID_PATTERN.test(ssUserId))
+  if (ssUserId !== undefined && !CONSUMER_ID_PATTERN.test(ssUserId))
     fail('--ss-user-id must be 1 to 30 letters or digits');
 
   const config = cliConfig();

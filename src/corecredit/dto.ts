@@ -10,11 +10,10 @@ import {
   ValidateBy,
   type ValidationOptions,
 } from 'class-validator';
-import { SS_USER_ID_PATTERN } from '../http/auth';
+import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN } from '../links/identifiers';
 import { ISO_4217_NUMERIC } from './currency-codes';
 
 export const SUPPORTED_API_VERSION = '2.0';
-export const ACCOUNT_NUMBER_PATTERN = /^\d{1,19}$/;
 const REQUEST_TIME_PATTERN = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2}):(\d{2})$/;
 
 /** `MM/dd/yyyy HH:mm:ss` naming a real calendar date and time (no 02/30, no 24:00:00). */
@@ -130,7 +129,7 @@ export class EnvelopeDto {
 
   @required('SSUserID')
   @aString('SSUserID')
-  @Matches(SS_USER_ID_PATTERN, { message: 'SSUserID must be 1 to 30 letters or digits' })
+  @Matches(CONSUMER_ID_PATTERN, { message: 'SSUserID must be 1 to 30 letters or digits' })
   SSUserID!: string;
 }
 

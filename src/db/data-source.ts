@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
-import { type DatabaseConfig, DEFAULT_DATABASE_TIMEOUTS } from '../config';
+import { type DatabaseOptions as DatabaseConfig, DEFAULT_DATABASE_TIMEOUTS } from './options';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 import { limitDataSource } from './transaction';

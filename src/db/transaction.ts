@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { E_TIMEOUT, Semaphore, type SemaphoreInterface, withTimeout } from 'async-mutex';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from '../config';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from './options';
 import { AppError } from '../errors';
 
 const MAX_ATTEMPTS = 4;

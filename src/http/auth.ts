@@ -11,10 +11,9 @@ import {
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config';
 import { AppError } from '../errors';
+import { CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
 import { locals, type Principal } from './context';
 
-export const ISSUER_ID_PATTERN = /^[A-Za-z0-9_-]{10}$/;
-export const SS_USER_ID_PATTERN = /^[A-Za-z0-9]{1,30}$/;
 /** The longest `sub` an operation can record as its requestor. */
 export const MAX_SUB_LENGTH = 255;
 
@@ -63,7 +62,7 @@ function claimsToPrincipal(payload: JWTPayload): Principal {
   if (scope !== undefined && typeof scope !== 'string') {
     throw new AppError('TOKEN_CLAIMS_INVALID', { message: 'The token scope claim must be a space-separated string.' });
   }
-  if (ssUserId !== undefined && (typeof ssUserId !== 'string' || !SS_USER_ID_PATTERN.test(ssUserId))) {
+  if (ssUserId !== undefined && (typeof ssUserId !== 'string' || !CONSUMER_ID_PATTERN.test(ssUserId))) {
     throw new AppError('TOKEN_CLAIMS_INVALID', {
       message: 'The token ssUserId claim must be 1 to 30 letters or digits.',
     });

@@ -1,7 +1,6 @@
 // The issuer account API's path, query and body fields (the issuer seed's patterns narrowed by the contract).
 import { IsDefined, IsIn, IsOptional, IsString, Matches } from 'class-validator';
-import { ISSUER_ID_PATTERN, SS_USER_ID_PATTERN } from '../http/auth';
-import { ACCOUNT_NUMBER_PATTERN } from '../corecredit/dto';
+import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
 
 const required = (field: string) => IsDefined({ message: `${field} is required and may not be null` });
 const aString = (field: string) => IsString({ message: `${field} must be a string` });
@@ -20,7 +19,7 @@ export class ConsumerPathDto {
   @required('issuerId') @aString('issuerId') @issuerIdRule issuerId!: string;
   @required('consumerId')
   @aString('consumerId')
-  @Matches(SS_USER_ID_PATTERN, { message: 'consumerId must be 1 to 30 letters or digits' })
+  @Matches(CONSUMER_ID_PATTERN, { message: 'consumerId must be 1 to 30 letters or digits' })
   consumerId!: string;
 }
 export const CONSUMER_PATH_FIELDS = ['issuerId', 'consumerId'] as const;
@@ -28,7 +27,7 @@ export const CONSUMER_PATH_FIELDS = ['issuerId', 'consumerId'] as const;
 export class RegisterAccountDto {
   @required('consumerId')
   @aString('consumerId')
-  @Matches(SS_USER_ID_PATTERN, { message: 'consumerId must be 1 to 30 letters or digits' })
+  @Matches(CONSUMER_ID_PATTERN, { message: 'consumerId must be 1 to 30 letters or digits' })
   consumerId!: string;
 
   @IsOptional()

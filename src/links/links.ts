@@ -4,18 +4,14 @@ import { Account, AccountLink, type AccountState, SelfServiceUser } from '../db/
 import { execute, persistentValue } from '../db/statements';
 import { read } from '../db/transaction';
 import { AppError } from '../errors';
-import { consumerKey, done, recordedOperation, refused, type RequestContext } from '../operations/operations';
+import { done, recordedOperation, refused, type RequestContext } from '../operations/operations';
+import { boundElsewhere, consumerKey } from './identifiers';
 
 export interface LinkedAccount {
   accountNumber: string;
   isMain: boolean;
   state: AccountState;
   linkedOn: Date;
-}
-
-/** The token may be bound to one SSUserID (a logged-in portal user): then it may act for no other. */
-function boundElsewhere(boundSsUserId: string | undefined, ssUserId: string): boolean {
-  return boundSsUserId !== undefined && consumerKey(boundSsUserId) !== consumerKey(ssUserId);
 }
 
 const WHY_NOT_DELINKED_SQL =

@@ -2,16 +2,11 @@
 import { STATUS_CODES } from 'node:http';
 import { getMetadataStorage } from 'class-validator';
 import { ISO_4217_NUMERIC } from '../corecredit/currency-codes';
-import {
-  ACCOUNT_NUMBER_PATTERN,
-  DeLinkAccountDto,
-  ENVELOPE_FIELDS,
-  GetLinkAccountsDto,
-  SUPPORTED_API_VERSION,
-} from '../corecredit/dto';
+import { DeLinkAccountDto, ENVELOPE_FIELDS, GetLinkAccountsDto, SUPPORTED_API_VERSION } from '../corecredit/dto';
 import { DELINK_PATH, GET_LINKS_PATH } from '../corecredit/routes';
 import { ERRORS, type ErrorName } from '../errors';
-import { ISSUER_ID_PATTERN, SS_USER_ID_PATTERN, type Scope } from '../http/auth';
+import { type Scope } from '../http/auth';
+import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
 import { BODY_LIMIT } from '../http/body';
 import { CORRELATION_HEADER, CORRELATION_PATTERN as CORRELATION_ID_PATTERN } from '../http/correlation';
 import {
@@ -553,7 +548,7 @@ function schemas(): Record<string, JsonSchema> {
           properties: {
             SSUserID: {
               type: 'string',
-              pattern: SS_USER_ID_PATTERN.source,
+              pattern: CONSUMER_ID_PATTERN.source,
               description: 'As the user was registered.',
             },
             Accounts: {
@@ -648,7 +643,7 @@ function schemas(): Record<string, JsonSchema> {
         issuerId: { type: 'string', pattern: ISSUER_ID_PATTERN.source },
         consumerId: {
           type: ['string', 'null'],
-          pattern: SS_USER_ID_PATTERN.source,
+          pattern: CONSUMER_ID_PATTERN.source,
           description: 'The SSUserID / consumerId as the request gave it.',
         },
         accountId: { ...nullable(accountNumber) },

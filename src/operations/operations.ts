@@ -5,6 +5,7 @@ import { Operation, type OperationKind, type RequestorType } from '../db/entitie
 import { rowInserter } from '../db/statements';
 import { inTransaction, read, RETRY_AFTER_SECONDS, type TransactionOptions } from '../db/transaction';
 import { AppError } from '../errors';
+import { consumerKey } from '../links/identifiers';
 
 /** Who asked, through which channel: everything an operation records that is not the outcome. */
 export interface RequestContext {
@@ -41,8 +42,6 @@ export const refused = (error: AppError, subject?: Partial<OperationSubject>): O
   error,
   subject,
 });
-
-export const consumerKey = (consumerId: string): string => consumerId.toLowerCase();
 
 function operationRow(
   operationId: string,
