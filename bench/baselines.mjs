@@ -125,7 +125,7 @@ async function raw() {
       const [result] = await connection.query(
         'UPDATE `account_links` SET `delinked_at` = ? WHERE is_main = 0 AND delinked_at IS NULL' +
           ' AND account_id = (SELECT `a`.`id` AS `a_id` FROM `accounts` `a` WHERE a.issuer_id = ? AND a.account_number = ?)' +
-          ' AND user_id = (SELECT `u`.`id` AS `u_id` FROM `ss_users` `u` WHERE u.issuer_id = ? AND u.ss_user_key = ?)',
+          ' AND consumer_id = (SELECT `u`.`id` AS `u_id` FROM `consumers` `u` WHERE u.issuer_id = ? AND u.consumer_key = ?)',
         [new Date(), issuerId, body.AccountNumber, issuerId, key],
       );
       let status = 200;
@@ -133,9 +133,9 @@ async function raw() {
       if (result.affectedRows !== 1) {
         // The same read the service makes to tell the caller why nothing changed.
         const [rows] = await connection.query(
-          'SELECT u.id AS userId, l.is_main AS isMain, l.id AS linkId FROM ss_users u' +
+          'SELECT u.id AS userId, l.is_main AS isMain, l.id AS linkId FROM consumers u' +
             ' LEFT JOIN accounts a ON a.issuer_id = u.issuer_id AND a.account_number = ?' +
-            ' LEFT JOIN account_links l ON l.account_id = a.id AND l.user_id = u.id WHERE u.issuer_id = ? AND u.ss_user_key = ?',
+            ' LEFT JOIN account_links l ON l.account_id = a.id AND l.consumer_id = u.id WHERE u.issuer_id = ? AND u.consumer_key = ?',
           [body.AccountNumber, issuerId, key],
         );
         const row = rows[0];
@@ -170,14 +170,14 @@ async function raw() {
     const connection = await pool.getConnection();
     try {
       const [users] = await connection.query(
-        'SELECT id, ss_user_id AS ssUserId FROM ss_users WHERE issuer_id = ? AND ss_user_key = ? LIMIT 1',
+        'SELECT id, consumer_id AS ssUserId FROM consumers WHERE issuer_id = ? AND consumer_key = ? LIMIT 1',
         [issuerId, body.SSUserID.toLowerCase()],
       );
       const user = users[0];
       if (user === undefined) return [404, failure('ERR01130', 'The SSUserID is not known.')];
       const [rows] = await connection.query(
         'SELECT a.account_number AS accountNumber, l.is_main AS isMain, a.state AS state, l.linked_at AS linkedAt FROM account_links l' +
-          ' INNER JOIN accounts a ON a.id = l.account_id WHERE l.user_id = ? AND l.delinked_at IS NULL ORDER BY l.is_main DESC, l.linked_at ASC, l.id ASC',
+          ' INNER JOIN accounts a ON a.id = l.account_id WHERE l.consumer_id = ? AND l.delinked_at IS NULL ORDER BY l.is_main DESC, l.linked_at ASC, l.id ASC',
         [user.id],
       );
       const accounts = rows.map((row) => ({
@@ -200,8 +200,8 @@ async function raw() {
         return await inTransaction(async (connection) => {
           const now = new Date();
           const [existing] = await connection.query(
-            'SELECT a.id AS accountId, l.id AS linkId, u.ss_user_key AS ownerKey FROM accounts a INNER JOIN account_links l ON l.account_id = a.id' +
-              ' INNER JOIN ss_users u ON u.id = l.user_id WHERE a.issuer_id = ? AND a.account_number = ? LIMIT 1',
+            'SELECT a.id AS accountId, l.id AS linkId, u.consumer_key AS ownerKey FROM accounts a INNER JOIN account_links l ON l.account_id = a.id' +
+              ' INNER JOIN consumers u ON u.id = l.consumer_id WHERE a.issuer_id = ? AND a.account_number = ? LIMIT 1',
             [issuerId, accountNumber],
           );
           let status = 204;
@@ -221,14 +221,14 @@ async function raw() {
             );
           } else {
             const [users] = await connection.query(
-              'SELECT id FROM ss_users WHERE issuer_id = ? AND ss_user_key = ? LIMIT 1',
+              'SELECT id FROM consumers WHERE issuer_id = ? AND consumer_key = ? LIMIT 1',
               [issuerId, key],
             );
             let userId = users[0]?.id;
             const isMain = userId === undefined;
             if (isMain) {
-              const [inserted] = await connection.query('INSERT INTO ss_users SET ?', [
-                { issuer_id: issuerId, ss_user_id: body.consumerId, ss_user_key: key, created_at: now },
+              const [inserted] = await connection.query('INSERT INTO consumers SET ?', [
+                { issuer_id: issuerId, consumer_id: body.consumerId, consumer_key: key, created_at: now },
               ]);
               userId = inserted.insertId;
             }
@@ -245,9 +245,9 @@ async function raw() {
             await connection.query('INSERT INTO account_links SET ?', [
               {
                 account_id: account.insertId,
-                user_id: userId,
+                consumer_id: userId,
                 is_main: isMain,
-                main_of_user_id: isMain ? userId : null,
+                main_of_consumer_id: isMain ? userId : null,
                 linked_at: now,
                 delinked_at: null,
               },

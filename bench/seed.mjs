@@ -68,11 +68,11 @@ export async function dropDatabase(serverUrl, name) {
   }
 }
 
-/** The compiled service's own data source (dist/ must be built): migrations and registerAccount run through it. */
-function serviceDataSource(serverUrl, database, poolSize) {
+/** The compiled service's own database (dist/ must be built): migrations and registerAccount run through it. */
+function serviceDatabase(serverUrl, database, poolSize) {
   require('reflect-metadata');
-  const { createDataSource } = require('../dist/src/db/data-source.js');
-  return createDataSource({
+  const { createDatabase } = require('../dist/src/db/database.js');
+  return createDatabase({
     kind: 'mysql',
     flavor: 'mariadb',
     url: databaseUrl(serverUrl, database, 'mysql'),
@@ -81,21 +81,21 @@ function serviceDataSource(serverUrl, database, poolSize) {
 }
 
 export async function migrate(serverUrl, database) {
-  const dataSource = serviceDataSource(serverUrl, database, 1);
-  await dataSource.initialize();
+  const db = serviceDatabase(serverUrl, database, 1);
+  await db.initialize();
   try {
-    await dataSource.runMigrations({ transaction: 'each' });
+    await db.migrate();
   } finally {
-    await dataSource.destroy();
+    await db.close();
   }
 }
 
 /** Registers users [from, to) through registerAccount, main account first, a few users at a time. */
 async function seedThroughFunction(serverUrl, database, from, to) {
-  const { registerAccount } = require('../dist/src/links/links.js');
+  const { registerAccount } = require('../dist/src/links/register.js');
   const parallel = 8;
-  const dataSource = serviceDataSource(serverUrl, database, parallel);
-  await dataSource.initialize();
+  const db = serviceDatabase(serverUrl, database, parallel);
+  await db.initialize();
   try {
     const ctx = {
       issuerId: ISSUER_ID,
@@ -108,7 +108,7 @@ async function seedThroughFunction(serverUrl, database, from, to) {
       while (next < to) {
         const user = next++;
         for (let slot = 0; slot < LINKS_PER_USER; slot += 1) {
-          await registerAccount(dataSource, ctx, {
+          await registerAccount(db, ctx, {
             accountNumber: accountOf(user, slot),
             consumerId: ssUserIdOf(user),
             productId: null,
@@ -119,7 +119,7 @@ async function seedThroughFunction(serverUrl, database, from, to) {
     };
     await Promise.all(Array.from({ length: parallel }, worker));
   } finally {
-    await dataSource.destroy();
+    await db.close();
   }
 }
 
@@ -135,7 +135,7 @@ const nextId = async (connection, table) => {
 async function seedInBulk(serverUrl, database, from, to) {
   const connection = await createConnection(serverOptions(serverUrl, database));
   try {
-    let userId = await nextId(connection, 'ss_users');
+    let userId = await nextId(connection, 'consumers');
     let accountId = await nextId(connection, 'accounts');
     let linkId = await nextId(connection, 'account_links');
     const batchUsers = 1_000;
@@ -182,7 +182,7 @@ async function seedInBulk(serverUrl, database, from, to) {
         }
       }
       await connection.query('START TRANSACTION');
-      await connection.query('INSERT INTO ss_users (id, issuer_id, ss_user_id, ss_user_key, created_at) VALUES ?', [
+      await connection.query('INSERT INTO consumers (id, issuer_id, consumer_id, consumer_key, created_at) VALUES ?', [
         users,
       ]);
       await connection.query(
@@ -190,7 +190,7 @@ async function seedInBulk(serverUrl, database, from, to) {
         [accounts],
       );
       await connection.query(
-        'INSERT INTO account_links (id, account_id, user_id, is_main, main_of_user_id, linked_at, delinked_at) VALUES ?',
+        'INSERT INTO account_links (id, account_id, consumer_id, is_main, main_of_consumer_id, linked_at, delinked_at) VALUES ?',
         [links],
       );
       await connection.query(
@@ -234,7 +234,7 @@ export async function tableSizes(serverUrl, database) {
   const connection = await createConnection(serverOptions(serverUrl, database));
   try {
     const sizes = {};
-    for (const table of ['ss_users', 'accounts', 'account_links', 'operations']) {
+    for (const table of ['consumers', 'accounts', 'account_links', 'operations']) {
       const [[{ n }]] = await connection.query(`SELECT COUNT(*) AS n FROM \`${table}\``);
       sizes[table] = Number(n);
     }
@@ -258,7 +258,7 @@ async function userRows(connection, user) {
     [ssUserId.toLowerCase(), '<ssUserKey>'],
     ...accounts.map((a, slot) => [a, `<account ${slot}>`]),
   ]);
-  const [[userRow]] = await connection.query('SELECT * FROM ss_users WHERE issuer_id = ? AND ss_user_key = ?', [
+  const [[userRow]] = await connection.query('SELECT * FROM consumers WHERE issuer_id = ? AND consumer_key = ?', [
     ISSUER_ID,
     ssUserId.toLowerCase(),
   ]);
@@ -267,7 +267,7 @@ async function userRows(connection, user) {
     [ISSUER_ID, accounts],
   );
   const [linkRows] = await connection.query(
-    'SELECT l.* FROM account_links l WHERE l.user_id = ? ORDER BY l.account_id',
+    'SELECT l.* FROM account_links l WHERE l.consumer_id = ? ORDER BY l.account_id',
     [userRow.id],
   );
   const [operationRows] = await connection.query(
@@ -283,7 +283,7 @@ async function userRows(connection, user) {
         const text = String(value);
         if (column === 'id') return [column, `<${table} id>`];
         // By column: a user's id and an account's id may well be the same number.
-        if (column === 'user_id' || column === 'main_of_user_id')
+        if (table === 'account_links' && (column === 'consumer_id' || column === 'main_of_consumer_id'))
           return [column, text === String(userRow.id) ? '<userId>' : text];
         if (column === 'account_id') return [column, accountIds.get(text) ?? text];
         if (own.has(text)) return [column, own.get(text)];
@@ -293,7 +293,7 @@ async function userRows(connection, user) {
       }),
     );
   return {
-    ss_users: [reduce(userRow, 'ss_users')],
+    consumers: [reduce(userRow, 'consumers')],
     accounts: accountRows.map((r) => reduce(r, 'accounts')),
     account_links: linkRows.map((r) => reduce(r, 'account_links')),
     operations: operationRows.map((r) => reduce(r, 'operations')),

@@ -1,12 +1,13 @@
 // Builds the Express application from its dependencies. It never listens: server.ts does, and tests use it in-process.
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import type { DataSource } from 'typeorm';
 import type { Config } from './config';
+import { envelopeError } from './corecredit/envelope';
 import { coreCreditRouter } from './corecredit/routes';
+import type { Database } from './db/database';
 import { createAuthenticator } from './http/auth';
-import { observeRequests } from './http/correlation';
-import { errorHandler, routeNotFound } from './http/envelope';
+import { checkCorrelationId, observeRequests } from './http/correlation';
+import { errorHandler, routeNotFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { createMetrics } from './http/metrics';
 import { callerRateLimit, clientRateLimit } from './http/rate-limit';
@@ -15,13 +16,13 @@ import { issuerRouter } from './issuer/routes';
 import { docsRouter } from './openapi/routes';
 
 export interface AppDependencies {
-  dataSource: DataSource;
+  database: Database;
   /** Without `rateLimit` nothing is rate limited (tests that are not about it); server.ts always passes it. */
   config: Pick<Config, 'jwt'> & Partial<Pick<Config, 'rateLimit' | 'trustProxy'>>;
   logger: Logger;
 }
 
-export async function createApp({ dataSource, config, logger }: AppDependencies): Promise<Express> {
+export async function createApp({ database, config, logger }: AppDependencies): Promise<Express> {
   const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, logger) : undefined;
   const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, logger) : undefined;
   const auth = await createAuthenticator(config.jwt, limitCaller);
@@ -32,17 +33,20 @@ export async function createApp({ dataSource, config, logger }: AppDependencies)
   if (config.trustProxy !== undefined && config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
 
   app.use(securityHeaders());
-  const metrics = createMetrics(dataSource);
+  const metrics = createMetrics(database);
   // First, so that every answer, refusals included, has its correlation id, its log line and its count.
   app.use(observeRequests(logger, metrics));
+  // Probes, scrapes and docs: never limited, never refused for a correlation id.
   app.use(metrics.router);
-  app.use(healthRouter(dataSource));
+  app.use(healthRouter(database));
   app.use(docsRouter());
-  // Health, metrics and docs are above: probes and scrapes are never limited.
-  if (limitClient !== undefined) app.use(limitClient);
-  app.use(coreCreditRouter(dataSource, auth));
-  app.use(issuerRouter(dataSource, auth));
-  app.use(routeNotFound());
-  app.use(errorHandler());
+
+  // Each face answers in its own shape, from its first check to its last error; the rest of the URL space answers in
+  // CoreCredit's envelope. Every request passes the entry checks once.
+  const entry = [checkCorrelationId(), ...(limitClient !== undefined ? [limitClient] : [])];
+  const face = { database, auth, entry, registry: metrics.registry };
+  app.use(coreCreditRouter(face));
+  app.use(issuerRouter(face));
+  app.use(...entry, routeNotFound(), errorHandler(envelopeError));
   return app;
 }

@@ -4,7 +4,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { createApp } from './app';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
-import { createDataSource } from './db/data-source';
+import { createDatabase } from './db/database';
 import { createLogger } from './logger';
 
 /** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
@@ -24,11 +24,9 @@ const SERVER_TIMEOUTS = {
 };
 
 /**
- * Under load V8 let the old generation grow to about four times its live size (30 MB) before collecting it, from the
- * machine's memory rather than the service's needs: 230 MB of RSS in the benchmark. Growing it at most twice its live
- * size between major collections keeps RSS near 150 MB at the same throughput (`npm run bench`), with no hard limit
- * that a burst could run into. V8 reads this flag at every collection, so setting it at start-up takes effect, and it
- * applies however the process is started (`npm start`, the image, the benchmark).
+ * V8 sizes the old generation from the machine's memory, not the service's needs. Growing it at most twice its live
+ * size between major collections bounds RSS under load with no hard limit that a burst could run into. V8 reads the
+ * flag at every collection, so setting it at start-up applies however the process is started.
  */
 const HEAP_GROWING_PERCENT = 100;
 
@@ -48,14 +46,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
 
-  const dataSource = createDataSource(config.database);
-  await dataSource.initialize();
+  const database = createDatabase(config.database);
+  await database.initialize();
   if (config.migrationsRun) {
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    const applied = await database.migrate();
+    if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   }
 
-  const app = await createApp({ dataSource, config, logger });
+  const app = await createApp({ database, config, logger });
   const server = createServer({
     ...SERVER_TIMEOUTS,
     headersTimeout: config.http.headersTimeoutMs,
@@ -105,8 +103,8 @@ async function main(): Promise<void> {
     force.unref();
     server.close(() => {
       clearTimeout(force);
-      dataSource
-        .destroy()
+      database
+        .close()
         .then(() => {
           logger.info('stopped');
           end(0);

@@ -251,7 +251,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
 
   describe.each(ENDPOINTS)('POST $path', (endpoint) => {
     it.each(REFUSALS)('when $when, then $status $code and the database is unchanged', async (refusal) => {
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const before = await snapshot(ctx.dataSource, user.issuerId);
 
       const res = await post(
@@ -274,7 +274,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       },
       { when: 'the scheme is written in lower case', scope: endpoint.scope, scheme: 'bearer' },
     ])('when $when, then the request is served', async ({ scope, scheme }) => {
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const res = await post(
         ctx,
         endpoint.path,
@@ -285,13 +285,13 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     });
 
     it('when the token is bound to the envelope SSUserID, then it may act for that user', async () => {
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const token = await mintToken(user.issuerId, { ssUserId: user.ssUserId });
       await endpoint.expectServed(ctx, user, await post(ctx, endpoint.path, `Bearer ${token}`, endpoint.body(user)));
     });
 
     it('when the bound SSUserID and the envelope SSUserID differ only in letter case, then it may act for that user', async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: `PortalUser${Date.now()}` });
+      const user = await seedUser(ctx.database, { ssUserId: `PortalUser${Date.now()}` });
       const token = await mintToken(user.issuerId, { ssUserId: user.ssUserId.toLowerCase() });
       const res = await post(ctx, endpoint.path, `Bearer ${token}`, {
         ...endpoint.body(user),
@@ -301,8 +301,8 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     });
 
     it('when the token belongs to another issuer, then it sees no user of this one (404 ERR01130) and changes nothing here', async () => {
-      const user = await seedUser(ctx.dataSource);
-      const stranger = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
+      const stranger = await seedUser(ctx.database);
       const before = await snapshot(ctx.dataSource, user.issuerId);
 
       const res = await post(ctx, endpoint.path, `Bearer ${await mintToken(stranger.issuerId)}`, endpoint.body(user));
@@ -316,8 +316,8 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
 
   describe(`POST ${DELINK_PATH} with a token bound to another SSUserID`, () => {
     it('when the bound user is another user of the issuer, then 403 ERR01121, the link stays, and one FAILED operation is recorded', async () => {
-      const owner = await seedUser(ctx.dataSource);
-      const bound = await seedUser(ctx.dataSource, { issuerId: owner.issuerId });
+      const owner = await seedUser(ctx.database);
+      const bound = await seedUser(ctx.database, { issuerId: owner.issuerId });
       const account = owner.otherAccounts[0]!;
       const before = await snapshot(ctx.dataSource, owner.issuerId);
       const operationsBefore = (await operationsOf(ctx.dataSource, owner.issuerId)).length;
@@ -357,8 +357,8 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
 
   describe(`POST ${GET_LINKS_PATH} with a token bound to another SSUserID`, () => {
     it('when the bound user is another user of the issuer, then a plain 403 ERR01121 and no operation', async () => {
-      const owner = await seedUser(ctx.dataSource);
-      const bound = await seedUser(ctx.dataSource, { issuerId: owner.issuerId });
+      const owner = await seedUser(ctx.database);
+      const bound = await seedUser(ctx.database, { issuerId: owner.issuerId });
       const before = await snapshot(ctx.dataSource, owner.issuerId);
       const token = await mintToken(owner.issuerId, { ssUserId: bound.ssUserId });
 
@@ -376,7 +376,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
 
   describe('the sub claim', () => {
     it('when a delink succeeds, then the operation names the token sub as its requestor', async () => {
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const token = await mintToken(user.issuerId, { sub: 'ivr-platform-eu-2' });
       const res = await post(
         ctx,
@@ -397,7 +397,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
 
   describe('a token that was already accepted (remembered after its first verification)', () => {
     it('when its exp passes, then the same token is refused 401 ERR01112 and changes nothing', async () => {
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const token = await mintToken(user.issuerId, { expiresIn: nowSeconds() + 2 });
       const first = await post(ctx, GET_LINKS_PATH, `Bearer ${token}`, ENDPOINTS[1]!.body(user));
       expect(first.status).toBe(200);
@@ -411,7 +411,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     });
 
     it('when its claims come back with another signature, then 401 ERR01111 and the database is unchanged', async () => {
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const token = await mintToken(user.issuerId);
       expect((await post(ctx, GET_LINKS_PATH, `Bearer ${token}`, ENDPOINTS[1]!.body(user))).status).toBe(200);
       const [header, payload] = token.split('.');
@@ -425,8 +425,8 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     });
 
     it('when it is bound to one SSUserID, then on its next request it still may act for no other user', async () => {
-      const user = await seedUser(ctx.dataSource);
-      const other = await seedUser(ctx.dataSource, { issuerId: user.issuerId });
+      const user = await seedUser(ctx.database);
+      const other = await seedUser(ctx.database, { issuerId: user.issuerId });
       const token = await mintToken(user.issuerId, { ssUserId: user.ssUserId });
       expect((await post(ctx, GET_LINKS_PATH, `Bearer ${token}`, ENDPOINTS[1]!.body(user))).status).toBe(200);
 
@@ -443,7 +443,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     let idp: TestContext;
     beforeAll(async () => {
       idp = await createTestContext({
-        dataSource: ctx.dataSource,
+        database: ctx.database,
         jwt: { ...defaultJwtConfig, issuer: ISSUER, audience: AUDIENCE },
       });
     });
@@ -456,7 +456,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         { when: 'iss and aud are the configured ones', claims: { iss: ISSUER, aud: AUDIENCE } },
         { when: 'aud is a list holding the configured audience', claims: { iss: ISSUER, aud: ['billing', AUDIENCE] } },
       ])('when $when, then the request is served', async ({ claims }) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const res = await post(
           idp,
           endpoint.path,
@@ -472,7 +472,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         { when: 'aud is another audience', claims: { iss: ISSUER, aud: 'billing' } },
         { when: 'aud is missing', claims: { iss: ISSUER } },
       ])('when $when, then 401 ERR01114 and the database is unchanged', async ({ claims }) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const before = await snapshot(ctx.dataSource, user.issuerId);
         const res = await post(
           idp,
@@ -499,7 +499,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         foreignPrivateKey = (await generateKeyPair(algorithm)).privateKey;
         pem = await exportSPKI(pair.publicKey);
         keyed = await createTestContext({
-          dataSource: ctx.dataSource,
+          database: ctx.database,
           jwt: { kind: 'publicKey', pem, algorithm, issuer: undefined, audience: undefined },
         });
       });
@@ -510,7 +510,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       it.each(ENDPOINTS)(
         `when a ${algorithm} token is signed by the matching private key, then $name serves it`,
         async (endpoint) => {
-          const user = await seedUser(ctx.dataSource);
+          const user = await seedUser(ctx.database);
           const token = await signToken(validClaims(user.issuerId), algorithm, privateKey);
           await endpoint.expectServed(
             keyed,
@@ -534,7 +534,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
           sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(TEST_SECRET)),
         },
       ])('when $when, then 401 ERR01111 and the database is unchanged', async ({ sign }) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const before = await snapshot(ctx.dataSource, user.issuerId);
         const res = await post(
           keyed,

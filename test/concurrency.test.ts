@@ -6,15 +6,16 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
+import type { Database } from '../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
-import { Account, AccountLink, type Operation, SelfServiceUser } from '../src/db/entities';
+import { Account, AccountLink, type Operation, Consumer } from '../src/db/entities';
 import {
   buildEnvelope,
   createTestContext,
   issuerToken,
   linkOf,
   mintToken,
-  openDataSource,
+  openDatabase,
   operationsOf,
   randomDigits,
   randomIssuerId,
@@ -147,8 +148,9 @@ function interleave<T>(groups: T[][]): T[] {
 const count = (sent: Sent[], status: number): number => sent.filter((s) => s.status === status).length;
 
 /** 50 delinks of one secondary account, spread over the targets in turn. */
-async function raceOneSecondaryAccount(dataSource: DataSource, targets: Target[]): Promise<void> {
-  const user = await seedUser(dataSource, { accounts: 3 });
+async function raceOneSecondaryAccount(database: Database, targets: Target[]): Promise<void> {
+  const { dataSource } = database;
+  const user = await seedUser(database, { accounts: 3 });
   const account = user.otherAccounts[0]!;
   const token = await mintToken(user.issuerId);
 
@@ -184,8 +186,9 @@ async function raceOneSecondaryAccount(dataSource: DataSource, targets: Target[]
 }
 
 /** Every account of an 8-account user, each requested 5 times, all at once, spread over the targets in turn. */
-async function raceEveryAccountOfAUser(dataSource: DataSource, targets: Target[]): Promise<void> {
-  const user = await seedUser(dataSource, { accounts: 8 });
+async function raceEveryAccountOfAUser(database: Database, targets: Target[]): Promise<void> {
+  const { dataSource } = database;
+  const user = await seedUser(database, { accounts: 8 });
   const accounts = [user.mainAccount, ...user.otherAccounts];
   const token = await mintToken(user.issuerId);
 
@@ -241,11 +244,11 @@ describe('concurrent requests on one instance', () => {
 
   describe('DeLinkAccount', () => {
     it('when 50 delinks of one secondary account race, then exactly one answers 200, 49 answer 404 ERR01132, and 50 operations are recorded', async () => {
-      await raceOneSecondaryAccount(ctx.dataSource, [ctx.app]);
+      await raceOneSecondaryAccount(ctx.database, [ctx.app]);
     });
 
     it('when 50 delinks of the main account race, then all answer 409 ERR01140, the main link stays, and 50 FAILED operations are recorded', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const token = await mintToken(user.issuerId);
 
       const sent = await Promise.all(
@@ -269,7 +272,7 @@ describe('concurrent requests on one instance', () => {
     });
 
     it('when every account of a user is delinked 5 times at once, then only the main account stays linked and each secondary account answers 200 once', async () => {
-      await raceEveryAccountOfAUser(ctx.dataSource, [ctx.app]);
+      await raceEveryAccountOfAUser(ctx.database, [ctx.app]);
     });
   });
 
@@ -289,7 +292,7 @@ describe('concurrent requests on one instance', () => {
       for (const link of links)
         expect(link).toMatchObject({ ownerKey: consumerId.toLowerCase(), delinked: false, state: 'ACTIVE' });
       expect(links.filter((link) => link?.isMain === true)).toHaveLength(1);
-      expect(await ctx.dataSource.getRepository(SelfServiceUser).count({ where: { issuerId } })).toBe(1);
+      expect(await ctx.dataSource.getRepository(Consumer).count({ where: { issuerId } })).toBe(1);
 
       const operations = await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER');
       expect(operations.size).toBe(10);
@@ -323,7 +326,7 @@ describe('concurrent requests on one instance', () => {
 
       for (const s of sent) expect(s.status).toBe(204);
       expect(await ctx.dataSource.getRepository(Account).count({ where: { issuerId } })).toBe(1);
-      expect(await ctx.dataSource.getRepository(SelfServiceUser).count({ where: { issuerId } })).toBe(1);
+      expect(await ctx.dataSource.getRepository(Consumer).count({ where: { issuerId } })).toBe(1);
       const linkCount = await ctx.dataSource
         .getRepository(AccountLink)
         .createQueryBuilder('l')
@@ -368,8 +371,8 @@ describe('concurrent requests on one instance', () => {
         });
       }
       // A refused registration leaves nothing behind: the loser never became a user.
-      expect(await ctx.dataSource.getRepository(SelfServiceUser).find({ where: { issuerId } })).toEqual([
-        expect.objectContaining({ ssUserId: owner }),
+      expect(await ctx.dataSource.getRepository(Consumer).find({ where: { issuerId } })).toEqual([
+        expect.objectContaining({ consumerId: owner }),
       ]);
       expect(await ctx.dataSource.getRepository(Account).count({ where: { issuerId } })).toBe(1);
 
@@ -388,7 +391,7 @@ describe('concurrent requests on one instance', () => {
 
   describe('delete racing DeLinkAccount', () => {
     it('when each of 12 secondary accounts gets a delete and a delink at once, then each ends DELETED and delinked, changed by one of the two only', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 13 });
+      const user = await seedUser(ctx.database, { accounts: 13 });
       const userToken = await mintToken(user.issuerId);
       const token = await issuerToken(user.issuerId);
 
@@ -449,7 +452,7 @@ describe('concurrent requests on one instance', () => {
     });
 
     it('when the main account gets a delete and 10 delinks at once, then it ends DELETED but still linked and every delink answers 409', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const userToken = await mintToken(user.issuerId);
       const token = await issuerToken(user.issuerId);
 
@@ -483,15 +486,15 @@ describe('concurrent requests on one instance', () => {
 
 describe('concurrent requests on two instances sharing one database', () => {
   const database = testDatabase();
-  const dataSources: DataSource[] = [];
+  const databases: Database[] = [];
   const servers: Server[] = [];
   const urls: string[] = [];
 
   beforeAll(async () => {
     // One after the other: on SQLite the first one creates the schema of the shared file.
-    for (let i = 0; i < 2; i += 1) dataSources.push(await openDataSource(database));
-    for (const dataSource of dataSources) {
-      const { app } = await createTestContext({ dataSource });
+    for (let i = 0; i < 2; i += 1) databases.push(await openDatabase(database));
+    for (const shared of databases) {
+      const { app } = await createTestContext({ database: shared });
       const server = await new Promise<Server>((resolve) => {
         const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
       });
@@ -501,17 +504,17 @@ describe('concurrent requests on two instances sharing one database', () => {
   });
   afterAll(async () => {
     await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-    await Promise.all(dataSources.map((dataSource) => dataSource.destroy()));
+    await Promise.all(databases.map((shared) => shared.close()));
     if (database.kind === 'sqlite') {
       for (const suffix of ['', '-wal', '-shm']) rmSync(`${database.path}${suffix}`, { force: true });
     }
   });
 
   it('when 50 delinks of one secondary account alternate between the two instances, then exactly one answers 200 and 49 answer 404 ERR01132', async () => {
-    await raceOneSecondaryAccount(dataSources[0]!, urls);
+    await raceOneSecondaryAccount(databases[0]!, urls);
   });
 
   it('when every account of a user is delinked 5 times at once across the two instances, then only the main account stays linked', async () => {
-    await raceEveryAccountOfAUser(dataSources[1]!, urls);
+    await raceEveryAccountOfAUser(databases[1]!, urls);
   });
 });

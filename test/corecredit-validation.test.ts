@@ -201,7 +201,7 @@ describe('CoreCredit envelope validation', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext();
-    target = await seedUser(ctx.dataSource);
+    target = await seedUser(ctx.database);
     token = await mintToken(target.issuerId, { expiresIn: '1h' });
   });
   afterAll(async () => {
@@ -244,7 +244,7 @@ describe('CoreCredit envelope validation', () => {
    */
   async function expectAccepted(endpoint: Endpoint, overrides: Record<string, unknown>): Promise<void> {
     const ssUserId = typeof overrides.SSUserID === 'string' ? overrides.SSUserID : undefined;
-    const user = await seedUser(ctx.dataSource, { accounts: 2, ...(ssUserId !== undefined ? { ssUserId } : {}) });
+    const user = await seedUser(ctx.database, { accounts: 2, ...(ssUserId !== undefined ? { ssUserId } : {}) });
     let account = user.otherAccounts[0]!;
     if (typeof overrides.AccountNumber === 'string') {
       account = overrides.AccountNumber;
@@ -570,7 +570,7 @@ describe('CoreCredit envelope validation', () => {
 
   describe('what is accepted around the envelope (DeLinkAccount)', () => {
     it('when a valid envelope carries unknown fields, then it succeeds and none of them reaches the database', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const account = user.otherAccounts[0]!;
       const extras = {
         Extra: 'marker-extra',
@@ -618,7 +618,7 @@ describe('CoreCredit envelope validation', () => {
         raw: '"Extra": {"__proto__": {"polluted": "yes"}}, "constructor": {"polluted": "yes"}',
       },
     ])('when the body has a $key key, then it changes nothing and Object.prototype stays clean', async ({ raw }) => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const account = user.otherAccounts[0]!;
       const envelope = JSON.stringify(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
       const res = await request(ctx.app)
@@ -641,7 +641,7 @@ describe('CoreCredit envelope validation', () => {
     });
 
     it('when the content type is application/json; charset=utf-8, then it is accepted', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const res = await request(ctx.app)
         .post(DELINK_PATH)
         .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
@@ -651,7 +651,7 @@ describe('CoreCredit envelope validation', () => {
     });
 
     it('when the body is exactly 16 kB, then it is accepted; one byte more is 413', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const userToken = await mintToken(user.issuerId);
       const sized = (bytes: number): string => {
         const base = JSON.stringify(

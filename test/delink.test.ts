@@ -26,7 +26,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   }
 
   it('when a linked secondary account is delinked, then it answers the documented success envelope and the link is gone', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const account = user.otherAccounts[0]!;
     const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
 
@@ -49,7 +49,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when it succeeds, then one SUCCESSFUL DELINK operation records the envelope, the caller and the correlation id', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const account = user.otherAccounts[0]!;
     const before = (await operationsOf(ctx.dataSource, user.issuerId)).length;
     const res = await delink(
@@ -90,7 +90,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the account is the main account, then 409 ERR01140, the link stays, and a FAILED operation is recorded', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const res = await delink(
       user.issuerId,
       buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
@@ -115,7 +115,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the main account is INACTIVE, then it is still refused', async () => {
-    const user = await seedUser(ctx.dataSource, { state: 'INACTIVE' });
+    const user = await seedUser(ctx.database, { state: 'INACTIVE' });
     const res = await delink(
       user.issuerId,
       buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
@@ -128,7 +128,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the account was already delinked, then 404 ERR01132 and nothing changes', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
     expect((await delink(user.issuerId, body)).status).toBe(200);
     const before = await snapshot(ctx.dataSource, user.issuerId);
@@ -141,8 +141,8 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the account belongs to another user of the issuer, then 404 ERR01131 and that link stays', async () => {
-    const user = await seedUser(ctx.dataSource);
-    const other = await seedUser(ctx.dataSource, { issuerId: user.issuerId });
+    const user = await seedUser(ctx.database);
+    const other = await seedUser(ctx.database, { issuerId: user.issuerId });
     const res = await delink(
       user.issuerId,
       buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: other.otherAccounts[0] }),
@@ -153,14 +153,14 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the account does not exist, then 404 ERR01131', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: '1' }));
     expect(res.status).toBe(404);
     expect(res.body.ErrorCode).toBe('ERR01131');
   });
 
   it('when the SSUserID is unknown, then 404 ERR01130 with a FAILED operation naming it', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const res = await delink(
       user.issuerId,
       buildEnvelope({ SSUserID: 'nobody', AccountNumber: user.otherAccounts[0] }),
@@ -180,7 +180,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the SSUserID differs only in case, then it is the same user', async () => {
-    const user = await seedUser(ctx.dataSource, { ssUserId: 'MyUserID' });
+    const user = await seedUser(ctx.database, { ssUserId: 'MyUserID' });
     const res = await delink(
       user.issuerId,
       buildEnvelope({ SSUserID: 'myuserid', AccountNumber: user.otherAccounts[0] }),
@@ -190,8 +190,8 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the token belongs to another issuer, then it sees no user of this one', async () => {
-    const user = await seedUser(ctx.dataSource);
-    const stranger = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
+    const stranger = await seedUser(ctx.database);
     const res = await delink(
       stranger.issuerId,
       buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
@@ -202,7 +202,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   });
 
   it('when the body is invalid, then 400 lists every failing field and no operation is recorded', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const before = await snapshot(ctx.dataSource, user.issuerId);
     const res = await delink(
       user.issuerId,

@@ -674,7 +674,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when any JSON value, any text or nothing is the body of any of the four body endpoints, then the outcome is exactly what the value decides, and nothing changes unless a valid request was recorded',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const channelToken = await mintToken(user.issuerId, { expiresIn: '1h' });
       const issuer = await issuerToken(user.issuerId, { expiresIn: '1h' });
@@ -823,7 +823,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when envelope fields hold arbitrary values (wrong types, huge, unicode, control characters, deep nesting, prototype keys) and a mandatory one is broken, then 400 (or 413) names it, never a field left valid, and nothing changes',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const token = await mintToken(user.issuerId, { expiresIn: '1h' });
       // A wrongly accepted DeLinkAccount would delink this account: the snapshot would show it.
@@ -915,7 +915,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when each envelope field is a random valid value or a value invalid by construction, then exactly the invalid fields are listed, or, all valid, the outcome and the recorded operation are the right ones',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const token = await mintToken(user.issuerId, { expiresIn: '1h' });
       const ssUserIds = fc.oneof(anyCase(user.ssUserId), otherConsumer(user));
@@ -1034,7 +1034,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when the register body (PUT) holds random valid or invalid fields, unknown and prototype keys, then exactly the invalid fields are listed and nothing changes, or, all valid, the account is updated or refused as the contract says',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const links = await tracked(() => linkStates(user));
       const token = await issuerToken(user.issuerId, { expiresIn: '1h' });
@@ -1128,7 +1128,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when the delete body (POST operations:delete) holds random valid or invalid fields, unknown and prototype keys, then exactly the invalid fields are listed and nothing changes, or, all valid, the account is deleted (the main account stays linked) or is unknown',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const links = await tracked(() => linkStates(user));
       const token = await issuerToken(user.issuerId, { expiresIn: '1h' });
@@ -1234,7 +1234,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when the issuer API paths carry arbitrary segments (unicode, percent-encoded, undecodable, dots, empty), then each is routed, refused or served as the decoded values decide, and nothing changes on a refusal',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const links = await tracked(() => linkStates(user));
       const token = await issuerToken(user.issuerId, { expiresIn: '1h' });
@@ -1432,7 +1432,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when the operations list gets an arbitrary query string, then offset and count are judged exactly as Express parsed them, the page is the right slice, and nothing changes',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const token = await issuerToken(user.issuerId, { expiresIn: '1h' });
       const path = `/issuers/${user.issuerId}/consumers/${user.ssUserId}/operations`;
@@ -1536,7 +1536,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when Content-Type, Authorization (garbage, random segments, tokens with random claims), x-correlation-id and Idempotency-Key are arbitrary, then each refusal comes from the right check in the right order, a replay replays, and nothing changes unless the request was let through',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 3 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const victim = user.otherAccounts[0]!;
       const now = (): number => Math.floor(Date.now() / 1000);
@@ -1934,7 +1934,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
   it(
     'when any method meets any path (known words, dots, percent-encodings, unicode, very long), then the answer is never a 5xx and always a JSON error in the face of the path, unless it is a public page',
     async () => {
-      const user = await seedUser(ctx.dataSource, { ssUserId: newUserId(), accounts: 2 });
+      const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 2 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const token = await mintToken(randomIssuerId(), {
         scope: 'selfservice:delink selfservice:read issuer:write issuer:read',
@@ -2104,7 +2104,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
 
   describe('counterexamples found by fuzzing', () => {
     it('when an issuer path segment is not decodable percent-encoding (/accounts/%E0%A4%A), then 400 ERR01100 names the path, not a 500', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 1 });
+      const user = await seedUser(ctx.database, { accounts: 1 });
       const before = await snapshot(ctx.dataSource, user.issuerId);
       const res = await send(
         'PUT',
@@ -2134,7 +2134,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
     });
 
     it('when an envelope field is 8,000 nested arrays, then 400 says it must be a string, not a 500 (stack overflow)', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const before = await snapshot(ctx.dataSource, user.issuerId);
       const deep = '['.repeat(8000) + ']'.repeat(8000);
       const res = await send(
@@ -2150,7 +2150,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
     });
 
     it('when a body with an Idempotency-Key has an unknown field of 8,000 nested arrays, then it is handled (409 main account), not a 500', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const envelope = JSON.stringify({
         Source: 'Web',
         ExternalIP: '10.120.0.0',
@@ -2176,7 +2176,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
     it.each(['gzip', 'deflate', 'br'])(
       'when the body claims Content-Encoding %s but is not compressed, then 400 ERR01101, not a 500',
       async (encoding) => {
-        const user = await seedUser(ctx.dataSource, { accounts: 2 });
+        const user = await seedUser(ctx.database, { accounts: 2 });
         const before = await snapshot(ctx.dataSource, user.issuerId);
         const envelope = JSON.stringify({
           Source: 'Web',
@@ -2209,7 +2209,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
     it.each(['12/31/0099 23:59:59', '01/01/0001 00:00:00', '02/29/0004 12:00:00'])(
       'when RequestTime is %s (a year before 100), then it is a real date and accepted',
       async (requestTime) => {
-        const user = await seedUser(ctx.dataSource, { accounts: 1 });
+        const user = await seedUser(ctx.database, { accounts: 1 });
         const envelope = {
           Source: 'Web',
           ExternalIP: '10.120.0.0',
@@ -2229,7 +2229,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
     );
 
     it("when the issuer API is called as /ISSUERS/… (Express routes it, case-insensitively), then its errors are in the issuer API's shape", async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 1 });
+      const user = await seedUser(ctx.database, { accounts: 1 });
       const res = await send(
         'PUT',
         `/ISSUERS/${user.issuerId}/accounts/${user.mainAccount}`,
@@ -2245,7 +2245,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
     });
 
     it('when a valid token has a sub of 256 characters, then 401 ERR01114 and nothing is recorded (MariaDB refused the operation row: a 500)', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       const before = await snapshot(ctx.dataSource, user.issuerId);
       const envelope = JSON.stringify({
         Source: 'Web',

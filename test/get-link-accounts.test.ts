@@ -3,8 +3,8 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { Account, AccountLink } from '../src/db/entities';
-import { deleteAccount } from '../src/links/links';
-import type { RequestContext } from '../src/operations/operations';
+import { deleteAccount } from '../src/links/delete-account';
+import type { RequestContext } from '../src/operations/context';
 import {
   buildEnvelope,
   createTestContext,
@@ -72,7 +72,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     body.ResponseData.Accounts.map((a) => a.AccountNumber);
 
   it('when the user has accounts, then 200 with the success envelope, every linked account, and LinkedOn as the database holds it', async () => {
-    const user = await seedUser(ctx.dataSource, { accounts: 3 });
+    const user = await seedUser(ctx.database, { accounts: 3 });
     const [second, third] = user.otherAccounts as [string, string];
     const linkedAt = async (account: string) =>
       usFormat((await linkRow(ctx.dataSource, user.issuerId, account)).linkedAt);
@@ -99,7 +99,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
   });
 
   it('when the links were just made, then LinkedOn is UTC now, to the minute', async () => {
-    const user = await seedUser(ctx.dataSource, { accounts: 1 });
+    const user = await seedUser(ctx.database, { accounts: 1 });
     const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }));
 
     expect(res.status).toBe(200);
@@ -118,7 +118,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
   });
 
   it('when the main account was linked after the others, then it is still listed first', async () => {
-    const user = await seedUser(ctx.dataSource, { accounts: 3 });
+    const user = await seedUser(ctx.database, { accounts: 3 });
     await pinLinkedAt(ctx.dataSource, user.issuerId, user.otherAccounts[0]!, new Date('2021-01-01T00:00:00Z'));
     await pinLinkedAt(ctx.dataSource, user.issuerId, user.otherAccounts[1]!, new Date('2022-01-01T00:00:00Z'));
     await pinLinkedAt(ctx.dataSource, user.issuerId, user.mainAccount, new Date('2023-01-01T00:00:00Z'));
@@ -148,7 +148,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
       { dateFormat: '2', linkedOn: '03/05/07 17:08:09', label: '"2" (MM/dd/yy)' },
       { dateFormat: '3', linkedOn: '05/03/2007 17:08:09', label: '"3" (dd/MM/yyyy)' },
     ])('when DateFormat is $label, then LinkedOn is $linkedOn', async ({ dateFormat, linkedOn }) => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2 });
+      const user = await seedUser(ctx.database, { accounts: 2 });
       for (const account of [user.mainAccount, ...user.otherAccounts])
         await pinLinkedAt(ctx.dataSource, user.issuerId, account, LINKED_AT);
 
@@ -160,7 +160,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     });
 
     it('when DateFormat is not one of the three, then 400 ERR01100 names it', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 1 });
+      const user = await seedUser(ctx.database, { accounts: 1 });
       const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId, DateFormat: '4' }));
       expect(res.status).toBe(400);
       expect(res.body).toEqual({
@@ -173,7 +173,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
   });
 
   it('when an account was delinked through DeLinkAccount, then it is no longer listed', async () => {
-    const user = await seedUser(ctx.dataSource, { accounts: 3 });
+    const user = await seedUser(ctx.database, { accounts: 3 });
     const [delinked, kept] = user.otherAccounts as [string, string];
     const delinkToken = await mintToken(user.issuerId, { scope: 'selfservice:delink' });
     const delink = await request(ctx.app)
@@ -191,7 +191,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
 
   describe('AccountStatus', () => {
     it('when the accounts were registered INACTIVE, then they are listed as INACTIVE', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 2, state: 'INACTIVE' });
+      const user = await seedUser(ctx.database, { accounts: 2, state: 'INACTIVE' });
       const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }));
       expect(res.status).toBe(200);
       expect(res.body.ResponseData.Accounts).toEqual([
@@ -205,22 +205,22 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     });
 
     it('when accounts are ACTIVE, INACTIVE and DELETED, then each shows its state, and a deleted secondary account is gone', async () => {
-      const user = await seedUser(ctx.dataSource, { accounts: 3 });
+      const user = await seedUser(ctx.database, { accounts: 3 });
       const [active, deletedSecondary] = user.otherAccounts as [string, string];
       const inactive = (
-        await seedUser(ctx.dataSource, {
+        await seedUser(ctx.database, {
           issuerId: user.issuerId,
           ssUserId: user.ssUserId,
           accounts: 1,
           state: 'INACTIVE',
         })
       ).mainAccount;
-      await deleteAccount(ctx.dataSource, issuerContext(user.issuerId), {
+      await deleteAccount(ctx.database, issuerContext(user.issuerId), {
         accountNumber: user.mainAccount,
         reason: null,
         reasonCode: 'ISSUER_DECISION',
       });
-      await deleteAccount(ctx.dataSource, issuerContext(user.issuerId), {
+      await deleteAccount(ctx.database, issuerContext(user.issuerId), {
         accountNumber: deletedSecondary,
         reason: null,
         reasonCode: 'USER_DECISION',
@@ -265,7 +265,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     { label: 'absent', AccountNumber: undefined },
     { label: 'null', AccountNumber: null },
   ])('when AccountNumber is $label, then the request is served', async ({ AccountNumber }) => {
-    const user = await seedUser(ctx.dataSource, { accounts: 2 });
+    const user = await seedUser(ctx.database, { accounts: 2 });
     const res = await getLinks(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber }));
     expect(res.status).toBe(200);
     expect(accountNumbers(res.body)).toEqual([user.mainAccount, user.otherAccounts[0]]);
@@ -275,7 +275,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     { label: 'lower case', spell: (id: string) => id.toLowerCase() },
     { label: 'upper case', spell: (id: string) => id.toUpperCase() },
   ])('when the SSUserID is given in $label, then it is the same user, named as registered', async ({ spell }) => {
-    const user = await seedUser(ctx.dataSource, { ssUserId: `MixedCase${Date.now()}`, accounts: 2 });
+    const user = await seedUser(ctx.database, { ssUserId: `MixedCase${Date.now()}`, accounts: 2 });
     const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: spell(user.ssUserId) }));
     expect(res.status).toBe(200);
     expect(res.body.ResponseData.SSUserID).toBe(user.ssUserId);
@@ -285,7 +285,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
   describe('refusals', () => {
     let user: SeededUser;
     beforeAll(async () => {
-      user = await seedUser(ctx.dataSource, { accounts: 2 });
+      user = await seedUser(ctx.database, { accounts: 2 });
     });
 
     it('when the SSUserID is unknown, then 404 ERR01130', async () => {
@@ -300,7 +300,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     });
 
     it('when the token belongs to another issuer, then the user is not found there (404 ERR01130)', async () => {
-      const stranger = await seedUser(ctx.dataSource, { accounts: 1 });
+      const stranger = await seedUser(ctx.database, { accounts: 1 });
       const res = await getLinks(stranger.issuerId, listEnvelope({ SSUserID: user.ssUserId }));
       expect(res.status).toBe(404);
       expect(res.body).toEqual({
@@ -312,7 +312,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     });
 
     it('when the token is bound to another SSUserID, then 403 ERR01121', async () => {
-      const other = await seedUser(ctx.dataSource, { issuerId: user.issuerId, accounts: 1 });
+      const other = await seedUser(ctx.database, { issuerId: user.issuerId, accounts: 1 });
       const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId }), {
         ssUserId: other.ssUserId,
       });
@@ -333,7 +333,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
   });
 
   it('when accounts are listed or refused, then no operation is recorded and nothing changes', async () => {
-    const user = await seedUser(ctx.dataSource, { accounts: 2 });
+    const user = await seedUser(ctx.database, { accounts: 2 });
     const operations = await operationsOf(ctx.dataSource, user.issuerId);
     expect(operations.map((op) => op.operation)).toEqual(['REGISTER', 'REGISTER']);
     const before = await snapshot(ctx.dataSource, user.issuerId);

@@ -1,7 +1,7 @@
 // For the MariaDB suite: creates a database of this run's own and applies the migrations once.
 import 'reflect-metadata';
 import { createConnection } from 'mysql2/promise';
-import { createDataSource } from '../src/db/data-source';
+import { createDatabase } from '../src/db/database';
 
 export const RUN_DATABASE_ENV = 'TEST_MARIADB_DATABASE_URL';
 
@@ -30,9 +30,9 @@ export default async function globalSetup(): Promise<void> {
   url.pathname = `/${name}`;
   process.env[RUN_DATABASE_ENV] = url.toString().replace(/^mysql:/, 'mariadb:');
   process.env.TEST_MARIADB_DATABASE_NAME = name;
-  const dataSource = createDataSource({ kind: 'mysql', flavor: 'mariadb', url: url.toString(), poolSize: 2 });
-  await dataSource.initialize();
-  await dataSource.runMigrations({ transaction: 'each' });
-  await dataSource.destroy();
+  const database = createDatabase({ kind: 'mysql', flavor: 'mariadb', url: url.toString(), poolSize: 2 });
+  await database.initialize();
+  await database.migrate();
+  await database.close();
   console.log(`\nMariaDB suite: database ${name} on ${server.host}`);
 }

@@ -37,7 +37,7 @@ describe('Idempotency-Key', () => {
   }
 
   it('when a delink is repeated with the same key and body, then the first response is replayed and nothing runs again', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
     const first = await delink(user.issuerId, body, 'portal-retry-1');
     expect(first.status).toBe(200);
@@ -54,7 +54,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('when a refused delink is repeated with its key, then the refusal is replayed and no second operation is recorded', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount });
     const first = await delink(user.issuerId, body, 'main-1');
     expect(first.status).toBe(409);
@@ -65,7 +65,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('when the same key comes with another body, then 422 ERR01143 and nothing runs', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     await delink(
       user.issuerId,
       buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
@@ -84,7 +84,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('when the same key is used by another caller, then it is a different key', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const [a, b] = user.otherAccounts as [string, string];
     expect(
       (await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: a }), 'shared', 'portal-a'))
@@ -97,7 +97,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('when the first request with the key is still running, then 409 ERR01142 with Retry-After, and nothing runs', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
     const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'busy-1', {
       method: 'POST',
@@ -117,7 +117,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('when the first request with the key died and its lease ran out, then a retry runs it', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
     const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'dead-1', {
       method: 'POST',
@@ -142,7 +142,7 @@ describe('Idempotency-Key', () => {
     { key: 'x'.repeat(256), why: '256 characters long' },
     { key: 'ключ', why: 'not ASCII' },
   ])('when the key is $why, then 400 names the header and nothing runs', async ({ key }) => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const before = await snapshot(ctx.dataSource, user.issuerId);
     const res = await request(ctx.app)
       .post(DELINK_PATH)
@@ -157,7 +157,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('when register and delete are repeated with their keys, then they replay too', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const token = await issuerToken(user.issuerId);
     const put = () =>
       request(ctx.app)
@@ -200,7 +200,7 @@ describe('Idempotency-Key', () => {
       createdAt: new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS + 60_000),
     };
     await repo.insert([old, fresh]);
-    expect(await purgeIdempotencyKeys(ctx.dataSource, now)).toBeGreaterThanOrEqual(1);
+    expect(await purgeIdempotencyKeys(ctx.database, now)).toBeGreaterThanOrEqual(1);
     expect(await repo.findOneBy({ keyHash: old.keyHash })).toBeNull();
     expect(await repo.findOneBy({ keyHash: fresh.keyHash })).not.toBeNull();
   });

@@ -279,7 +279,7 @@ describe('the log of a request that failed in the database', () => {
     // A broken schema, on a database of this test's own (never the suite's shared MariaDB database).
     ctx = await createTestContext({
       logStream: logs.stream,
-      database: { kind: 'sqlite', path: join(tmpdir(), `cc-test-logs-${randomUUID()}.sqlite`) },
+      databaseOptions: { kind: 'sqlite', path: join(tmpdir(), `cc-test-logs-${randomUUID()}.sqlite`) },
     });
   });
   afterAll(async () => {
@@ -287,7 +287,7 @@ describe('the log of a request that failed in the database', () => {
   });
 
   it('when a query fails, then the error is logged with its type and correlation id but without the SQL parameters that hold the account', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const account = user.otherAccounts[0]!;
     await ctx.dataSource.query('DROP TABLE operations');
     const token = await mintToken(user.issuerId);

@@ -75,7 +75,7 @@ describe('GET /metrics', () => {
   });
 
   it('when requests are served, then their counts, latencies and delink outcomes move, labelled by route pattern and status', async () => {
-    const user = await seedUser(ctx.dataSource);
+    const user = await seedUser(ctx.database);
     const token = await mintToken(user.issuerId);
     const before = (await scrape(ctx)).samples;
     const delink = (account: string) =>
@@ -175,7 +175,7 @@ describe('two apps in one process', () => {
 
   beforeAll(async () => {
     first = await createTestContext();
-    second = await createTestContext({ dataSource: first.dataSource });
+    second = await createTestContext({ database: first.database });
   });
   afterAll(async () => {
     await second.close();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import type { DatabaseConfig } from '../src/config';
-import { createDataSource } from '../src/db/data-source';
+import { createDatabase } from '../src/db/database';
 import { onMariaDb, testDatabase } from './helpers/context';
 
 /** A scratch database of this test's own, so reverting migrations never disturbs the other test files. */
@@ -30,14 +30,24 @@ async function scratchDatabase(): Promise<{ database: DatabaseConfig; drop: () =
 describe('migrations', () => {
   it(`when every migration has run, then the schema is exactly what the entities describe, and it reverts cleanly (${onMariaDb ? 'MariaDB' : 'SQLite'})`, async () => {
     const { database, drop } = await scratchDatabase();
-    const dataSource = createDataSource(database);
-    await dataSource.initialize();
+    const db = createDatabase(database);
+    const { dataSource } = db;
+    await db.initialize();
     try {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
-      expect(applied.map((m) => m.name)).toEqual(['InitialSchema1763700000000', 'IdempotencyKeys1763800000000']);
+      expect(await db.migrate()).toEqual([
+        'InitialSchema1763700000000',
+        'IdempotencyKeys1763800000000',
+        'ConsumerVocabulary1764600000000',
+      ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
 
+      // Back to the first schema, whose table names the vocabulary migration changed, then away altogether.
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      const reverted = dataSource.createQueryRunner();
+      expect(await reverted.hasTable('ss_users')).toBe(true);
+      expect(await reverted.hasColumn('account_links', 'user_id')).toBe(true);
+      await reverted.release();
       await dataSource.undoLastMigration({ transaction: 'each' });
       await dataSource.undoLastMigration({ transaction: 'each' });
       const runner = dataSource.createQueryRunner();
@@ -48,10 +58,10 @@ describe('migrations', () => {
       await dataSource.runMigrations({ transaction: 'each' });
       expect(await dataSource.showMigrations()).toBe(false);
       await dataSource.query(
-        `INSERT INTO ss_users (issuer_id, ss_user_id, ss_user_key, created_at) VALUES ('SCHEMATEST', 'A${randomUUID().slice(0, 8)}', 'a', '2026-01-01 00:00:00.000')`,
+        `INSERT INTO consumers (issuer_id, consumer_id, consumer_key, created_at) VALUES ('SCHEMATEST', 'A${randomUUID().slice(0, 8)}', 'a', '2026-01-01 00:00:00.000')`,
       );
     } finally {
-      await dataSource.destroy();
+      await db.close();
       await drop();
     }
   });

@@ -11,16 +11,18 @@ import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT }
 import request from 'supertest';
 import type { Response } from 'supertest';
 import type { DataSource } from 'typeorm';
+import type { Database } from '../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { Account } from '../src/db/entities';
-import type { Face } from '../src/http/context';
+/** The two response shapes: CoreCredit's envelope, the issuer API's error object. */
+type Face = 'corecredit' | 'issuer';
 import { OPENAPI_PATH } from '../src/openapi/document';
 import {
   createTestContext,
   defaultJwtConfig,
   linkOf,
   mintToken,
-  openDataSource,
+  openDatabase,
   operationsOf,
   randomDigits,
   type SeededUser,
@@ -297,7 +299,7 @@ function expectError(face: Face, res: Response, status: number, code: string, fi
   }
 }
 
-const TABLES = ['ss_users', 'accounts', 'account_links', 'operations', 'idempotency_keys'] as const;
+const TABLES = ['consumers', 'accounts', 'account_links', 'operations', 'idempotency_keys'] as const;
 
 /** Row counts of every table. Nothing in the service deletes rows but the idempotency purge. */
 async function tableCounts(dataSource: DataSource): Promise<Record<string, number>> {
@@ -330,7 +332,7 @@ describe('security', () => {
 
   describe.each(ENDPOINTS)('$name: the baseline request of this suite', (endpoint) => {
     it('when sent with a token holding the endpoint scope, then it is served (so that each refusal below has one cause)', async () => {
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const parts = endpoint.baseline(user);
       const res = await send(ctx.app, endpoint, parts, { Authorization: await bearer(user, endpoint) });
       await endpoint.expectServed(ctx, user, res, parts);
@@ -493,11 +495,11 @@ describe('security', () => {
       apps = {
         default: ctx,
         publicKey: await createTestContext({
-          dataSource: ctx.dataSource,
+          database: ctx.database,
           jwt: { kind: 'publicKey', pem, algorithm: 'RS256', issuer: undefined, audience: undefined },
         }),
         issuerAudience: await createTestContext({
-          dataSource: ctx.dataSource,
+          database: ctx.database,
           jwt: { ...defaultJwtConfig, issuer: ISSUER, audience: AUDIENCE },
         }),
       };
@@ -518,7 +520,7 @@ describe('security', () => {
     it.each(runHere)(
       'when $name is called with $attack, then $status $code in its face and the database is unchanged',
       async (cell) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const before = await snapshot(ctx.dataSource, user.issuerId);
         if (cell.authorization === undefined) throw new Error(`${cell.attack} runs here but builds no token`);
         const authorization = await cell.authorization(user, cell.endpoint, { pem });
@@ -536,7 +538,7 @@ describe('security', () => {
     it.each(ENDPOINTS.filter((e) => e !== DELINK))(
       'when $name is called with an RS256 token of the configured key pair, then it is served',
       async (endpoint) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const parts = endpoint.baseline(user);
         const token = await signToken(claimsFor(user, endpoint), 'RS256', privateKey);
         await endpoint.expectServed(
@@ -551,7 +553,7 @@ describe('security', () => {
     it.each([REGISTER, DELETE, OPERATIONS])(
       'when $name is called with the configured iss and aud, then it is served',
       async (endpoint) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const parts = endpoint.baseline(user);
         const res = await send(apps.issuerAudience.app, endpoint, parts, {
           Authorization: await bearer(user, endpoint, { iss: ISSUER, aud: AUDIENCE }),
@@ -597,9 +599,9 @@ describe('security', () => {
     /** One user per endpoint for the refused cases, which change nothing; an accepted value gets a user of its own. */
     const refusedTargets = new Map<Endpoint, SeededUser>();
     beforeAll(async () => {
-      bystander = await seedUser(ctx.dataSource);
+      bystander = await seedUser(ctx.database);
       bystanderBefore = await snapshot(ctx.dataSource, bystander.issuerId);
-      for (const endpoint of ENDPOINTS) refusedTargets.set(endpoint, await seedUser(ctx.dataSource));
+      for (const endpoint of ENDPOINTS) refusedTargets.set(endpoint, await seedUser(ctx.database));
       tablesBefore = await tableCounts(ctx.dataSource);
     });
 
@@ -629,7 +631,7 @@ describe('security', () => {
         const refusedTarget = refusedTargets.get(endpoint)!;
         const probe = inject(refusedTarget);
         const accepted = field.accepts?.test(String((probe[field.in] as Record<string, unknown>)[field.name])) === true;
-        const user = accepted ? await seedUser(ctx.dataSource) : refusedTarget;
+        const user = accepted ? await seedUser(ctx.database) : refusedTarget;
         const parts = accepted ? inject(user) : probe;
         const before = await snapshot(ctx.dataSource, user.issuerId);
 
@@ -704,7 +706,7 @@ describe('security', () => {
     it.each(WITH_BODY)(
       'when $name gets a JSON body over 16 kB, then 413 ERR01150 in its face and the database is unchanged',
       async (endpoint) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const before = await snapshot(ctx.dataSource, user.issuerId);
         const parts = endpoint.baseline(user);
         const res = await send(
@@ -721,7 +723,7 @@ describe('security', () => {
     it.each(WITH_BODY)(
       'when $name gets a chunked body over 16 kB (no Content-Length), then 413 ERR01150 and the database is unchanged',
       async (endpoint) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const before = await snapshot(ctx.dataSource, user.issuerId);
         const parts = endpoint.baseline(user);
         const json = JSON.stringify({ ...parts.body, padding: OVERSIZE });
@@ -755,7 +757,7 @@ describe('security', () => {
     it.each(typeCases)(
       'when $name gets a JSON text sent as $contentType, then 415 ERR01151 in its face and the database is unchanged',
       async ({ endpoint, contentType }) => {
-        const user = await seedUser(ctx.dataSource);
+        const user = await seedUser(ctx.database);
         const before = await snapshot(ctx.dataSource, user.issuerId);
         const parts = endpoint.baseline(user);
         const res = await send(
@@ -780,7 +782,7 @@ describe('security', () => {
       rateLimit: { perClient: number; perCaller: number },
       trustProxy: false | number = false,
     ): Promise<TestContext> {
-      return createTestContext({ dataSource: ctx.dataSource, rateLimit: { windowMs: HOUR, ...rateLimit }, trustProxy });
+      return createTestContext({ database: ctx.database, rateLimit: { windowMs: HOUR, ...rateLimit }, trustProxy });
     }
 
     /** A 429 in the face's shape with the seconds to wait and the policy that refused. */
@@ -799,7 +801,7 @@ describe('security', () => {
 
     it('when a client bursts over the per-client limit, then 429 ERR01160 with Retry-After before the token is even read, and the refused delink changes nothing', async () => {
       const app = await limitedApp({ perClient: 3, perCaller: 0 });
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       for (let i = 0; i < 3; i++) {
         const res = await getLinks(app, user);
         expect(res.status).toBe(200);
@@ -822,7 +824,7 @@ describe('security', () => {
 
     it('when a client is over the limit, then health, metrics and the API document still answer, without rate-limit headers', async () => {
       const app = await limitedApp({ perClient: 1, perCaller: 0 });
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       expect((await getLinks(app, user)).status).toBe(200);
       expectLimited('corecredit', await getLinks(app, user), 'client');
 
@@ -838,7 +840,7 @@ describe('security', () => {
 
     it('when TRUST_PROXY names one proxy hop, then the X-Forwarded-For address is the client: one address is limited, another is not', async () => {
       const app = await limitedApp({ perClient: 2, perCaller: 0 }, 1);
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const from = (address: string) => ({ 'X-Forwarded-For': address });
       expect((await getLinks(app, user, from('203.0.113.7'))).status).toBe(200);
       expect((await getLinks(app, user, from('203.0.113.7'))).status).toBe(200);
@@ -848,7 +850,7 @@ describe('security', () => {
 
     it('when clients come over IPv6, then one /56 network is one client, another network is not, and an IPv4-mapped address is its IPv4 client', async () => {
       const app = await limitedApp({ perClient: 2, perCaller: 0 }, 1);
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const from = (address: string) => ({ 'X-Forwarded-For': address });
       expect((await getLinks(app, user, from('2001:db8:0:1::1'))).status).toBe(200);
       expect((await getLinks(app, user, from('2001:db8:0:2::9'))).status).toBe(200);
@@ -862,7 +864,7 @@ describe('security', () => {
 
     it('when TRUST_PROXY is off, then a forged X-Forwarded-For does not make a new client', async () => {
       const app = await limitedApp({ perClient: 2, perCaller: 0 });
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       expect((await getLinks(app, user, { 'X-Forwarded-For': '198.51.100.1' })).status).toBe(200);
       expect((await getLinks(app, user, { 'X-Forwarded-For': '198.51.100.2' })).status).toBe(200);
       expectLimited('corecredit', await getLinks(app, user, { 'X-Forwarded-For': '198.51.100.3' }), 'client');
@@ -870,8 +872,8 @@ describe('security', () => {
 
     it('when one caller (issuer + sub) bursts over the per-caller limit, then it gets 429 and changes nothing, while other subs and other issuers are served', async () => {
       const app = await limitedApp({ perClient: 0, perCaller: 2 });
-      const user = await seedUser(ctx.dataSource);
-      const otherIssuerUser = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
+      const otherIssuerUser = await seedUser(ctx.database);
       expect((await getLinks(app, user, {}, 'portal-a')).status).toBe(200);
       expect((await getLinks(app, user, {}, 'portal-a')).status).toBe(200);
       const before = await snapshot(ctx.dataSource, user.issuerId);
@@ -904,7 +906,7 @@ describe('security', () => {
 
     it('when an issuer backend bursts over the per-caller limit, then 429 ERR01160 in the issuer error shape and the register is not applied', async () => {
       const app = await limitedApp({ perClient: 0, perCaller: 1 });
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       const first = REGISTER.baseline(user);
       await REGISTER.expectServed(
         ctx,
@@ -930,7 +932,7 @@ describe('security', () => {
 
     it('when both limits are 0, then nothing is limited and no rate-limit header is sent', async () => {
       const app = await limitedApp({ perClient: 0, perCaller: 0 });
-      const user = await seedUser(ctx.dataSource);
+      const user = await seedUser(ctx.database);
       for (let i = 0; i < 5; i++) {
         const res = await getLinks(app, user);
         expect({ status: res.status, ratelimit: res.headers.ratelimit }).toEqual({ status: 200, ratelimit: undefined });
@@ -947,7 +949,7 @@ describe('security', () => {
     const GIVE_UP_MS = 8_000;
     let dataDir: string;
     let server: ServerProcess;
-    let dataSource: DataSource;
+    let database: Database;
 
     beforeAll(async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'cc-security-'));
@@ -960,11 +962,11 @@ describe('security', () => {
           RATE_LIMIT_PER_CALLER: '500',
         }),
       );
-      dataSource = await openDataSource(serverDatabase(dataDir).config);
+      database = await openDatabase(serverDatabase(dataDir).config);
     });
     afterAll(async () => {
       await server?.stop();
-      await dataSource?.destroy();
+      await database?.close();
       rmSync(dataDir, { recursive: true, force: true });
     });
 
@@ -1005,14 +1007,16 @@ describe('security', () => {
     };
 
     it('when a client is prompt, then the server with these short bounds serves it (so the cut-offs below are for slowness)', async () => {
-      const user = await seedUser(dataSource);
+      const user = await seedUser(database);
       const res = await fetch(`http://127.0.0.1:${server.port}${DELINK_PATH}`, {
         method: 'POST',
         headers: { Authorization: await bearer(user, DELINK), 'Content-Type': 'application/json' },
         body: JSON.stringify(DELINK.baseline(user).body),
       });
       expect(res.status).toBe(200);
-      expect(await linkOf(dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
+      expect(await linkOf(database.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({
+        delinked: true,
+      });
       // The process takes its limits from the environment: both budgets are announced with the configured sizes.
       expect(res.headers.get('ratelimit-policy')).toMatch(/"client"; q=1000; w=60;.*"caller"; q=500; w=60;/);
     });
@@ -1027,8 +1031,8 @@ describe('security', () => {
     });
 
     it('when a client announces a body and never finishes it, then the server closes the connection and nothing changes', async () => {
-      const user = await seedUser(dataSource);
-      const before = await snapshot(dataSource, user.issuerId);
+      const user = await seedUser(database);
+      const before = await snapshot(database.dataSource, user.issuerId);
       const body = JSON.stringify(DELINK.baseline(user).body);
       const head =
         `POST ${DELINK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${await bearer(user, DELINK)}\r\n` +
@@ -1036,8 +1040,10 @@ describe('security', () => {
 
       expectCutOff(await dribble(head, ' '));
 
-      expect(await snapshot(dataSource, user.issuerId)).toEqual(before);
-      expect(await linkOf(dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
+      expect(await snapshot(database.dataSource, user.issuerId)).toEqual(before);
+      expect(await linkOf(database.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({
+        delinked: false,
+      });
       expect((await fetch(`http://127.0.0.1:${server.port}/health/live`)).status).toBe(200);
     });
   });

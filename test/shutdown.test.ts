@@ -9,7 +9,7 @@ import {
   buildEnvelope,
   linkOf,
   mintToken,
-  openDataSource,
+  openDatabase,
   seedUser,
   type SeededUser,
   TEST_SECRET,
@@ -137,11 +137,11 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the server process on %s', (signa
   beforeAll(async () => {
     server = await startServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET }));
     // Seeded beside the running server, on the same database, under an issuer of this test's own.
-    const dataSource = await openDataSource(serverDatabase(dataDir).config);
+    const database = await openDatabase(serverDatabase(dataDir).config);
     try {
-      user = await seedUser(dataSource, { accounts: 3 });
+      user = await seedUser(database, { accounts: 3 });
     } finally {
-      await dataSource.destroy();
+      await database.close();
     }
   });
   afterAll(async () => {
@@ -227,12 +227,12 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the server process on %s', (signa
     }
 
     // The delink answered before the stop was committed before the pool closed.
-    const dataSource = await openDataSource(serverDatabase(dataDir).config);
+    const database = await openDatabase(serverDatabase(dataDir).config);
     try {
-      expect(await linkOf(dataSource, user.issuerId, delinked)).toMatchObject({ delinked: true });
-      expect(await linkOf(dataSource, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false });
+      expect(await linkOf(database.dataSource, user.issuerId, delinked)).toMatchObject({ delinked: true });
+      expect(await linkOf(database.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false });
     } finally {
-      await dataSource.destroy();
+      await database.close();
     }
   });
 });

@@ -1,9 +1,9 @@
 // `npm run seed:demo`: applies migrations, then registers the demo user's accounts through the issuer API's own
 // service functions. Running it again restores the demo (re-links delinked accounts).
 import { randomUUID } from 'node:crypto';
-import { createDataSource } from '../db/data-source';
-import { registerAccount } from '../links/links';
-import type { RequestContext } from '../operations/operations';
+import { createDatabase } from '../db/database';
+import { registerAccount } from '../links/register';
+import type { RequestContext } from '../operations/context';
 import { cliConfig } from './bootstrap';
 
 export const DEMO = {
@@ -15,10 +15,10 @@ export const DEMO = {
 
 async function main(): Promise<void> {
   const config = cliConfig();
-  const dataSource = createDataSource(config.database);
-  await dataSource.initialize();
+  const database = createDatabase(config.database);
+  await database.initialize();
   try {
-    await dataSource.runMigrations({ transaction: 'each' });
+    await database.migrate();
     const ctx: RequestContext = {
       issuerId: DEMO.issuerId,
       requestorType: 'ISSUER',
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       correlationId: `seed-demo-${randomUUID()}`,
     };
     for (const accountNumber of [DEMO.mainAccount, ...DEMO.linkedAccounts]) {
-      await registerAccount(dataSource, ctx, {
+      await registerAccount(database, ctx, {
         accountNumber,
         consumerId: DEMO.ssUserId,
         productId: null,
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       `Seeded issuer ${DEMO.issuerId}: user ${DEMO.ssUserId} with main account ${DEMO.mainAccount} and linked accounts ${DEMO.linkedAccounts.join(', ')}.`,
     );
   } finally {
-    await dataSource.destroy();
+    await database.close();
   }
 }
 

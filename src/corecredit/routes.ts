@@ -1,19 +1,23 @@
 // The CoreCredit face: DeLinkAccount and GetLinkAccounts, for the web portal and the IVR.
-import { Router } from 'express';
-import type { DataSource } from 'typeorm';
+import { type RequestHandler, Router } from 'express';
+import { Counter } from 'prom-client';
 import { AppError } from '../errors';
-import type { Authenticator } from '../http/auth';
 import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
-import { methodNotAllowed, sendCoreCreditSuccess } from '../http/envelope';
+import { errorHandler, methodNotAllowed, routeNotFound } from '../http/errors';
+import type { FaceDependencies } from '../http/face';
 import { idempotency } from '../http/idempotency';
 import { logEvent } from '../http/logging';
 import { validateDto } from '../http/validation';
-import { delinkAccount, listLinkedAccounts } from '../links/links';
+import { delinkAccount } from '../links/delink';
+import { listLinkedAccounts } from '../links/list-links';
 import { maskAccountNumber } from '../logger';
-import type { RequestContext } from '../operations/operations';
+import type { RequestContext } from '../operations/context';
+import { envelopeError, sendSuccess } from './envelope';
 import { DeLinkAccountDto, ENVELOPE_FIELDS, type EnvelopeDto, GetLinkAccountsDto, SUPPORTED_API_VERSION } from './dto';
 
+/** Everything below it is this face's: answered in its envelope, unknown paths included. */
+export const CORECREDIT_PREFIX = '/api/CoreCredit';
 export const DELINK_PATH = '/api/CoreCredit/UserManagement/DeLinkAccount';
 export const GET_LINKS_PATH = '/api/CoreCredit/UserManagement/GetLinkAccounts';
 
@@ -46,14 +50,33 @@ export function formatDate(date: Date, dateFormat: string | null | undefined): s
   }
 }
 
-export function coreCreditRouter(dataSource: DataSource, auth: Authenticator): Router {
+/** Counts every DeLinkAccount answer by its ErrorCode, refusals included. */
+function countDelinkOutcomes(registry: FaceDependencies['registry']): RequestHandler {
+  const outcomes = new Counter({
+    name: 'corecredit_delink_outcomes_total',
+    help: 'DeLinkAccount responses by ErrorCode (ERR01093 is success).',
+    labelNames: ['errorCode'] as const,
+    registers: [registry],
+  });
+  return (_req, res, next) => {
+    res.once('finish', () => {
+      const errorCode = locals(res).errorCode;
+      if (errorCode !== undefined) outcomes.inc({ errorCode });
+    });
+    next();
+  };
+}
+
+export function coreCreditRouter({ database, auth, entry, registry }: FaceDependencies): Router {
   const router = Router();
+  router.use(CORECREDIT_PREFIX, ...entry);
 
   router.post(
     DELINK_PATH,
+    countDelinkOutcomes(registry),
     auth.require('selfservice:delink'),
     ...jsonObjectBody(),
-    idempotency(dataSource),
+    idempotency(database),
     async (req, res) => {
       const dto = await envelope(DeLinkAccountDto, req.body as Record<string, unknown>);
       const principal = principalOf(res);
@@ -74,31 +97,32 @@ export function coreCreditRouter(dataSource: DataSource, auth: Authenticator): R
       // The events carry no SSUserID (it is often a number like an account's); the correlation id leads to the
       // operation, which records everything.
       const account = maskAccountNumber(dto.AccountNumber);
+      const request = {
+        consumerId: dto.SSUserID,
+        accountNumber: dto.AccountNumber,
+        boundConsumerId: principal.ssUserId,
+      };
       try {
-        await delinkAccount(dataSource, ctx, {
-          ssUserId: dto.SSUserID,
-          accountNumber: dto.AccountNumber,
-          boundSsUserId: principal.ssUserId,
-        });
+        await delinkAccount(database, ctx, request);
       } catch (error) {
         // A refusal is a business outcome; anything else is logged as a failure by the error middleware.
         if (error instanceof AppError && error.status < 500) logEvent(res, 'delink refused', { account });
         throw error;
       }
       logEvent(res, 'account delinked', { account });
-      sendCoreCreditSuccess(res);
+      sendSuccess(res);
     },
   );
 
   router.post(GET_LINKS_PATH, auth.require('selfservice:read'), ...jsonObjectBody(), async (req, res) => {
     const dto = await envelope(GetLinkAccountsDto, req.body as Record<string, unknown>);
     const principal = principalOf(res);
-    const links = await listLinkedAccounts(dataSource, principal.issuerId, {
-      ssUserId: dto.SSUserID,
-      boundSsUserId: principal.ssUserId,
+    const links = await listLinkedAccounts(database, principal.issuerId, {
+      consumerId: dto.SSUserID,
+      boundConsumerId: principal.ssUserId,
     });
-    sendCoreCreditSuccess(res, {
-      SSUserID: links.ssUserId,
+    sendSuccess(res, {
+      SSUserID: links.consumerId,
       Accounts: links.accounts.map((a) => ({
         AccountNumber: a.accountNumber,
         IsMainAccount: a.isMain,
@@ -109,5 +133,7 @@ export function coreCreditRouter(dataSource: DataSource, auth: Authenticator): R
   });
 
   router.all([DELINK_PATH, GET_LINKS_PATH], methodNotAllowed(['POST']));
+  router.use(CORECREDIT_PREFIX, routeNotFound());
+  router.use(errorHandler(envelopeError));
   return router;
 }

@@ -2,19 +2,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
-import { type DatabaseOptions as DatabaseConfig, DEFAULT_DATABASE_TIMEOUTS } from './options';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
-import { limitDataSource } from './transaction';
+import type { DatabaseOptions } from './options';
 
-export function createDataSource(database: DatabaseConfig): DataSource {
-  const dataSource = buildDataSource(database);
-  limitDataSource(dataSource, database.kind === 'mysql' ? database.poolSize : 1, database);
-  return dataSource;
-}
-
-function buildDataSource(database: DatabaseConfig): DataSource {
-  const { queryTimeoutMs } = { ...DEFAULT_DATABASE_TIMEOUTS, ...database };
+export function buildDataSource(database: DatabaseOptions, queryTimeoutMs: number): DataSource {
   const common = {
     entities: ENTITIES,
     migrations: MIGRATIONS,
@@ -34,7 +26,7 @@ function buildDataSource(database: DatabaseConfig): DataSource {
       bigNumberStrings: true,
       connectTimeout: queryTimeoutMs,
       // trace: mysql2 would capture a stack trace on every query for its own errors, which TypeORM replaces with a
-      // QueryFailedError of its own stack; the capture cost ~4 % of the service's time on a delink (npm run bench).
+      // QueryFailedError of its own stack: a measurable share of a delink's CPU.
       extra: { maxIdle: database.poolSize, enableKeepAlive: true, trace: false },
     });
   }

@@ -6,22 +6,25 @@ export type OperationKind = 'REGISTER' | 'DELINK' | 'DELETE';
 export type OperationStatus = 'SUCCESSFUL' | 'FAILED';
 export type RequestorType = 'USER' | 'ISSUER';
 
-/** A self-service user of one issuer. `ssUserKey` is the lower-cased SSUserID: matching never depends on collation. */
-@Entity('ss_users')
-@Index('uq_ss_users_issuer_key', ['issuerId', 'ssUserKey'], { unique: true })
-export class SelfServiceUser {
+/**
+ * A consumer (a self-service user) of one issuer: CoreCredit's SSUserID, the issuer API's consumerId. `consumerKey` is
+ * the lower-cased id: matching never depends on collation.
+ */
+@Entity('consumers')
+@Index('uq_consumers_issuer_key', ['issuerId', 'consumerKey'], { unique: true })
+export class Consumer {
   @PrimaryGeneratedColumn({ type: 'int' })
   id!: number;
 
   @Column({ name: 'issuer_id', type: 'varchar', length: 10 })
   issuerId!: string;
 
-  /** The SSUserID as it was first registered. */
-  @Column({ name: 'ss_user_id', type: 'varchar', length: 30 })
-  ssUserId!: string;
+  /** The consumer id as it was first registered. */
+  @Column({ name: 'consumer_id', type: 'varchar', length: 30 })
+  consumerId!: string;
 
-  @Column({ name: 'ss_user_key', type: 'varchar', length: 30 })
-  ssUserKey!: string;
+  @Column({ name: 'consumer_key', type: 'varchar', length: 30 })
+  consumerKey!: string;
 
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt!: Date;
@@ -53,12 +56,12 @@ export class Account {
 }
 
 /**
- * An account shown under a user. One row per account for the life of the account: a delink sets `delinkedAt`,
- * a re-link clears it. `mainOfUserId` equals `userId` on the main link and is NULL elsewhere; its unique index
- * lets the database itself refuse a second main account for a user.
+ * An account shown under a consumer. One row per account for the life of the account: a delink sets `delinkedAt`,
+ * a re-link clears it. `mainOfConsumerId` equals `consumerId` on the main link and is NULL elsewhere; its unique
+ * index lets the database itself refuse a second main account for a consumer.
  */
 @Entity('account_links')
-@Index('ix_account_links_user', ['userId'])
+@Index('ix_account_links_consumer', ['consumerId'])
 export class AccountLink {
   @PrimaryGeneratedColumn({ type: 'int' })
   id!: number;
@@ -71,19 +74,19 @@ export class AccountLink {
   @JoinColumn({ name: 'account_id', foreignKeyConstraintName: 'fk_account_links_account' })
   account?: Account;
 
-  @Column({ name: 'user_id', type: 'int' })
-  userId!: number;
+  @Column({ name: 'consumer_id', type: 'int' })
+  consumerId!: number;
 
-  @ManyToOne(() => SelfServiceUser, { nullable: false })
-  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'fk_account_links_user' })
-  user?: SelfServiceUser;
+  @ManyToOne(() => Consumer, { nullable: false })
+  @JoinColumn({ name: 'consumer_id', foreignKeyConstraintName: 'fk_account_links_consumer' })
+  consumer?: Consumer;
 
   @Column({ name: 'is_main', type: 'boolean' })
   isMain!: boolean;
 
-  @Index('uq_account_links_main_of_user', { unique: true })
-  @Column({ name: 'main_of_user_id', type: 'int', nullable: true })
-  mainOfUserId!: number | null;
+  @Index('uq_account_links_main_of_consumer', { unique: true })
+  @Column({ name: 'main_of_consumer_id', type: 'int', nullable: true })
+  mainOfConsumerId!: number | null;
 
   @Column({ name: 'linked_at', type: 'datetime', precision: 3 })
   linkedAt!: Date;
@@ -128,7 +131,7 @@ export class Operation {
   @Column({ name: 'issuer_id', type: 'varchar', length: 10 })
   issuerId!: string;
 
-  /** The consumer (SSUserID) as the request named it; NULL when the request named an unknown account only. */
+  /** The consumer as the request named it; NULL when the request named an unknown account only. */
   @Column({ name: 'consumer_id', type: 'varchar', length: 30, nullable: true })
   consumerId!: string | null;
 
@@ -198,4 +201,4 @@ export class IdempotencyKey {
   createdAt!: Date;
 }
 
-export const ENTITIES = [SelfServiceUser, Account, AccountLink, Operation, IdempotencyKey];
+export const ENTITIES = [Consumer, Account, AccountLink, Operation, IdempotencyKey];

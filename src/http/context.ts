@@ -1,4 +1,4 @@
-// What the HTTP layer learns about a request and hands to the next step: correlation id, caller, API face.
+// What the HTTP layer learns about a request and hands to the next step: correlation id, caller, outcome.
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 
@@ -10,15 +10,12 @@ export interface Principal {
   ssUserId: string | undefined;
 }
 
-export type Face = 'corecredit' | 'issuer';
-
 export interface RequestLocals {
   correlationId: string;
   /** The service's logger; `requestLog(res)` derives the request's own from it when a handler has a line to write. */
   logger: Logger;
   log?: Logger;
   principal?: Principal;
-  face: Face;
   /** The ErrorCode the response carried, for the request log line. */
   errorCode?: string;
   /** What the request did (`account delinked`, …) and its details, for the request log line. */

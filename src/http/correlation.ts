@@ -1,5 +1,5 @@
-// The first middleware of every request: its correlation id (x-correlation-id, validated, echoed, generated when
-// absent), and once its response is done, its one log line and its count in the metrics, timed from one clock.
+// The first middleware of every request: its correlation id (x-correlation-id, echoed, generated when absent or
+// malformed), and once its response is done, its one log line and its count in the metrics, timed from one clock.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler } from 'express';
@@ -17,8 +17,8 @@ function isValid(given: unknown): given is string {
 }
 
 /**
- * Assigns the correlation id (the caller's when valid) before anything can answer, and refuses a malformed one once
- * the completion line is set up to record the refusal.
+ * Assigns the correlation id (the caller's when valid, a new one otherwise) before anything can answer, so that every
+ * answer, refusals included, carries one.
  */
 export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHandler {
   return (req, res, next) => {
@@ -28,8 +28,6 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
     const l = locals(res);
     l.correlationId = id;
     l.logger = logger;
-    // Express routes paths case-insensitively (/ISSUERS/… reaches the issuer API), so the face is chosen the same way.
-    l.face = req.path.toLowerCase().startsWith('/issuers/') ? 'issuer' : 'corecredit';
     res.setHeader(CORRELATION_HEADER, id);
     // 'close' follows 'finish' for a response that was sent, and comes alone for one the client abandoned.
     res.once('close', () => {
@@ -38,19 +36,24 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
       if (res.writableFinished) metrics.observe(req, res, route, durationMs / 1000);
       logCompletion(logger, req, res, route, durationMs);
     });
-    if (given !== undefined && given !== id) {
-      next(
-        new AppError('VALIDATION_FAILED', {
-          details: [
-            {
-              field: CORRELATION_HEADER,
-              message: `${CORRELATION_HEADER} must be 1 to 64 letters, digits, spaces or _ - .`,
-            },
-          ],
-        }),
-      );
-      return;
-    }
     next();
+  };
+}
+
+/** The API faces refuse a malformed correlation id (in their own error shape); probes and docs never do. */
+export function checkCorrelationId(): RequestHandler {
+  return (req, _res, next) => {
+    const given = req.headers[CORRELATION_HEADER];
+    if (given === undefined || isValid(given)) return next();
+    next(
+      new AppError('VALIDATION_FAILED', {
+        details: [
+          {
+            field: CORRELATION_HEADER,
+            message: `${CORRELATION_HEADER} must be 1 to 64 letters, digits, spaces or _ - .`,
+          },
+        ],
+      }),
+    );
   };
 }

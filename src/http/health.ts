@@ -1,20 +1,21 @@
 // Liveness and readiness probes: no token, no envelope, just whether the process and the database answer.
 import { Router } from 'express';
-import type { DataSource } from 'typeorm';
-import { read } from '../db/transaction';
-import { methodNotAllowed } from './envelope';
+import type { Database } from '../db/database';
+import { methodNotAllowed } from './errors';
 
 export const READY_TIMEOUT_MS = 2_000;
 
-async function databaseAnswers(dataSource: DataSource): Promise<boolean> {
+async function databaseAnswers(database: Database): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
   });
-  const probe = read(dataSource, (manager) => manager.query('SELECT 1')).then(
-    () => true,
-    () => false,
-  );
+  const probe = database
+    .read((manager) => manager.query('SELECT 1'))
+    .then(
+      () => true,
+      () => false,
+    );
   try {
     return await Promise.race([probe, timeout]);
   } finally {
@@ -22,13 +23,13 @@ async function databaseAnswers(dataSource: DataSource): Promise<boolean> {
   }
 }
 
-export function healthRouter(dataSource: DataSource): Router {
+export function healthRouter(database: Database): Router {
   const router = Router();
   router.get('/health/live', (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
   router.get('/health/ready', async (_req, res) => {
-    const ready = dataSource.isInitialized && (await databaseAnswers(dataSource));
+    const ready = database.dataSource.isInitialized && (await databaseAnswers(database));
     res
       .status(ready ? 200 : 503)
       .json({ status: ready ? 'ok' : 'unavailable', checks: { database: ready ? 'ok' : 'unavailable' } });

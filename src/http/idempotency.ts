@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { configure } from 'safe-stable-stringify';
-import type { DataSource } from 'typeorm';
 import { IdempotencyKey } from '../db/entities';
-import { inTransaction, isDuplicateKey, read } from '../db/transaction';
+import type { Database } from '../db/database';
+import { isDuplicateKey } from '../db/driver-errors';
 import { AppError } from '../errors';
 import { principalOf } from './context';
 import { requestLog } from './logging';
@@ -44,10 +44,10 @@ type Claim =
   | { kind: 'mismatch' }
   | { kind: 'in-progress' };
 
-async function claim(dataSource: DataSource, keyHash: string, requestHash: string): Promise<Claim> {
+async function claim(database: Database, keyHash: string, requestHash: string): Promise<Claim> {
   const now = new Date();
   try {
-    await inTransaction(dataSource, (manager) =>
+    await database.transaction((manager) =>
       manager.insert(IdempotencyKey, {
         keyHash,
         requestHash,
@@ -61,13 +61,13 @@ async function claim(dataSource: DataSource, keyHash: string, requestHash: strin
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
-  const row = await read(dataSource, (manager) => manager.findOne(IdempotencyKey, { where: { keyHash } }));
-  if (row === null) return claim(dataSource, keyHash, requestHash); // purged or released since: claim it afresh
+  const row = await database.read((manager) => manager.findOne(IdempotencyKey, { where: { keyHash } }));
+  if (row === null) return claim(database, keyHash, requestHash); // purged or released since: claim it afresh
   if (row.requestHash !== requestHash) return { kind: 'mismatch' };
   if (row.state === 'DONE') return { kind: 'replay', status: row.responseStatus ?? 200, body: row.responseBody };
   if (now.getTime() - row.createdAt.getTime() < IDEMPOTENCY_LEASE_MS) return { kind: 'in-progress' };
   // Abandoned: take it over only if nobody else did in the meantime.
-  const taken = await inTransaction(dataSource, (manager) =>
+  const taken = await database.transaction((manager) =>
     manager
       .createQueryBuilder()
       .update(IdempotencyKey)
@@ -86,13 +86,13 @@ async function claim(dataSource: DataSource, keyHash: string, requestHash: strin
  * Stores the response before it is sent, so a retry that arrives after the client has read it always finds it.
  * A 5xx is not stored: the claim is released and a retry runs the request again.
  */
-function storeResponseOnSend(res: Response, dataSource: DataSource, keyHash: string): void {
+function storeResponseOnSend(res: Response, database: Database, keyHash: string): void {
   const end = res.end.bind(res) as (...args: unknown[]) => Response;
   res.end = ((...args: unknown[]) => {
     const [chunk] = args;
     const body = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : null;
     const status = res.statusCode;
-    const store = inTransaction(dataSource, (manager) =>
+    const store = database.transaction((manager) =>
       status >= 500
         ? manager.delete(IdempotencyKey, { keyHash })
         : manager.update(IdempotencyKey, { keyHash }, { state: 'DONE', responseStatus: status, responseBody: body }),
@@ -104,7 +104,7 @@ function storeResponseOnSend(res: Response, dataSource: DataSource, keyHash: str
   }) as Response['end'];
 }
 
-export function idempotency(dataSource: DataSource): RequestHandler {
+export function idempotency(database: Database): RequestHandler {
   return async (req, res, next) => {
     const key = req.headers[IDEMPOTENCY_HEADER];
     if (key === undefined) return next();
@@ -118,7 +118,7 @@ export function idempotency(dataSource: DataSource): RequestHandler {
       path: req.path,
       body: req.body,
     });
-    const outcome = await claim(dataSource, keyHash, requestHash);
+    const outcome = await claim(database, keyHash, requestHash);
     switch (outcome.kind) {
       case 'mismatch':
         throw new AppError('IDEMPOTENCY_KEY_REUSED');
@@ -135,16 +135,16 @@ export function idempotency(dataSource: DataSource): RequestHandler {
         }
         return;
       case 'claimed':
-        storeResponseOnSend(res, dataSource, keyHash);
+        storeResponseOnSend(res, database, keyHash);
         next();
     }
   };
 }
 
 /** Deletes keys past their retention; returns how many. */
-export async function purgeIdempotencyKeys(dataSource: DataSource, now = new Date()): Promise<number> {
+export async function purgeIdempotencyKeys(database: Database, now = new Date()): Promise<number> {
   const cutoff = new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS);
-  const result = await inTransaction(dataSource, (manager) =>
+  const result = await database.transaction((manager) =>
     manager.createQueryBuilder().delete().from(IdempotencyKey).where('created_at < :cutoff', { cutoff }).execute(),
   );
   return result.affected ?? 0;

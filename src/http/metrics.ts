@@ -1,12 +1,10 @@
-// Prometheus metrics on GET /metrics: requests by route pattern, DeLinkAccount outcomes, the database pool, the process.
+// Prometheus metrics on GET /metrics: requests by route pattern, the database pool, the process. Each face adds its
+// own outcome counters to the registry it is handed.
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
-import { databaseLoad } from '../db/transaction';
-import { DELINK_PATH } from '../corecredit/routes';
-import { locals } from './context';
-import { methodNotAllowed } from './envelope';
+import type { Database } from '../db/database';
+import { methodNotAllowed } from './errors';
 
 export const METRICS_PATH = '/metrics';
 
@@ -36,12 +34,12 @@ interface Mysql2Pool {
  * Units of work wait at the service's own gate (sized to the pool) before they reach a connection, so "waiting" is
  * the gate's queue; mysql2's own queue stays empty but is added in case anything bypasses the gate.
  */
-function poolState(dataSource: DataSource): { open: number; inUse: number; waiting: number } {
-  if (!dataSource.isInitialized) return { open: 0, inUse: 0, waiting: 0 };
-  const load = databaseLoad(dataSource);
+function poolState(database: Database): { open: number; inUse: number; waiting: number } {
+  if (!database.dataSource.isInitialized) return { open: 0, inUse: 0, waiting: 0 };
+  const load = database.load();
   // TypeORM keeps one SQLite connection for the data source's whole life.
-  if (dataSource.options.type === 'better-sqlite3') return { open: 1, inUse: load.active, waiting: load.waiting };
-  const pool = (dataSource.driver as unknown as { pool?: Mysql2Pool }).pool;
+  if (database.kind === 'sqlite') return { open: 1, inUse: load.active, waiting: load.waiting };
+  const pool = (database.dataSource.driver as unknown as { pool?: Mysql2Pool }).pool;
   const open = pool?._allConnections?.length ?? 0;
   return {
     open,
@@ -54,7 +52,7 @@ function poolState(dataSource: DataSource): { open: number; inUse: number; waiti
  * A registry of the app's own: createApp may run twice in one process (two instances in one test), and each
  * instance reports its own requests and its own pool.
  */
-export function createMetrics(dataSource: DataSource): HttpMetrics {
+export function createMetrics(database: Database): HttpMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -73,44 +71,31 @@ export function createMetrics(dataSource: DataSource): HttpMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
-  const delinks = new Counter({
-    name: 'corecredit_delink_outcomes_total',
-    help: 'DeLinkAccount responses by ErrorCode (ERR01093 is success).',
-    labelNames: ['errorCode'] as const,
-    registers,
-  });
-  new Gauge({
-    name: 'db_pool_connections_open',
-    help: 'Database connections open (SQLite: its one connection).',
-    registers,
-    collect() {
-      this.set(poolState(dataSource).open);
-    },
-  });
-  new Gauge({
-    name: 'db_pool_connections_in_use',
-    help: 'Database connections lent out to a unit of work (SQLite: its one connection, always).',
-    registers,
-    collect() {
-      this.set(poolState(dataSource).inUse);
-    },
-  });
-  new Gauge({
-    name: 'db_pool_requests_waiting',
-    help: 'Units of database work waiting for a free connection.',
-    registers,
-    collect() {
-      this.set(poolState(dataSource).waiting);
-    },
-  });
+  const gauges: [name: string, help: string, value: keyof ReturnType<typeof poolState>][] = [
+    ['db_pool_connections_open', 'Database connections open (SQLite: its one connection).', 'open'],
+    [
+      'db_pool_connections_in_use',
+      'Database connections lent out to a unit of work (SQLite: its one connection, always).',
+      'inUse',
+    ],
+    ['db_pool_requests_waiting', 'Units of database work waiting for a free connection.', 'waiting'],
+  ];
+  for (const [name, help, value] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(poolState(database)[value]);
+      },
+    });
+  }
 
   const observe = (req: Request, res: Response, matched: string | null, seconds: number): void => {
     const route = matched ?? UNMATCHED_ROUTE;
     const labels = { method: req.method, route, status: String(res.statusCode) };
     duration.observe(labels, seconds);
     requests.inc(labels);
-    const errorCode = locals(res).errorCode;
-    if (route === DELINK_PATH && req.method === 'POST' && errorCode !== undefined) delinks.inc({ errorCode });
   };
 
   const router = Router();

@@ -1,17 +1,19 @@
 // The issuer face: register and delete accounts, and list a consumer's operations, for the issuer's backend.
 import { type Response, Router } from 'express';
-import type { DataSource } from 'typeorm';
 import { AppError } from '../errors';
-import type { Authenticator } from '../http/auth';
 import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
-import { methodNotAllowed } from '../http/envelope';
+import { errorHandler, methodNotAllowed, routeNotFound } from '../http/errors';
+import type { FaceDependencies } from '../http/face';
 import { idempotency } from '../http/idempotency';
 import { logEvent } from '../http/logging';
 import { validateParts } from '../http/validation';
-import { deleteAccount, registerAccount } from '../links/links';
+import { deleteAccount } from '../links/delete-account';
+import { registerAccount } from '../links/register';
 import { maskAccountNumber } from '../logger';
-import { listOperations, type RequestContext } from '../operations/operations';
+import type { RequestContext } from '../operations/context';
+import { listConsumerOperations } from '../operations/list';
+import { issuerError } from './error-body';
 import {
   ACCOUNT_PATH_FIELDS,
   AccountPathDto,
@@ -25,6 +27,8 @@ import {
   RegisterAccountDto,
 } from './dto';
 
+/** Everything below it is this face's: answered with its error object, unknown paths included. */
+export const ISSUER_PREFIX = '/issuers';
 export const ACCOUNT_PATH = '/issuers/:issuerId/accounts/:accountId';
 // Express 5 reads an unescaped ':' as the start of a parameter.
 export const DELETE_PATH = '/issuers/:issuerId/accounts/:accountId/operations\\:delete';
@@ -41,21 +45,22 @@ function issuerContext(res: Response, issuerId: string): RequestContext {
   return { issuerId, requestorType: 'ISSUER', requestorId: principal.sub, correlationId: locals(res).correlationId };
 }
 
-export function issuerRouter(dataSource: DataSource, auth: Authenticator): Router {
+export function issuerRouter({ database, auth, entry }: FaceDependencies): Router {
   const router = Router();
+  router.use(ISSUER_PREFIX, ...entry);
 
   router.put(
     ACCOUNT_PATH,
     auth.require('issuer:write'),
     ...jsonObjectBody(),
-    idempotency(dataSource),
+    idempotency(database),
     async (req, res) => {
       const [path, body] = await validateParts(
         { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
         { cls: RegisterAccountDto, input: req.body as object, fields: REGISTER_FIELDS },
       );
       const ctx = issuerContext(res, path.issuerId);
-      await registerAccount(dataSource, ctx, {
+      await registerAccount(database, ctx, {
         accountNumber: path.accountId,
         consumerId: body.consumerId,
         productId: body.accountProductId ?? null,
@@ -70,14 +75,14 @@ export function issuerRouter(dataSource: DataSource, auth: Authenticator): Route
     DELETE_PATH,
     auth.require('issuer:write'),
     ...jsonObjectBody({ optional: true }),
-    idempotency(dataSource),
+    idempotency(database),
     async (req, res) => {
       const [path, body] = await validateParts(
         { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
         { cls: DeleteAccountDto, input: req.body as object, fields: DELETE_FIELDS },
       );
       const ctx = issuerContext(res, path.issuerId);
-      const { operationId } = await deleteAccount(dataSource, ctx, {
+      const { operationId } = await deleteAccount(database, ctx, {
         accountNumber: path.accountId,
         reason: body.reason ?? null,
         reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
@@ -93,7 +98,7 @@ export function issuerRouter(dataSource: DataSource, auth: Authenticator): Route
       { cls: OperationsQueryDto, input: req.query, fields: OPERATIONS_QUERY_FIELDS },
     );
     issuerContext(res, path.issuerId);
-    const page = await listOperations(dataSource, path.issuerId, path.consumerId, {
+    const page = await listConsumerOperations(database, path.issuerId, path.consumerId, {
       offset: Number(query.offset ?? 0),
       count: Number(query.count ?? 10),
     });
@@ -103,5 +108,7 @@ export function issuerRouter(dataSource: DataSource, auth: Authenticator): Route
   router.all(ACCOUNT_PATH, methodNotAllowed(['PUT']));
   router.all(DELETE_PATH, methodNotAllowed(['POST']));
   router.all(OPERATIONS_PATH, methodNotAllowed(['GET']));
+  router.use(ISSUER_PREFIX, routeNotFound());
+  router.use(errorHandler(issuerError));
   return router;
 }

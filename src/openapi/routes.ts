@@ -3,7 +3,7 @@ import { Router } from 'express';
 // The package's main module loads the whole browser bundle into Node; this one only says where the files are.
 import getAbsoluteFSPath from 'swagger-ui-dist/absolute-path.js';
 import { AppError } from '../errors';
-import { methodNotAllowed } from '../http/envelope';
+import { methodNotAllowed } from '../http/errors';
 import { docsPageSecurityPolicy } from '../http/security-headers';
 import { DOCS_INIT_SCRIPT, DOCS_PATH, OPENAPI_PATH, openApiDocument, SWAGGER_UI_ASSETS } from './document';
 

@@ -11,15 +11,17 @@ import { createLogger } from '../../src/logger';
 import type { DataSource } from 'typeorm';
 import { type AppDependencies, createApp } from '../../src/app';
 import type { Config, DatabaseConfig } from '../../src/config';
-import { createDataSource } from '../../src/db/data-source';
-import { Account, AccountLink, Operation, SelfServiceUser } from '../../src/db/entities';
-import { registerAccount } from '../../src/links/links';
-import type { RequestContext } from '../../src/operations/operations';
+import { createDatabase, type Database } from '../../src/db/database';
+import { Account, AccountLink, Consumer, Operation } from '../../src/db/entities';
+import { registerAccount } from '../../src/links/register';
+import type { RequestContext } from '../../src/operations/context';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 export const onMariaDb = process.env.TEST_DATABASE === 'mariadb';
 
 export interface TestContext {
+  database: Database;
+  /** The database's DataSource, for the tests' own reads of rows. */
   dataSource: DataSource;
   app: Express;
   config: AppDependencies['config'];
@@ -36,11 +38,12 @@ export function testDatabase(): DatabaseConfig {
   return { kind: 'sqlite', path: join(tmpdir(), `cc-test-${process.pid}-${randomUUID()}.sqlite`) };
 }
 
-export async function openDataSource(database: DatabaseConfig = testDatabase()): Promise<DataSource> {
-  const dataSource = createDataSource(database);
-  await dataSource.initialize();
-  if (database.kind === 'sqlite') await dataSource.runMigrations({ transaction: 'each' });
-  return dataSource;
+/** A database of the suite's, migrated (on MariaDB the run's database was migrated once by the global setup). */
+export async function openDatabase(options: DatabaseConfig = testDatabase()): Promise<Database> {
+  const database = createDatabase(options);
+  await database.initialize();
+  if (options.kind === 'sqlite') await database.migrate();
+  return database;
 }
 
 export const defaultJwtConfig: Config['jwt'] = {
@@ -53,32 +56,34 @@ export const defaultJwtConfig: Config['jwt'] = {
 
 export async function createTestContext(
   options: {
-    database?: DatabaseConfig;
+    databaseOptions?: DatabaseConfig;
     jwt?: Config['jwt'];
     logStream?: Writable;
-    dataSource?: DataSource;
+    /** A database another context opened: two app instances over one database. */
+    database?: Database;
     /** Off unless given, so that suites sending many requests are not throttled. */
     rateLimit?: Config['rateLimit'];
     trustProxy?: Config['trustProxy'];
   } = {},
 ): Promise<TestContext> {
-  const database = options.database ?? testDatabase();
-  const dataSource = options.dataSource ?? (await openDataSource(database));
+  const databaseOptions = options.databaseOptions ?? testDatabase();
+  const database = options.database ?? (await openDatabase(databaseOptions));
   const config: AppDependencies['config'] = {
     jwt: options.jwt ?? defaultJwtConfig,
     rateLimit: options.rateLimit,
     trustProxy: options.trustProxy,
   };
   const logger = options.logStream !== undefined ? createLogger('info', options.logStream) : createLogger('silent');
-  const app = await createApp({ dataSource, config, logger });
+  const app = await createApp({ database, config, logger });
   return {
-    dataSource,
+    database,
+    dataSource: database.dataSource,
     app,
     config,
     async close() {
-      if (options.dataSource === undefined) await dataSource.destroy();
-      if (database.kind === 'sqlite') {
-        for (const suffix of ['', '-wal', '-shm']) rmSync(`${database.path}${suffix}`, { force: true });
+      if (options.database === undefined) await database.close();
+      if (databaseOptions.kind === 'sqlite') {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${databaseOptions.path}${suffix}`, { force: true });
       }
     },
   };
@@ -156,7 +161,7 @@ export interface SeededUser {
 
 /** Registers a user's accounts through the issuer service functions, main account first. */
 export async function seedUser(
-  dataSource: DataSource,
+  database: Database,
   options: { issuerId?: string; ssUserId?: string; accounts?: number; state?: 'ACTIVE' | 'INACTIVE' } = {},
 ): Promise<SeededUser> {
   const issuerId = options.issuerId ?? randomIssuerId();
@@ -169,7 +174,7 @@ export async function seedUser(
     correlationId: `seed-${randomUUID()}`,
   };
   for (const accountNumber of accounts) {
-    await registerAccount(dataSource, ctx, {
+    await registerAccount(database, ctx, {
       accountNumber,
       consumerId: ssUserId,
       productId: null,
@@ -197,13 +202,13 @@ export async function linkOf(
   const row = await dataSource
     .createQueryBuilder(AccountLink, 'l')
     .innerJoin(Account, 'a', 'a.id = l.account_id')
-    .innerJoin(SelfServiceUser, 'u', 'u.id = l.user_id')
+    .innerJoin(Consumer, 'u', 'u.id = l.consumer_id')
     .select([
       'a.account_number AS accountNumber',
       'a.state AS state',
       'l.is_main AS isMain',
       'l.delinked_at AS delinkedAt',
-      'u.ss_user_key AS ownerKey',
+      'u.consumer_key AS ownerKey',
     ])
     .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId, accountNumber })
     .getRawOne<{ accountNumber: string; state: string; isMain: unknown; delinkedAt: unknown; ownerKey: string }>();
@@ -224,7 +229,7 @@ export function operationsOf(dataSource: DataSource, issuerId: string): Promise<
 
 /** Row counts of an issuer's data: proof that a refused request changed nothing. */
 export async function snapshot(dataSource: DataSource, issuerId: string): Promise<Record<string, unknown>> {
-  const users = await dataSource.getRepository(SelfServiceUser).count({ where: { issuerId } });
+  const users = await dataSource.getRepository(Consumer).count({ where: { issuerId } });
   const accounts = await dataSource.getRepository(Account).find({ where: { issuerId }, order: { id: 'ASC' } });
   const links = await dataSource
     .createQueryBuilder(AccountLink, 'l')

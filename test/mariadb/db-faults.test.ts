@@ -1,6 +1,6 @@
 // Database faults injected on the wire: a TCP proxy between the service and MariaDB cuts, drops and delays traffic.
 import request from 'supertest';
-import type { DataSource } from 'typeorm';
+import type { Database } from '../../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
 import type { DatabaseConfig } from '../../src/config';
 import {
@@ -9,7 +9,7 @@ import {
   issuerToken,
   linkOf,
   mintToken,
-  openDataSource,
+  openDatabase,
   operationsOf,
   seedUser,
   testDatabase,
@@ -24,7 +24,7 @@ const QUERY_TIMEOUT_MS = 1_500;
 describe('database faults (MariaDB behind a TCP proxy)', () => {
   let proxy: TcpProxy;
   let ctx: TestContext;
-  let direct: DataSource;
+  let direct: Database;
 
   beforeAll(async () => {
     const database = testDatabase() as Extract<DatabaseConfig, { kind: 'mysql' }>;
@@ -32,7 +32,7 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     proxy = await new TcpProxy(url.hostname, Number(url.port || 3306)).start();
     url.port = String(proxy.port);
     ctx = await createTestContext({
-      database: {
+      databaseOptions: {
         ...database,
         url: url.toString(),
         poolSize: 4,
@@ -40,12 +40,12 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
         queryTimeoutMs: QUERY_TIMEOUT_MS,
       },
     });
-    direct = await openDataSource(database);
+    direct = await openDatabase(database);
   });
   afterAll(async () => {
     proxy.set('pass');
     await ctx.close();
-    await direct.destroy();
+    await direct.close();
     await proxy.stop();
   });
   afterEach(() => proxy.set('pass'));
@@ -83,12 +83,12 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
       .send({ consumerId: user.ssUserId, state: 'ACTIVE' });
     expect([register.status, register.body.errorCode, register.headers['retry-after']]).toEqual([503, 'ERR01190', '2']);
     expect((await request(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(503);
-    expect(await linkOf(direct, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
+    expect(await linkOf(direct.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
 
     proxy.set('pass');
     expect((await request(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(200);
     expect((await delink(user.issuerId, body)).status).toBe(200);
-    expect(await linkOf(direct, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
+    expect(await linkOf(direct.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
   });
 
   it('when the database stops answering mid-transaction, then each request answers 200 or 503 in bounded time, and nothing is half-written', async () => {
@@ -107,9 +107,9 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     for (const res of responses) expect([200, 503]).toContain(res.status);
     expect(responses.some((res) => res.status === 503)).toBe(true);
 
-    const operations = await operationsOf(direct, user.issuerId);
+    const operations = await operationsOf(direct.dataSource, user.issuerId);
     for (const [i, account] of user.otherAccounts.entries()) {
-      const link = await linkOf(direct, user.issuerId, account);
+      const link = await linkOf(direct.dataSource, user.issuerId, account);
       const successes = operations.filter(
         (op) => op.operation === 'DELINK' && op.accountNumber === account && op.status === 'SUCCESSFUL',
       );
@@ -120,7 +120,7 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
         expect(successes[0]!.correlationId).toBe(`fault-${i}`);
       }
     }
-    expect(await linkOf(direct, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false });
+    expect(await linkOf(direct.dataSource, user.issuerId, user.mainAccount)).toMatchObject({ delinked: false });
 
     // Recovered without a restart.
     const again = await delink(
@@ -152,9 +152,9 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     proxy.set('pass');
     // Longer than every delayed packet could still be in flight.
     await new Promise((resolve) => setTimeout(resolve, QUERY_TIMEOUT_MS + 1_000));
-    expect(await linkOf(direct, user.issuerId, account)).toMatchObject({ delinked: false });
+    expect(await linkOf(direct.dataSource, user.issuerId, account)).toMatchObject({ delinked: false });
     expect(
-      (await operationsOf(direct, user.issuerId)).filter(
+      (await operationsOf(direct.dataSource, user.issuerId)).filter(
         (op) => op.correlationId === 'too-slow' && op.status === 'SUCCESSFUL',
       ),
     ).toEqual([]);

@@ -4,14 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DataSource } from 'typeorm';
+import type { Database } from '../../src/db/database';
 import { DELINK_PATH } from '../../src/corecredit/routes';
 import {
   buildEnvelope,
   issuerToken,
   linkOf,
   mintToken,
-  openDataSource,
+  openDatabase,
   operationsOf,
   randomDigits,
   seedUser,
@@ -30,13 +30,13 @@ type Call = { kind: 'register' | 'delink' | 'delete'; account: string; user: See
 describe('several instances over one database', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cc-instances-'));
   let servers: ServerProcess[] = [];
-  let direct: DataSource;
+  let direct: Database;
 
   beforeAll(async () => {
     servers = await Promise.all(
       Array.from({ length: INSTANCES }, () => startServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET }))),
     );
-    direct = await openDataSource();
+    direct = await openDatabase();
   });
   afterAll(async () => {
     // A server that does not stop on SIGTERM within the bound is killed: the shutdown has tests of its own.
@@ -47,7 +47,7 @@ describe('several instances over one database', () => {
         clearTimeout(kill);
       }),
     );
-    await direct.destroy();
+    await direct.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -121,7 +121,7 @@ describe('several instances over one database', () => {
     // The mix really exercised successes and refusals.
     for (const status of [200, 204, 404, 409]) expect(statuses).toContain(status);
 
-    const operations = await operationsOf(direct, issuerId);
+    const operations = await operationsOf(direct.dataSource, issuerId);
     // Every request has exactly one operation, found by its correlation id.
     const byCorrelation = new Map<string, number>();
     for (const op of operations) byCorrelation.set(op.correlationId, (byCorrelation.get(op.correlationId) ?? 0) + 1);
@@ -133,9 +133,12 @@ describe('several instances over one database', () => {
 
     for (const user of users) {
       // The main account: never delinked, whatever was asked of it.
-      expect(await linkOf(direct, issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false });
+      expect(await linkOf(direct.dataSource, issuerId, user.mainAccount)).toMatchObject({
+        isMain: true,
+        delinked: false,
+      });
       for (const account of user.otherAccounts) {
-        const link = await linkOf(direct, issuerId, account);
+        const link = await linkOf(direct.dataSource, issuerId, account);
         if (link === undefined) continue; // a register that lost nothing: never planned to exist without its call
         const delinks = operations.filter(
           (op) => op.accountNumber === account && op.operation === 'DELINK' && op.status === 'SUCCESSFUL',

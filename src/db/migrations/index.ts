@@ -1,5 +1,6 @@
 // Every migration, in order. Listed explicitly so compiled code, ts sources and tests load the same set.
 import { InitialSchema1763700000000 } from './1763700000000-InitialSchema';
 import { IdempotencyKeys1763800000000 } from './1763800000000-IdempotencyKeys';
+import { ConsumerVocabulary1764600000000 } from './1764600000000-ConsumerVocabulary';
 
-export const MIGRATIONS = [InitialSchema1763700000000, IdempotencyKeys1763800000000];
+export const MIGRATIONS = [InitialSchema1763700000000, IdempotencyKeys1763800000000, ConsumerVocabulary1764600000000];

@@ -1,0 +1,59 @@
+// Every statement about accounts, and the one read of an account with its link and consumer. Each takes the unit of
+// work's manager first.
+import type { EntityManager } from 'typeorm';
+import { Account, type AccountState } from '../db/entities';
+import { execute, persistentValue, rowInserter, select } from '../db/statements';
+
+/** A registered account with its link and the consumer it is linked to (every account has exactly one link). */
+export interface Registration {
+  accountId: number;
+  linkId: number;
+  consumerId: string;
+  consumerKey: string;
+}
+
+const REGISTRATION_SQL =
+  'SELECT a.id AS accountId, l.id AS linkId, c.consumer_id AS consumerId, c.consumer_key AS consumerKey' +
+  ' FROM accounts a JOIN account_links l ON l.account_id = a.id JOIN consumers c ON c.id = l.consumer_id' +
+  ' WHERE a.issuer_id = ? AND a.account_number = ?';
+
+export async function findRegistration(
+  manager: EntityManager,
+  issuerId: string,
+  accountNumber: string,
+): Promise<Registration | undefined> {
+  const [row] = await select<Registration>(manager, REGISTRATION_SQL, [issuerId, accountNumber]);
+  return row === undefined ? undefined : { ...row, accountId: Number(row.accountId), linkId: Number(row.linkId) };
+}
+
+const insert = rowInserter(Account);
+
+export interface NewAccount {
+  issuerId: string;
+  accountNumber: string;
+  productId: string | null;
+  state: AccountState;
+}
+
+/** Returns the new account's id. */
+export function insertAccount(manager: EntityManager, account: NewAccount, at: Date): Promise<number> {
+  return insert(manager, { ...account, createdAt: at, updatedAt: at });
+}
+
+const UPDATE_SQL = 'UPDATE accounts SET state = ?, product_id = ?, updated_at = ? WHERE id = ?';
+
+export async function updateAccount(
+  manager: EntityManager,
+  accountId: number,
+  change: { state: AccountState; productId: string | null },
+  at: Date,
+): Promise<void> {
+  const updatedAt = persistentValue(manager, Account, 'updatedAt', at);
+  await execute(manager, UPDATE_SQL, [change.state, change.productId, updatedAt, accountId]);
+}
+
+const MARK_DELETED_SQL = "UPDATE accounts SET state = 'DELETED', updated_at = ? WHERE id = ?";
+
+export async function markDeleted(manager: EntityManager, accountId: number, at: Date): Promise<void> {
+  await execute(manager, MARK_DELETED_SQL, [persistentValue(manager, Account, 'updatedAt', at), accountId]);
+}

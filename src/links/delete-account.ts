@@ -1,0 +1,32 @@
+// Deleting an account: the issuer closes it for good.
+import type { Database } from '../db/database';
+import { AppError } from '../errors';
+import type { RequestContext } from '../operations/context';
+import { done, recordOperation, refused } from '../operations/record';
+import { findRegistration, markDeleted } from './account-repository';
+import { unlinkSecondary } from './link-repository';
+
+export interface DeleteRequest {
+  accountNumber: string;
+  reason: string | null;
+  reasonCode: 'USER_DECISION' | 'ISSUER_DECISION';
+}
+
+/** The account becomes DELETED; a secondary account is unlinked, the main account stays linked. */
+export async function deleteAccount(
+  db: Database,
+  ctx: RequestContext,
+  request: DeleteRequest,
+): Promise<{ operationId: string }> {
+  const { accountNumber, reason, reasonCode } = request;
+  const subject = { operation: 'DELETE' as const, consumerId: null, accountNumber, reason, reasonCode };
+  const { operationId } = await recordOperation(db, ctx, subject, async (manager) => {
+    const found = await findRegistration(manager, ctx.issuerId, accountNumber);
+    if (found === undefined) return refused(new AppError('ACCOUNT_NOT_FOUND'));
+    const now = new Date();
+    await markDeleted(manager, found.accountId, now);
+    await unlinkSecondary(manager, found.linkId, now);
+    return done(undefined, { consumerId: found.consumerId });
+  });
+  return { operationId };
+}

@@ -1,0 +1,26 @@
+// Who asked, through which channel, and about what: everything an operation records besides its outcome.
+import type { OperationKind, RequestorType } from '../db/entities';
+
+export interface RequestContext {
+  issuerId: string;
+  requestorType: RequestorType;
+  requestorId: string | null;
+  correlationId: string;
+  /** From the CoreCredit envelope; the issuer API has none. */
+  channel?: {
+    source: string;
+    sessionId: string | null;
+    ipAddress: string | null;
+    externalIp: string;
+    callerId: string | null;
+    calledId: string | null;
+  };
+}
+
+export interface OperationSubject {
+  operation: OperationKind;
+  consumerId: string | null;
+  accountNumber: string | null;
+  reason?: string | null;
+  reasonCode?: string | null;
+}

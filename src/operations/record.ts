@@ -1,0 +1,89 @@
+// The audit trail: every state-changing request records one operation, committed with the change it describes.
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { Database, TransactionOptions } from '../db/database';
+import type { Operation } from '../db/entities';
+import { AppError } from '../errors';
+import { consumerKey } from '../links/identifiers';
+import type { OperationSubject, RequestContext } from './context';
+import { insertOperation } from './operation-repository';
+
+/** What the work inside an operation's transaction decided: done, or refused (the refusal is recorded, then thrown). */
+export type Outcome<T> =
+  | { ok: true; value: T; subject?: Partial<OperationSubject> }
+  | { ok: false; error: AppError; subject?: Partial<OperationSubject> };
+
+export const done = <T>(value: T, subject?: Partial<OperationSubject>): Outcome<T> => ({ ok: true, value, subject });
+export const refused = (error: AppError, subject?: Partial<OperationSubject>): Outcome<never> => ({
+  ok: false,
+  error,
+  subject,
+});
+
+function operationRow(
+  operationId: string,
+  ctx: RequestContext,
+  subject: OperationSubject,
+  startTime: Date,
+  failure: AppError | null,
+): Partial<Operation> {
+  return {
+    operationId,
+    operation: subject.operation,
+    status: failure === null ? 'SUCCESSFUL' : 'FAILED',
+    errorCode: failure?.code ?? null,
+    startTime,
+    endTime: new Date(),
+    requestorType: ctx.requestorType,
+    requestorId: ctx.requestorId,
+    issuerId: ctx.issuerId,
+    consumerId: subject.consumerId,
+    consumerKey: subject.consumerId === null ? null : consumerKey(subject.consumerId),
+    accountNumber: subject.accountNumber,
+    reason: subject.reason ?? null,
+    reasonCode: subject.reasonCode ?? null,
+    source: ctx.channel?.source ?? null,
+    sessionId: ctx.channel?.sessionId ?? null,
+    ipAddress: ctx.channel?.ipAddress ?? null,
+    externalIp: ctx.channel?.externalIp ?? null,
+    callerId: ctx.channel?.callerId ?? null,
+    calledId: ctx.channel?.calledId ?? null,
+    correlationId: ctx.correlationId,
+  };
+}
+
+/**
+ * Runs `work` in one transaction and records its operation in that same transaction, so a change never exists
+ * without its record. A refusal commits its FAILED record and is then thrown. When the transaction itself fails,
+ * a FAILED record is written in a transaction of its own; if even that cannot be written, the original error stands.
+ */
+export async function recordOperation<T>(
+  db: Database,
+  ctx: RequestContext,
+  subject: OperationSubject,
+  work: (manager: EntityManager) => Promise<Outcome<T>>,
+  options?: TransactionOptions,
+): Promise<{ value: T; operationId: string }> {
+  const operationId = randomUUID();
+  const startTime = new Date();
+  let outcome: Outcome<T>;
+  try {
+    outcome = await db.transaction(async (manager) => {
+      const result = await work(manager);
+      const failure = result.ok ? null : result.error;
+      await insertOperation(
+        manager,
+        operationRow(operationId, ctx, { ...subject, ...result.subject }, startTime, failure),
+      );
+      return result;
+    }, options);
+  } catch (error) {
+    const failure = error instanceof AppError ? error : new AppError('INTERNAL', { cause: error });
+    await db
+      .transaction((manager) => insertOperation(manager, operationRow(operationId, ctx, subject, startTime, failure)))
+      .catch(() => undefined);
+    throw error;
+  }
+  if (!outcome.ok) throw outcome.error;
+  return { value: outcome.value, operationId };
+}
