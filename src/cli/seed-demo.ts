@@ -1,10 +1,11 @@
 // `npm run seed:demo`: applies migrations, then registers the demo user's accounts through the issuer API's own
 // service functions. Running it again restores the demo (re-links delinked accounts).
+import './bootstrap';
 import { randomUUID } from 'node:crypto';
+import { loadConfigOrExit } from '../config';
 import { createDataSource } from '../db/data-source';
 import { registerAccount } from '../links/links';
 import type { RequestContext } from '../operations/operations';
-import { cliConfig } from './bootstrap';
 
 export const DEMO = {
   issuerId: 'DEMOISSUER',
@@ -14,7 +15,8 @@ export const DEMO = {
 } as const;
 
 async function main(): Promise<void> {
-  const config = cliConfig();
+  // Seeding needs no JWT key, so it leaves the development secret alone.
+  const config = loadConfigOrExit();
   const dataSource = createDataSource(config.database);
   await dataSource.initialize();
   try {
