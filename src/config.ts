@@ -1,16 +1,32 @@
 // Turns the environment into one typed, validated configuration; refuses to start with one readable line per problem.
-import { createPublicKey, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions, type DatabaseTimeouts } from './db/options';
+import { customCleanEnv, EnvError, makeValidator, str } from 'envalid';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions } from './db/options';
 
 export type DatabaseConfig = DatabaseOptions;
 
+/** How tokens are verified: the resolved key that the authenticator is handed. */
 export type JwtKeyConfig =
   | { kind: 'secret'; secret: string; source: 'JWT_SECRET' | 'development secret file' }
   | { kind: 'publicKey'; pem: string; algorithm: 'RS256' | 'ES256' }
   | { kind: 'jwks'; url: string };
+
+/**
+ * No JWT setting outside production: the key is a secret kept in this file, which loading the configuration only
+ * names; `resolveJwtKey` (dev-secret.ts) reads or creates it.
+ */
+export interface DevelopmentSecret {
+  kind: 'development';
+  file: string;
+}
+
+export interface JwtClaimsConfig {
+  issuer: string | undefined;
+  audience: string | undefined;
+}
 
 /** Requests allowed per window; 0 turns that limit off. Counted in memory, per instance. */
 export interface RateLimitConfig {
@@ -37,12 +53,13 @@ export interface HttpTimeouts {
 
 export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
 
-export interface Config {
+/** The process's configuration, its JWT key resolved: what the app is built with. */
+export interface Config<Jwt = JwtKeyConfig> {
   nodeEnv: string;
   port: number;
   dataDir: string;
   database: DatabaseConfig;
-  jwt: JwtKeyConfig & { issuer: string | undefined; audience: string | undefined };
+  jwt: Jwt & JwtClaimsConfig;
   logLevel: string;
   migrationsRun: boolean;
   rateLimit: RateLimitConfig;
@@ -51,6 +68,9 @@ export interface Config {
   /** Set when a development secret is in use, so that the process can warn about it. */
   warnings: string[];
 }
+
+/** What `loadConfig` returns: the environment alone, so the development secret is still only a file name. */
+export type LoadedConfig = Config<JwtKeyConfig | DevelopmentSecret>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -61,51 +81,58 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/corecredit.sqlite';
-const DEV_SECRET_FILE = 'jwt-dev-secret';
-const MIN_SECRET_LENGTH = 32;
+export const DEV_SECRET_FILE = 'jwt-dev-secret';
+export const MIN_SECRET_LENGTH = 32;
 
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
-}
+// The validators below throw the rest of a sentence that starts with the variable's name, which the reporter adds:
+// `PORT` + `must be a whole number from 0 to 65535 (got "eighty")`.
 
-function parseInteger(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  problems: string[],
-): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-    return fallback;
-  }
-  return Number(raw);
-}
+/** envalid's `num` takes "1e3" and "8.5", its `port` refuses 0 (any free port): neither is what these variables mean. */
+const wholeNumber = (min: number, max: number) =>
+  makeValidator<number>((raw) => {
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+      throw new EnvError(`must be a whole number from ${min} to ${max} (got "${raw}")`);
+    return Number(raw);
+  });
 
-export function parseDatabaseUrl(raw: string, poolSize: number, problems: string[]): DatabaseConfig {
+/** envalid's `bool` also takes yes, on, 1...: only the two spellings the documentation gives are accepted. */
+const trueOrFalse = makeValidator<boolean>((raw) => {
+  if (raw !== 'true' && raw !== 'false') throw new EnvError('must be true or false');
+  return raw === 'true';
+});
+
+const oneOf = (choices: readonly string[]) =>
+  makeValidator<string>((raw) => {
+    if (!choices.includes(raw)) throw new EnvError(`must be one of ${choices.join(', ')} (got "${raw}")`);
+    return raw;
+  });
+
+type DatabaseLocation = { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string } | { kind: 'sqlite'; path: string };
+
+function parseDatabaseUrl(raw: string): DatabaseLocation {
   if (raw.startsWith('sqlite:')) {
     const path = raw.slice('sqlite:'.length);
-    if (path === '') problems.push('DATABASE_URL "sqlite:" needs a file path, e.g. sqlite:./data/corecredit.sqlite');
+    if (path === '') throw new EnvError('"sqlite:" needs a file path, e.g. sqlite:./data/corecredit.sqlite');
     return { kind: 'sqlite', path };
   }
   if (/^(mysql|mariadb):\/\//.test(raw)) {
     // mysql2 reads only mysql:// URLs; the scheme still tells TypeORM which server's catalogue to expect.
     const flavor = raw.startsWith('mariadb:') ? 'mariadb' : 'mysql';
     const url = raw.replace(/^mariadb:/, 'mysql:');
+    let parsed: URL;
     try {
-      const parsed = new URL(url);
-      if (parsed.pathname.length <= 1)
-        problems.push('DATABASE_URL must name a database, e.g. mysql://user:pass@host:3306/corecredit');
+      parsed = new URL(url);
     } catch {
-      problems.push('DATABASE_URL is not a valid URL');
+      throw new EnvError('is not a valid URL');
     }
-    return { kind: 'mysql', flavor, url, poolSize };
+    if (parsed.pathname.length <= 1)
+      throw new EnvError('must name a database, e.g. mysql://user:pass@host:3306/corecredit');
+    return { kind: 'mysql', flavor, url };
   }
-  problems.push('DATABASE_URL must start with mysql://, mariadb:// or sqlite:');
-  return { kind: 'sqlite', path: '' };
+  throw new EnvError('must start with mysql://, mariadb:// or sqlite:');
 }
+
+const databaseUrl = makeValidator<DatabaseLocation>(parseDatabaseUrl);
 
 const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
 
@@ -117,183 +144,147 @@ function isProxyAddress(entry: string): boolean {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
-function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProxy {
-  if (raw === undefined || raw === 'false') return false;
+const trustProxy = makeValidator<TrustProxy>((raw) => {
+  if (raw === 'false') return false;
   if (/^\d+$/.test(raw) && Number(raw) <= 10) return Number(raw) === 0 ? false : Number(raw);
   const entries = raw.split(',').map((entry) => entry.trim());
   if (raw === 'true' || !entries.every(isProxyAddress)) {
-    problems.push(
-      `TRUST_PROXY must be false, the number of proxies in front of the service (1 to 10), or a comma-separated list of their addresses or CIDR ranges (loopback, linklocal, uniquelocal allowed) (got "${raw}")`,
+    throw new EnvError(
+      `must be false, the number of proxies in front of the service (1 to 10), or a comma-separated list of their addresses or CIDR ranges (loopback, linklocal, uniquelocal allowed) (got "${raw}")`,
     );
-    return false;
   }
   return entries;
-}
+});
 
-function publicKeyAlgorithm(pem: string, problems: string[]): 'RS256' | 'ES256' {
+const jwtSecret = makeValidator<string>((raw) => {
+  if (raw.length < MIN_SECRET_LENGTH) throw new EnvError(`must be at least ${MIN_SECRET_LENGTH} characters`);
+  return raw;
+});
+
+type PublicKey = Extract<JwtKeyConfig, { kind: 'publicKey' }>;
+
+const jwtPublicKey = makeValidator<PublicKey>((raw) => {
+  // Environment files often carry a PEM on one line with literal \n separators.
+  const pem = raw.replace(/\\n/g, '\n');
+  let key;
   try {
-    const key = createPublicKey(pem);
-    if (key.asymmetricKeyType === 'rsa') return 'RS256';
-    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-    problems.push('JWT_PUBLIC_KEY must be an RSA or an EC P-256 public key');
+    key = createPublicKey(pem);
   } catch {
-    problems.push('JWT_PUBLIC_KEY is not a PEM public key');
+    throw new EnvError('is not a PEM public key');
   }
-  return 'RS256';
+  if (key.asymmetricKeyType === 'rsa') return { kind: 'publicKey', pem, algorithm: 'RS256' };
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+    return { kind: 'publicKey', pem, algorithm: 'ES256' };
+  throw new EnvError('must be an RSA or an EC P-256 public key');
+});
+
+const httpUrl = makeValidator<string>((raw) => {
+  if (!/^https?:\/\/[^\s]+$/.test(raw)) throw new EnvError('must be an http(s) URL');
+  return raw;
+});
+
+const optional = { default: undefined };
+
+/** Every variable the service reads, in the order their problems are listed. */
+const schema = {
+  NODE_ENV: str({ default: 'development' }),
+  DATA_DIR: str({ default: './data' }),
+  PORT: wholeNumber(0, 65535)({ default: 3000 }),
+  DB_POOL_SIZE: wholeNumber(1, 500)({ default: 10 }),
+  DB_ACQUIRE_TIMEOUT_MS: wholeNumber(1, 600_000)({ default: DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs }),
+  DB_QUERY_TIMEOUT_MS: wholeNumber(1, 600_000)({ default: DEFAULT_DATABASE_TIMEOUTS.queryTimeoutMs }),
+  DATABASE_URL: databaseUrl({ default: parseDatabaseUrl(DEFAULT_DATABASE_URL) }),
+  LOG_LEVEL: oneOf(LOG_LEVELS)({ default: 'info' }),
+  MIGRATIONS_RUN: trueOrFalse({ default: true }),
+  RATE_LIMIT_WINDOW_MS: wholeNumber(1_000, 86_400_000)({ default: DEFAULT_RATE_LIMIT.windowMs }),
+  RATE_LIMIT_PER_CLIENT: wholeNumber(0, 1_000_000)({ default: DEFAULT_RATE_LIMIT.perClient }),
+  RATE_LIMIT_PER_CALLER: wholeNumber(0, 1_000_000)({ default: DEFAULT_RATE_LIMIT.perCaller }),
+  TRUST_PROXY: trustProxy({ default: false }),
+  HTTP_HEADERS_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs }),
+  HTTP_REQUEST_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs }),
+  JWT_SECRET: jwtSecret(optional),
+  JWT_PUBLIC_KEY: jwtPublicKey(optional),
+  JWT_JWKS_URL: httpUrl(optional),
+  JWT_ISSUER: str(optional),
+  JWT_AUDIENCE: str(optional),
+};
+
+type Variable = keyof typeof schema;
+const JWT_KEY_VARIABLES = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL'] as const;
+
+/** The schema's variables as given; an empty or blank value means unset, as in most deployment tools' env files. */
+function givenVariables(env: NodeJS.ProcessEnv): Partial<Record<Variable, string>> {
+  const given: Partial<Record<Variable, string>> = {};
+  for (const name of Object.keys(schema) as Variable[]) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') given[name] = value;
+  }
+  return given;
 }
 
-/** Reads the development secret from the data folder, creating it on first use. */
-function developmentSecret(dataDir: string): string {
-  const file = join(dataDir, DEV_SECRET_FILE);
-  if (existsSync(file)) {
-    const secret = readFileSync(file, 'utf8').trim();
-    if (secret.length >= MIN_SECRET_LENGTH) return secret;
-  }
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return secret;
-}
-
-function parseJwt(
-  env: NodeJS.ProcessEnv,
-  nodeEnv: string,
-  dataDir: string,
-  problems: string[],
-  warnings: string[],
-): JwtKeyConfig {
-  const secret = nonEmpty(env.JWT_SECRET);
-  const publicKey = nonEmpty(env.JWT_PUBLIC_KEY);
-  const jwksUrl = nonEmpty(env.JWT_JWKS_URL);
-  const given = [secret && 'JWT_SECRET', publicKey && 'JWT_PUBLIC_KEY', jwksUrl && 'JWT_JWKS_URL'].filter(Boolean);
-  if (given.length > 1)
-    problems.push(`set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL (got ${given.join(', ')})`);
-
-  if (secret !== undefined) {
-    if (secret.length < MIN_SECRET_LENGTH) problems.push(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
-    return { kind: 'secret', secret, source: 'JWT_SECRET' };
-  }
-  if (publicKey !== undefined) {
-    // Environment files often carry a PEM on one line with literal \n separators.
-    const pem = publicKey.replace(/\\n/g, '\n');
-    return { kind: 'publicKey', pem, algorithm: publicKeyAlgorithm(pem, problems) };
-  }
-  if (jwksUrl !== undefined) {
-    if (!/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push('JWT_JWKS_URL must be an http(s) URL');
-    return { kind: 'jwks', url: jwksUrl };
-  }
-  if (nodeEnv === 'production') {
-    problems.push('NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL');
-    return { kind: 'secret', secret: '', source: 'JWT_SECRET' };
-  }
-  warnings.push(
-    `no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL is set: using the development secret in ${join(dataDir, DEV_SECRET_FILE)}; never do this in production`,
-  );
-  return { kind: 'secret', secret: developmentSecret(dataDir), source: 'development secret file' };
-}
-
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Pure: reads only `env`, touches no file. Throws a ConfigError that lists every problem, each variable's own in the
+ * schema's order, then those between variables.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const raw = givenVariables(env);
   const problems: string[] = [];
-  const warnings: string[] = [];
-  const nodeEnv = nonEmpty(env.NODE_ENV) ?? 'development';
-  const dataDir = nonEmpty(env.DATA_DIR) ?? './data';
+  const values = customCleanEnv(raw, schema, (cleaned) => ({ ...cleaned }), {
+    reporter: ({ errors }) => {
+      for (const [name, error] of Object.entries(errors))
+        if (error instanceof Error) problems.push(`${name} ${error.message}`);
+    },
+  });
+  // A variable that failed its own check is absent here (undefined), whatever its type says.
+  const valid = values as { [K in Variable]: (typeof values)[K] | undefined };
 
-  const port = parseInteger('PORT', nonEmpty(env.PORT), 3000, 0, 65535, problems);
-  const poolSize = parseInteger('DB_POOL_SIZE', nonEmpty(env.DB_POOL_SIZE), 10, 1, 500, problems);
-  const timeouts: DatabaseTimeouts = {
-    acquireTimeoutMs: parseInteger(
-      'DB_ACQUIRE_TIMEOUT_MS',
-      nonEmpty(env.DB_ACQUIRE_TIMEOUT_MS),
-      DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs,
-      1,
-      600_000,
-      problems,
-    ),
-    queryTimeoutMs: parseInteger(
-      'DB_QUERY_TIMEOUT_MS',
-      nonEmpty(env.DB_QUERY_TIMEOUT_MS),
-      DEFAULT_DATABASE_TIMEOUTS.queryTimeoutMs,
-      1,
-      600_000,
-      problems,
-    ),
-  };
-  const database = {
-    ...parseDatabaseUrl(nonEmpty(env.DATABASE_URL) ?? DEFAULT_DATABASE_URL, poolSize, problems),
-    ...timeouts,
-  };
-
-  const logLevel = nonEmpty(env.LOG_LEVEL) ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel))
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
-
-  const migrationsRaw = nonEmpty(env.MIGRATIONS_RUN) ?? 'true';
-  if (!['true', 'false'].includes(migrationsRaw)) problems.push('MIGRATIONS_RUN must be true or false');
-
-  const rateLimit: RateLimitConfig = {
-    windowMs: parseInteger(
-      'RATE_LIMIT_WINDOW_MS',
-      nonEmpty(env.RATE_LIMIT_WINDOW_MS),
-      DEFAULT_RATE_LIMIT.windowMs,
-      1_000,
-      86_400_000,
-      problems,
-    ),
-    perClient: parseInteger(
-      'RATE_LIMIT_PER_CLIENT',
-      nonEmpty(env.RATE_LIMIT_PER_CLIENT),
-      DEFAULT_RATE_LIMIT.perClient,
-      0,
-      1_000_000,
-      problems,
-    ),
-    perCaller: parseInteger(
-      'RATE_LIMIT_PER_CALLER',
-      nonEmpty(env.RATE_LIMIT_PER_CALLER),
-      DEFAULT_RATE_LIMIT.perCaller,
-      0,
-      1_000_000,
-      problems,
-    ),
-  };
-  const trustProxy = parseTrustProxy(nonEmpty(env.TRUST_PROXY), problems);
-  const http: HttpTimeouts = {
-    headersTimeoutMs: parseInteger(
-      'HTTP_HEADERS_TIMEOUT_MS',
-      nonEmpty(env.HTTP_HEADERS_TIMEOUT_MS),
-      DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
-      100,
-      600_000,
-      problems,
-    ),
-    requestTimeoutMs: parseInteger(
-      'HTTP_REQUEST_TIMEOUT_MS',
-      nonEmpty(env.HTTP_REQUEST_TIMEOUT_MS),
-      DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
-      100,
-      600_000,
-      problems,
-    ),
-  };
+  const headersTimeoutMs = valid.HTTP_HEADERS_TIMEOUT_MS;
+  const requestTimeoutMs = valid.HTTP_REQUEST_TIMEOUT_MS;
   // Node refuses to create a server whose headers may take longer than the whole request.
-  if (http.headersTimeoutMs > http.requestTimeoutMs)
+  if (headersTimeoutMs !== undefined && requestTimeoutMs !== undefined && headersTimeoutMs > requestTimeoutMs)
     problems.push('HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS');
 
-  const jwtKey = parseJwt(env, nodeEnv, dataDir, problems, warnings);
+  const jwtGiven = JWT_KEY_VARIABLES.filter((name) => raw[name] !== undefined);
+  if (jwtGiven.length > 1)
+    problems.push(`set only one of ${JWT_KEY_VARIABLES.join(', ')} (got ${jwtGiven.join(', ')})`);
+  if (jwtGiven.length === 0 && values.NODE_ENV === 'production')
+    problems.push('NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL');
 
   if (problems.length > 0) throw new ConfigError(problems);
+
+  const warnings: string[] = [];
+  let jwtKey: JwtKeyConfig | DevelopmentSecret;
+  if (values.JWT_SECRET !== undefined) jwtKey = { kind: 'secret', secret: values.JWT_SECRET, source: 'JWT_SECRET' };
+  else if (values.JWT_PUBLIC_KEY !== undefined) jwtKey = values.JWT_PUBLIC_KEY;
+  else if (values.JWT_JWKS_URL !== undefined) jwtKey = { kind: 'jwks', url: values.JWT_JWKS_URL };
+  else {
+    const file = join(values.DATA_DIR, DEV_SECRET_FILE);
+    warnings.push(
+      `no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL is set: using the development secret in ${file}; never do this in production`,
+    );
+    jwtKey = { kind: 'development', file };
+  }
+
+  const timeouts = { acquireTimeoutMs: values.DB_ACQUIRE_TIMEOUT_MS, queryTimeoutMs: values.DB_QUERY_TIMEOUT_MS };
+  const location = values.DATABASE_URL;
   return {
-    nodeEnv,
-    port,
-    dataDir,
-    database,
-    jwt: { ...jwtKey, issuer: nonEmpty(env.JWT_ISSUER), audience: nonEmpty(env.JWT_AUDIENCE) },
-    logLevel,
-    migrationsRun: migrationsRaw === 'true',
-    rateLimit,
-    trustProxy,
-    http,
+    nodeEnv: values.NODE_ENV,
+    port: values.PORT,
+    dataDir: values.DATA_DIR,
+    database:
+      location.kind === 'mysql'
+        ? { ...location, poolSize: values.DB_POOL_SIZE, ...timeouts }
+        : { ...location, ...timeouts },
+    jwt: { ...jwtKey, issuer: values.JWT_ISSUER, audience: values.JWT_AUDIENCE },
+    logLevel: values.LOG_LEVEL,
+    migrationsRun: values.MIGRATIONS_RUN,
+    rateLimit: {
+      windowMs: values.RATE_LIMIT_WINDOW_MS,
+      perClient: values.RATE_LIMIT_PER_CLIENT,
+      perCaller: values.RATE_LIMIT_PER_CALLER,
+    },
+    trustProxy: values.TRUST_PROXY,
+    http: { headersTimeoutMs: values.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: values.HTTP_REQUEST_TIMEOUT_MS },
     warnings,
   };
 }
@@ -301,4 +292,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** Loads `.env` from the working directory when there is one (command-line entry points only, never tests). */
 export function loadDotEnv(): void {
   if (existsSync('.env')) process.loadEnvFile('.env');
+}
+
+/**
+ * The start of every entry point (server, command-line tools, TypeORM CLI): `.env`, then the environment, validated.
+ * On a problem it prints them all and ends the process; how start-up errors are written is decided here alone.
+ */
+export function loadConfigOrExit(): LoadedConfig {
+  loadDotEnv();
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
 }

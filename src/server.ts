@@ -3,8 +3,9 @@ import 'reflect-metadata';
 import { createServer, type ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { createApp } from './app';
-import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { loadConfigOrExit } from './config';
 import { createDatabase } from './db/database';
+import { resolveJwtKey } from './dev-secret';
 import { createLogger } from './logger';
 
 /** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
@@ -32,17 +33,7 @@ const HEAP_GROWING_PERCENT = 100;
 
 async function main(): Promise<void> {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  loadDotEnv();
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = resolveJwtKey(loadConfigOrExit());
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
 

@@ -1,8 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, loadConfig, loadConfigOrExit } from '../src/config';
+import { resolveJwtKey } from '../src/dev-secret';
 
 const secret = 'x'.repeat(32);
 
@@ -17,8 +18,8 @@ function problemsOf(env: NodeJS.ProcessEnv): string[] {
 }
 
 describe('configuration from the environment', () => {
-  it('when nothing is set outside production, then it runs on the embedded SQLite with a generated development secret', () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cc-config-'));
+  it('when nothing is set outside production, then it runs on the embedded SQLite and names the development secret file', () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'cc-config-')), 'data');
     const config = loadConfig({ DATA_DIR: dataDir });
     expect(config).toMatchObject({
       port: 3000,
@@ -26,14 +27,48 @@ describe('configuration from the environment', () => {
       migrationsRun: true,
       database: { kind: 'sqlite', path: './data/corecredit.sqlite' },
     });
-    expect(config.jwt).toMatchObject({ kind: 'secret', source: 'development secret file' });
+    expect(config.jwt).toEqual({
+      kind: 'development',
+      file: join(dataDir, 'jwt-dev-secret'),
+      issuer: undefined,
+      audience: undefined,
+    });
     expect(config.warnings.join(' ')).toMatch(/development secret/);
+  });
 
+  it('when the configuration is loaded, then nothing is written: not the data folder, not the secret file', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'cc-config-'));
+    loadConfig({ DATA_DIR: join(parent, 'data') });
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('when the development secret is resolved, then it is created once (owner-only) and reused on the next start', () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'cc-config-')), 'data');
     const file = join(dataDir, 'jwt-dev-secret');
+    const first = resolveJwtKey(loadConfig({ DATA_DIR: dataDir, JWT_ISSUER: 'https://idp' }));
+    expect(first.jwt).toMatchObject({ kind: 'secret', source: 'development secret file', issuer: 'https://idp' });
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(readFileSync(file, 'utf8').trim()).toBe(config.jwt.kind === 'secret' ? config.jwt.secret : '');
+    expect(readFileSync(file, 'utf8').trim()).toBe(first.jwt.kind === 'secret' ? first.jwt.secret : '');
+    expect(first.jwt.kind === 'secret' && first.jwt.secret.length).toBeGreaterThanOrEqual(32);
     // Generated once: the next start uses the same secret, so tokens minted earlier stay valid.
-    expect(loadConfig({ DATA_DIR: dataDir }).jwt).toEqual(config.jwt);
+    expect(resolveJwtKey(loadConfig({ DATA_DIR: dataDir, JWT_ISSUER: 'https://idp' })).jwt).toEqual(first.jwt);
+  });
+
+  it('when the development secret file holds too short a secret, then a new one replaces it', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cc-config-'));
+    const file = join(dataDir, 'jwt-dev-secret');
+    writeFileSync(file, 'short\n', { mode: 0o644 });
+    const { jwt } = resolveJwtKey(loadConfig({ DATA_DIR: dataDir }));
+    expect(jwt.kind === 'secret' && jwt.secret).toBe(readFileSync(file, 'utf8').trim());
+    expect(readFileSync(file, 'utf8').trim()).not.toBe('short');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('when a JWT setting is given, then resolving it changes nothing and writes no file', () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'cc-config-')), 'data');
+    const config = loadConfig({ DATA_DIR: dataDir, JWT_SECRET: secret });
+    expect(resolveJwtKey(config)).toEqual(config);
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it('when NODE_ENV=production has no JWT setting, then it refuses to start and says which variables to set', () => {
@@ -60,6 +95,65 @@ describe('configuration from the environment', () => {
       'JWT_SECRET must be at least 32 characters',
     ]);
     expect(() => loadConfig({ PORT: 'eighty', JWT_SECRET: secret })).toThrow(/Invalid configuration:\n {2}- PORT/);
+  });
+
+  it('when many variables are wrong at once, then the message lists each problem on its own line', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: '70000',
+        DB_QUERY_TIMEOUT_MS: '1.5',
+        LOG_LEVEL: 'LOUD',
+        RATE_LIMIT_WINDOW_MS: '1e3',
+        TRUST_PROXY: 'everyone',
+        JWT_PUBLIC_KEY: 'not a key',
+        JWT_JWKS_URL: 'ftp://idp/jwks',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message.split('\n')).toEqual([
+      'Invalid configuration:',
+      '  - PORT must be a whole number from 0 to 65535 (got "70000")',
+      '  - DB_QUERY_TIMEOUT_MS must be a whole number from 1 to 600000 (got "1.5")',
+      '  - LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "LOUD")',
+      '  - RATE_LIMIT_WINDOW_MS must be a whole number from 1000 to 86400000 (got "1e3")',
+      expect.stringMatching(/^ {2}- TRUST_PROXY must be false, .* \(got "everyone"\)$/),
+      '  - JWT_PUBLIC_KEY is not a PEM public key',
+      '  - JWT_JWKS_URL must be an http(s) URL',
+      '  - set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL (got JWT_PUBLIC_KEY, JWT_JWKS_URL)',
+    ]);
+  });
+
+  it('when a variable is empty or blank, then it is unset and takes its default', () => {
+    expect(loadConfig({ JWT_SECRET: secret, PORT: '', LOG_LEVEL: '  ', DATABASE_URL: '' })).toMatchObject({
+      port: 3000,
+      logLevel: 'info',
+      database: { kind: 'sqlite', path: './data/corecredit.sqlite' },
+    });
+  });
+
+  it('when an HTTP bound is itself wrong, then only that is reported, not a comparison with a value never taken', () => {
+    expect(
+      problemsOf({ JWT_SECRET: secret, HTTP_HEADERS_TIMEOUT_MS: 'soon', HTTP_REQUEST_TIMEOUT_MS: '5000' }),
+    ).toEqual(['HTTP_HEADERS_TIMEOUT_MS must be a whole number from 100 to 600000 (got "soon")']);
+  });
+
+  it('when an entry point loads a wrong configuration, then it prints every problem and exits with 1', () => {
+    jest.replaceProperty(process, 'env', { PORT: 'eighty', JWT_SECRET: 'short' });
+    const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    jest.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`exit ${String(code)}`);
+    });
+    try {
+      expect(() => loadConfigOrExit()).toThrow('exit 1');
+      expect(printed).toHaveBeenCalledWith(
+        'Invalid configuration:\n  - PORT must be a whole number from 0 to 65535 (got "eighty")\n  - JWT_SECRET must be at least 32 characters',
+      );
+    } finally {
+      jest.restoreAllMocks();
+    }
   });
 
   it.each([

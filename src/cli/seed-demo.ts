@@ -1,10 +1,11 @@
 // `npm run seed:demo`: applies migrations, then registers the demo user's accounts through the issuer API's own
 // service functions. Running it again restores the demo (re-links delinked accounts).
+import './bootstrap';
 import { randomUUID } from 'node:crypto';
+import { loadConfigOrExit } from '../config';
 import { createDatabase } from '../db/database';
 import { registerAccount } from '../links/register';
 import type { RequestContext } from '../operations/context';
-import { cliConfig } from './bootstrap';
 
 export const DEMO = {
   issuerId: 'DEMOISSUER',
@@ -14,7 +15,8 @@ export const DEMO = {
 } as const;
 
 async function main(): Promise<void> {
-  const config = cliConfig();
+  // Seeding needs no JWT key, so it leaves the development secret alone.
+  const config = loadConfigOrExit();
   const database = createDatabase(config.database);
   await database.initialize();
   try {

@@ -3,8 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { importPKCS8, SignJWT } from 'jose';
+import { loadConfigOrExit } from '../config';
+import { resolveJwtKey } from '../dev-secret';
 import { ISSUER_ID_PATTERN, CONSUMER_ID_PATTERN } from '../links/identifiers';
-import { cliConfig, fail } from './bootstrap';
+import { fail } from './bootstrap';
 
 const USAGE = `usage: npm run -s token -- --issuer ISSUERID [--scope "selfservice:delink selfservice:read"] [--sub NAME]
                           [--ss-user-id SSUSERID] [--expires-in 1h] [--private-key key.pem --alg RS256|ES256]`;
@@ -29,7 +31,7 @@ async function main(): Promise<void> {
   if (ssUserId !== undefined && !CONSUMER_ID_PATTERN.test(ssUserId))
     fail('--ss-user-id must be 1 to 30 letters or digits');
 
-  const config = cliConfig();
+  const config = resolveJwtKey(loadConfigOrExit());
   let jwt = new SignJWT({
     issuerId: values.issuer,
     scope: values.scope,
