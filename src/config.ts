@@ -26,7 +26,11 @@ export interface DevelopmentSecret {
 export interface JwtClaimsConfig {
   issuer: string | undefined;
   audience: string | undefined;
+  /** The latest `exp` accepted, in seconds from now: a token may not outlive this. */
+  maxLifetimeSeconds: number;
 }
+
+export const DEFAULT_MAX_TOKEN_LIFETIME_S = 86_400;
 
 /** Requests allowed per window; 0 turns that limit off. Counted in memory, per instance. */
 export interface RateLimitConfig {
@@ -53,9 +57,19 @@ export interface HttpTimeouts {
 
 export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
 
+/** How long an Idempotency-Key is honoured, and how often each instance purges the expired ones. */
+export interface IdempotencyConfig {
+  retentionMs: number;
+  purgeIntervalMs: number;
+}
+
+export const DEFAULT_IDEMPOTENCY: IdempotencyConfig = { retentionMs: 24 * 3_600_000, purgeIntervalMs: 300_000 };
+
 /** The process's configuration, its JWT key resolved: what the app is built with. */
 export interface Config<Jwt = JwtKeyConfig> {
   nodeEnv: string;
+  /** The address to listen on; unset, every interface (IPv4 and IPv6). */
+  host: string | undefined;
   port: number;
   dataDir: string;
   database: DatabaseConfig;
@@ -65,6 +79,7 @@ export interface Config<Jwt = JwtKeyConfig> {
   rateLimit: RateLimitConfig;
   trustProxy: TrustProxy;
   http: HttpTimeouts;
+  idempotency: IdempotencyConfig;
   /** Set when a development secret is in use, so that the process can warn about it. */
   warnings: string[];
 }
@@ -134,6 +149,13 @@ function parseDatabaseUrl(raw: string): DatabaseLocation {
 
 const databaseUrl = makeValidator<DatabaseLocation>(parseDatabaseUrl);
 
+/** An IP address of this host to listen on (0.0.0.0, ::, 127.0.0.1, ...) or a host name such as localhost. */
+const listenAddress = makeValidator<string>((raw) => {
+  if (isIP(raw) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(raw))
+    throw new EnvError(`must be an IP address or a host name to listen on, e.g. 0.0.0.0 or 127.0.0.1 (got "${raw}")`);
+  return raw;
+});
+
 const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
 
 function isProxyAddress(entry: string): boolean {
@@ -189,6 +211,7 @@ const optional = { default: undefined };
 const schema = {
   NODE_ENV: str({ default: 'development' }),
   DATA_DIR: str({ default: './data' }),
+  HOST: listenAddress(optional),
   PORT: wholeNumber(0, 65535)({ default: 3000 }),
   DB_POOL_SIZE: wholeNumber(1, 500)({ default: 10 }),
   DB_ACQUIRE_TIMEOUT_MS: wholeNumber(1, 600_000)({ default: DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs }),
@@ -202,11 +225,14 @@ const schema = {
   TRUST_PROXY: trustProxy({ default: false }),
   HTTP_HEADERS_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs }),
   HTTP_REQUEST_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs }),
+  IDEMPOTENCY_RETENTION_HOURS: wholeNumber(1, 8_760)({ default: DEFAULT_IDEMPOTENCY.retentionMs / 3_600_000 }),
+  IDEMPOTENCY_PURGE_INTERVAL_MS: wholeNumber(1_000, 86_400_000)({ default: DEFAULT_IDEMPOTENCY.purgeIntervalMs }),
   JWT_SECRET: jwtSecret(optional),
   JWT_PUBLIC_KEY: jwtPublicKey(optional),
   JWT_JWKS_URL: httpUrl(optional),
   JWT_ISSUER: str(optional),
   JWT_AUDIENCE: str(optional),
+  JWT_MAX_TOKEN_LIFETIME_S: wholeNumber(60, 31_536_000)({ default: DEFAULT_MAX_TOKEN_LIFETIME_S }),
 };
 
 type Variable = keyof typeof schema;
@@ -269,13 +295,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const location = values.DATABASE_URL;
   return {
     nodeEnv: values.NODE_ENV,
+    host: values.HOST,
     port: values.PORT,
     dataDir: values.DATA_DIR,
     database:
       location.kind === 'mysql'
         ? { ...location, poolSize: values.DB_POOL_SIZE, ...timeouts }
         : { ...location, ...timeouts },
-    jwt: { ...jwtKey, issuer: values.JWT_ISSUER, audience: values.JWT_AUDIENCE },
+    jwt: {
+      ...jwtKey,
+      issuer: values.JWT_ISSUER,
+      audience: values.JWT_AUDIENCE,
+      maxLifetimeSeconds: values.JWT_MAX_TOKEN_LIFETIME_S,
+    },
     logLevel: values.LOG_LEVEL,
     migrationsRun: values.MIGRATIONS_RUN,
     rateLimit: {
@@ -285,6 +317,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     },
     trustProxy: values.TRUST_PROXY,
     http: { headersTimeoutMs: values.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: values.HTTP_REQUEST_TIMEOUT_MS },
+    idempotency: {
+      retentionMs: values.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
+      purgeIntervalMs: values.IDEMPOTENCY_PURGE_INTERVAL_MS,
+    },
     warnings,
   };
 }

@@ -30,6 +30,7 @@ export function resolveJwtKey(config: LoadedConfig): Config {
       source: 'development secret file',
       issuer: jwt.issuer,
       audience: jwt.audience,
+      maxLifetimeSeconds: jwt.maxLifetimeSeconds,
     },
   };
 }

@@ -500,7 +500,14 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         pem = await exportSPKI(pair.publicKey);
         keyed = await createTestContext({
           database: ctx.database,
-          jwt: { kind: 'publicKey', pem, algorithm, issuer: undefined, audience: undefined },
+          jwt: {
+            kind: 'publicKey',
+            pem,
+            algorithm,
+            issuer: undefined,
+            audience: undefined,
+            maxLifetimeSeconds: 86_400,
+          },
         });
       });
       afterAll(async () => {

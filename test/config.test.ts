@@ -22,16 +22,19 @@ describe('configuration from the environment', () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'cc-config-')), 'data');
     const config = loadConfig({ DATA_DIR: dataDir });
     expect(config).toMatchObject({
+      host: undefined,
       port: 3000,
       logLevel: 'info',
       migrationsRun: true,
       database: { kind: 'sqlite', path: './data/corecredit.sqlite' },
+      idempotency: { retentionMs: 24 * 3_600_000, purgeIntervalMs: 300_000 },
     });
     expect(config.jwt).toEqual({
       kind: 'development',
       file: join(dataDir, 'jwt-dev-secret'),
       issuer: undefined,
       audience: undefined,
+      maxLifetimeSeconds: 86_400,
     });
     expect(config.warnings.join(' ')).toMatch(/development secret/);
   });

@@ -496,7 +496,14 @@ describe('security', () => {
         default: ctx,
         publicKey: await createTestContext({
           database: ctx.database,
-          jwt: { kind: 'publicKey', pem, algorithm: 'RS256', issuer: undefined, audience: undefined },
+          jwt: {
+            kind: 'publicKey',
+            pem,
+            algorithm: 'RS256',
+            issuer: undefined,
+            audience: undefined,
+            maxLifetimeSeconds: 86_400,
+          },
         }),
         issuerAudience: await createTestContext({
           database: ctx.database,

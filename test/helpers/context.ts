@@ -52,6 +52,7 @@ export const defaultJwtConfig: Config['jwt'] = {
   source: 'JWT_SECRET',
   issuer: undefined,
   audience: undefined,
+  maxLifetimeSeconds: 86_400,
 };
 
 export async function createTestContext(
