@@ -1,7 +1,7 @@
 // Builds the Express application from its dependencies. It never listens: server.ts does, and tests use it in-process.
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { type Config, DEFAULT_IDEMPOTENCY } from './config';
 import { envelopeError } from './corecredit/envelope';
 import { coreCreditRouter } from './corecredit/routes';
 import type { Database } from './db/database';
@@ -9,6 +9,7 @@ import { createAuthenticator } from './http/auth';
 import { checkCorrelationId, observeRequests } from './http/correlation';
 import { errorHandler, routeNotFound } from './http/errors';
 import { healthRouter } from './http/health';
+import { idempotency } from './http/idempotency';
 import { createMetrics } from './http/metrics';
 import { callerRateLimit, clientRateLimit } from './http/rate-limit';
 import { securityHeaders } from './http/security-headers';
@@ -18,7 +19,7 @@ import { docsRouter } from './openapi/routes';
 export interface AppDependencies {
   database: Database;
   /** Without `rateLimit` nothing is rate limited (tests that are not about it); server.ts always passes it. */
-  config: Pick<Config, 'jwt'> & Partial<Pick<Config, 'rateLimit' | 'trustProxy'>>;
+  config: Pick<Config, 'jwt'> & Partial<Pick<Config, 'rateLimit' | 'trustProxy' | 'idempotency'>>;
   logger: Logger;
 }
 
@@ -44,7 +45,9 @@ export async function createApp({ database, config, logger }: AppDependencies): 
   // Each face answers in its own shape, from its first check to its last error; the rest of the URL space answers in
   // CoreCredit's envelope. Every request passes the entry checks once.
   const entry = [checkCorrelationId(), ...(limitClient !== undefined ? [limitClient] : [])];
-  const face = { database, auth, entry, registry: metrics.registry };
+  const retentionMs = (config.idempotency ?? DEFAULT_IDEMPOTENCY).retentionMs;
+  const idempotent = idempotency(database, retentionMs);
+  const face = { database, auth, entry, idempotent, registry: metrics.registry };
   app.use(coreCreditRouter(face));
   app.use(issuerRouter(face));
   app.use(...entry, routeNotFound(), errorHandler(envelopeError));

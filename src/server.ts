@@ -6,6 +6,7 @@ import { createApp } from './app';
 import { loadConfigOrExit } from './config';
 import { createDatabase } from './db/database';
 import { resolveJwtKey } from './dev-secret';
+import { schedulePurge } from './http/idempotency';
 import { createLogger } from './logger';
 
 /** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
@@ -45,6 +46,11 @@ async function main(): Promise<void> {
   }
 
   const app = await createApp({ database, config, logger });
+  const stopPurge = schedulePurge(
+    database,
+    { retentionMs: config.idempotency.retentionMs, intervalMs: config.idempotency.purgeIntervalMs },
+    logger,
+  );
   const server = createServer({
     ...SERVER_TIMEOUTS,
     headersTimeout: config.http.headersTimeoutMs,
@@ -94,8 +100,8 @@ async function main(): Promise<void> {
     force.unref();
     server.close(() => {
       clearTimeout(force);
-      database
-        .close()
+      stopPurge()
+        .then(() => database.close())
         .then(() => {
           logger.info('stopped');
           end(0);

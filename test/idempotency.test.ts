@@ -1,12 +1,15 @@
+import { DEFAULT_IDEMPOTENCY } from '../src/config';
 import request from 'supertest';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { IdempotencyKey } from '../src/db/entities';
 import {
   IDEMPOTENCY_LEASE_MS,
-  IDEMPOTENCY_RETENTION_MS,
   idempotencyHashes,
+  PURGE_BATCH_SIZE,
   purgeIdempotencyKeys,
+  schedulePurge,
 } from '../src/http/idempotency';
+import { createLogger } from '../src/logger';
 import {
   buildEnvelope,
   createTestContext,
@@ -18,6 +21,8 @@ import {
   snapshot,
   type TestContext,
 } from './helpers/context';
+
+const RETENTION_MS = DEFAULT_IDEMPOTENCY.retentionMs;
 
 describe('Idempotency-Key', () => {
   let ctx: TestContext;
@@ -192,16 +197,134 @@ describe('Idempotency-Key', () => {
       state: 'DONE' as const,
       responseStatus: 200,
       responseBody: '{}',
-      createdAt: new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS - 1000),
+      createdAt: new Date(now.getTime() - RETENTION_MS - 1000),
     };
     const fresh = {
       ...old,
       keyHash: `fresh-${Date.now()}`,
-      createdAt: new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS + 60_000),
+      createdAt: new Date(now.getTime() - RETENTION_MS + 60_000),
     };
     await repo.insert([old, fresh]);
-    expect(await purgeIdempotencyKeys(ctx.database, now)).toBeGreaterThanOrEqual(1);
+    expect(await purgeIdempotencyKeys(ctx.database, RETENTION_MS, now)).toBeGreaterThanOrEqual(1);
     expect(await repo.findOneBy({ keyHash: old.keyHash })).toBeNull();
     expect(await repo.findOneBy({ keyHash: fresh.keyHash })).not.toBeNull();
+  });
+
+  /** Ages every key of this test's requests by `ms`, as if they had been claimed that long ago. */
+  async function ageKeys(keyHashes: string[], ms: number): Promise<void> {
+    for (const keyHash of keyHashes) {
+      const row = await ctx.dataSource.getRepository(IdempotencyKey).findOneByOrFail({ keyHash });
+      await ctx.dataSource
+        .getRepository(IdempotencyKey)
+        .update({ keyHash }, { createdAt: new Date(row.createdAt.getTime() - ms) });
+    }
+  }
+
+  const keyHashOf = (issuerId: string, key: string, sub = 'portal-backend'): string =>
+    idempotencyHashes({ issuerId, sub }, key, { method: 'POST', path: DELINK_PATH, body: null }).keyHash;
+
+  it('when a finished key is older than its retention, then it is a new key even before the purge: the request runs again', async () => {
+    const user = await seedUser(ctx.database);
+    const first = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    expect((await delink(user.issuerId, first, 'ivr-session-42')).status).toBe(200);
+    await ageKeys([keyHashOf(user.issuerId, 'ivr-session-42')], RETENTION_MS + 1000);
+
+    // A day later the IVR reuses its session id as the key for another account: no stale replay, no 422.
+    const second = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[1] });
+    const res = await delink(user.issuerId, second, 'ivr-session-42');
+    expect([res.status, res.body.ErrorCode, res.headers['idempotent-replayed']]).toEqual([200, 'ERR01093', undefined]);
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[1]!)).toMatchObject({ delinked: true });
+    // The key now holds the new request: repeating it replays the new answer.
+    const replay = await delink(user.issuerId, second, 'ivr-session-42');
+    expect([replay.status, replay.headers['idempotent-replayed']]).toEqual([200, 'true']);
+  });
+
+  it('when the same expired key comes with its original request, then it runs again instead of replaying the old answer', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    expect((await delink(user.issuerId, body, 'daily-1')).status).toBe(200);
+    await ageKeys([keyHashOf(user.issuerId, 'daily-1')], RETENTION_MS + 1000);
+    const operations = (await operationsOf(ctx.dataSource, user.issuerId)).length;
+    const res = await delink(user.issuerId, body, 'daily-1');
+    expect([res.status, res.body.ErrorCode, res.headers['idempotent-replayed']]).toEqual([404, 'ERR01132', undefined]);
+    expect(await operationsOf(ctx.dataSource, user.issuerId)).toHaveLength(operations + 1);
+  });
+
+  it('when a request is refused by validation, then nothing is stored under its key and the corrected retry runs', async () => {
+    const user = await seedUser(ctx.database);
+    const invalid = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: ` ${user.otherAccounts[0]}` });
+    const refused = await delink(user.issuerId, invalid, 'fix-and-retry');
+    expect([refused.status, refused.body.ErrorCode]).toEqual([400, 'ERR01100']);
+    expect(
+      await ctx.dataSource
+        .getRepository(IdempotencyKey)
+        .countBy({ keyHash: keyHashOf(user.issuerId, 'fix-and-retry') }),
+    ).toBe(0);
+
+    const corrected = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    const res = await delink(user.issuerId, corrected, 'fix-and-retry');
+    expect([res.status, res.body.ErrorCode, res.headers['idempotent-replayed']]).toEqual([200, 'ERR01093', undefined]);
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
+  });
+
+  it('when a registration is refused by validation or for another issuer, then its corrected retry with the same key runs', async () => {
+    const user = await seedUser(ctx.database);
+    const token = await issuerToken(user.issuerId);
+    const put = (issuerId: string, body: Record<string, unknown>) =>
+      request(ctx.app)
+        .put(`/issuers/${issuerId}/accounts/4000000000000077`)
+        .set('Authorization', `Bearer ${token}`)
+        .set('Idempotency-Key', 'register-77')
+        .send(body);
+    expect((await put(user.issuerId, { consumerId: user.ssUserId, state: 'OPEN' })).status).toBe(400);
+    expect((await put('OTHERISSUR', { consumerId: user.ssUserId, state: 'ACTIVE' })).status).toBe(403);
+    const res = await put(user.issuerId, { consumerId: user.ssUserId, state: 'ACTIVE' });
+    expect([res.status, res.headers['idempotent-replayed']]).toEqual([204, undefined]);
+    expect(await linkOf(ctx.dataSource, user.issuerId, '4000000000000077')).toMatchObject({ delinked: false });
+  });
+
+  it('when the service purges on its own, then every expired key goes, in bounded batches, and the fresh ones stay', async () => {
+    const repo = ctx.dataSource.getRepository(IdempotencyKey);
+    const tag = `purge-${Date.now()}-`;
+    const row = (i: number, ageMs: number) => ({
+      keyHash: `${tag}${i}`,
+      requestHash: 'r',
+      state: 'DONE' as const,
+      responseStatus: 200,
+      responseBody: '{}',
+      errorCode: 'ERR01093',
+      createdAt: new Date(Date.now() - ageMs),
+    });
+    const expired = Array.from({ length: PURGE_BATCH_SIZE * 2 + 7 }, (_, i) => row(i, RETENTION_MS + 60_000));
+    for (let i = 0; i < expired.length; i += 200) await repo.insert(expired.slice(i, i + 200));
+    await repo.insert(row(-1, RETENTION_MS - 60_000));
+
+    const stop = schedulePurge(ctx.database, { retentionMs: RETENTION_MS, intervalMs: 50 }, createLogger('silent'));
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await repo.countBy({ requestHash: 'r', responseBody: '{}', errorCode: 'ERR01093' })) > 1) {
+        if (Date.now() > deadline) throw new Error('the scheduled purge did not remove the expired keys');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await stop();
+    }
+    expect(await repo.findOneBy({ keyHash: `${tag}-1` })).not.toBeNull();
+    expect(await repo.findOneBy({ keyHash: `${tag}0` })).toBeNull();
+  });
+
+  it('when a delink is replayed, then its outcome is counted again under the ErrorCode it first carried', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount });
+    const count = async (): Promise<number> => {
+      const text = (await request(ctx.app).get('/metrics')).text;
+      const line = text.split('\n').find((l) => l.startsWith('corecredit_delink_outcomes_total{errorCode="ERR01140"}'));
+      return line === undefined ? 0 : Number(line.split(' ')[1]);
+    };
+    const before = await count();
+    expect((await delink(user.issuerId, body, 'counted-twice')).status).toBe(409);
+    const replay = await delink(user.issuerId, body, 'counted-twice');
+    expect([replay.status, replay.headers['idempotent-replayed']]).toEqual([409, 'true']);
+    expect((await count()) - before).toBe(2);
   });
 });

@@ -38,11 +38,13 @@ describe('migrations', () => {
         'InitialSchema1763700000000',
         'IdempotencyKeys1763800000000',
         'ConsumerVocabulary1764600000000',
+        'IdempotencyErrorCode1764600100000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
 
       // Back to the first schema, whose table names the vocabulary migration changed, then away altogether.
+      await dataSource.undoLastMigration({ transaction: 'each' });
       await dataSource.undoLastMigration({ transaction: 'each' });
       const reverted = dataSource.createQueryRunner();
       expect(await reverted.hasTable('ss_users')).toBe(true);

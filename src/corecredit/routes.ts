@@ -6,9 +6,8 @@ import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { errorHandler, methodNotAllowed, routeNotFound } from '../http/errors';
 import type { FaceDependencies } from '../http/face';
-import { idempotency } from '../http/idempotency';
 import { logEvent } from '../http/logging';
-import { validateDto } from '../http/validation';
+import { inputOf, parseInput, validateDto } from '../http/validation';
 import { delinkAccount } from '../links/delink';
 import { listLinkedAccounts } from '../links/list-links';
 import { maskAccountNumber } from '../logger';
@@ -67,7 +66,7 @@ function countDelinkOutcomes(registry: FaceDependencies['registry']): RequestHan
   };
 }
 
-export function coreCreditRouter({ database, auth, entry, registry }: FaceDependencies): Router {
+export function coreCreditRouter({ database, auth, entry, idempotent, registry }: FaceDependencies): Router {
   const router = Router();
   router.use(CORECREDIT_PREFIX, ...entry);
 
@@ -76,9 +75,10 @@ export function coreCreditRouter({ database, auth, entry, registry }: FaceDepend
     countDelinkOutcomes(registry),
     auth.require('selfservice:delink'),
     ...jsonObjectBody(),
-    idempotency(database),
-    async (req, res) => {
-      const dto = await envelope(DeLinkAccountDto, req.body as Record<string, unknown>);
+    parseInput((req) => envelope(DeLinkAccountDto, req.body as Record<string, unknown>)),
+    idempotent,
+    async (_req, res) => {
+      const dto = inputOf<DeLinkAccountDto>(res);
       const principal = principalOf(res);
       const ctx: RequestContext = {
         issuerId: principal.issuerId,

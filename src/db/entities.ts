@@ -173,7 +173,7 @@ export type IdempotencyState = 'IN_PROGRESS' | 'DONE';
 
 /**
  * One Idempotency-Key of one caller. `keyHash` identifies (issuer, caller, key); `requestHash` the request it first
- * came with. The stored response is replayed for the same request; rows older than 24 hours are purged.
+ * came with. The stored response is replayed for the same request; rows past their retention are purged.
  */
 @Entity('idempotency_keys')
 export class IdempotencyKey {
@@ -195,6 +195,10 @@ export class IdempotencyKey {
 
   @Column({ name: 'response_body', type: 'text', nullable: true })
   responseBody!: string | null;
+
+  /** The ErrorCode the stored response carried, so that a replay is counted as the first answer was. */
+  @Column({ name: 'error_code', type: 'varchar', length: 8, nullable: true })
+  errorCode!: string | null;
 
   @Index('ix_idempotency_keys_created_at')
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })

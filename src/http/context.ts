@@ -16,6 +16,8 @@ export interface RequestLocals {
   logger: Logger;
   log?: Logger;
   principal?: Principal;
+  /** The request's validated input, parsed before anything runs for it (`parseInput`). */
+  input?: unknown;
   /** The ErrorCode the response carried, for the request log line. */
   errorCode?: string;
   /** What the request did (`account delinked`, …) and its details, for the request log line. */

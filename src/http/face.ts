@@ -9,6 +9,8 @@ export interface FaceDependencies {
   auth: Authenticator;
   /** Runs first on every request the face answers: the correlation-id check and the per-client rate limit. */
   entry: RequestHandler[];
+  /** Idempotency-Key handling for the state-changing routes, mounted once their input is valid. */
+  idempotent: RequestHandler;
   /** Where the face registers the counters of its own outcomes. */
   registry: Registry;
 }

@@ -1,20 +1,20 @@
 // Idempotency-Key on the state-changing endpoints (Stripe's semantics, the IETF draft's statuses): the same caller
 // repeating a key with the same request gets the first response replayed and nothing runs again; the same key with
-// another request is 422; a key whose first request is still running is 409.
+// another request is 422; a key whose first request is still running is 409. A key is honoured for its retention,
+// then it is a new key, and each instance purges the expired ones.
 import { createHash } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { configure } from 'safe-stable-stringify';
-import { IdempotencyKey } from '../db/entities';
+import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { isDuplicateKey } from '../db/driver-errors';
 import { AppError } from '../errors';
-import { principalOf } from './context';
+import { locals, principalOf } from './context';
+import { findKey, insertClaim, purgeBatch, releaseKey, storeResponse, takeOver } from './idempotency-store';
 import { requestLog } from './logging';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
-/** Keys are kept at least this long, then purged. */
-export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** A claim not completed within this long belongs to a request that died: the next retry may take it over. */
 export const IDEMPOTENCY_LEASE_MS = 60_000;
 
@@ -40,46 +40,33 @@ export function idempotencyHashes(
 
 type Claim =
   | { kind: 'claimed' }
-  | { kind: 'replay'; status: number; body: string | null }
+  | { kind: 'replay'; status: number; body: string | null; errorCode: string | null }
   | { kind: 'mismatch' }
   | { kind: 'in-progress' };
 
-async function claim(database: Database, keyHash: string, requestHash: string): Promise<Claim> {
+async function claim(database: Database, retentionMs: number, keyHash: string, requestHash: string): Promise<Claim> {
   const now = new Date();
   try {
-    await database.transaction((manager) =>
-      manager.insert(IdempotencyKey, {
-        keyHash,
-        requestHash,
-        state: 'IN_PROGRESS',
-        responseStatus: null,
-        responseBody: null,
-        createdAt: now,
-      }),
-    );
+    await database.transaction((manager) => insertClaim(manager, keyHash, requestHash, now));
     return { kind: 'claimed' };
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
-  const row = await database.read((manager) => manager.findOne(IdempotencyKey, { where: { keyHash } }));
-  if (row === null) return claim(database, keyHash, requestHash); // purged or released since: claim it afresh
-  if (row.requestHash !== requestHash) return { kind: 'mismatch' };
-  if (row.state === 'DONE') return { kind: 'replay', status: row.responseStatus ?? 200, body: row.responseBody };
-  if (now.getTime() - row.createdAt.getTime() < IDEMPOTENCY_LEASE_MS) return { kind: 'in-progress' };
-  // Abandoned: take it over only if nobody else did in the meantime.
-  const taken = await database.transaction((manager) =>
-    manager
-      .createQueryBuilder()
-      .update(IdempotencyKey)
-      .set({ createdAt: now })
-      .where('id = :id AND state = :state AND created_at = :createdAt', {
-        id: row.id,
-        state: 'IN_PROGRESS',
-        createdAt: row.createdAt,
-      })
-      .execute(),
-  );
-  return taken.affected === 1 ? { kind: 'claimed' } : { kind: 'in-progress' };
+  const row = await database.read((manager) => findKey(manager, keyHash));
+  if (row === undefined) return claim(database, retentionMs, keyHash, requestHash); // purged or released since
+  const age = now.getTime() - row.createdAt.getTime();
+  // Past its retention a key is a new key, whether or not the purge has reached it yet.
+  const expired = age >= retentionMs;
+  if (!expired) {
+    if (row.requestHash !== requestHash) return { kind: 'mismatch' };
+    if (row.state === 'DONE') {
+      return { kind: 'replay', status: row.responseStatus ?? 200, body: row.responseBody, errorCode: row.errorCode };
+    }
+    if (age < IDEMPOTENCY_LEASE_MS) return { kind: 'in-progress' };
+  }
+  // Expired, or abandoned by a request that died: take it over, unless another retry just did.
+  const taken = await database.transaction((manager) => takeOver(manager, row, requestHash, now));
+  return taken ? { kind: 'claimed' } : { kind: 'in-progress' };
 }
 
 /**
@@ -92,10 +79,9 @@ function storeResponseOnSend(res: Response, database: Database, keyHash: string)
     const [chunk] = args;
     const body = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : null;
     const status = res.statusCode;
+    const errorCode = locals(res).errorCode ?? null;
     const store = database.transaction((manager) =>
-      status >= 500
-        ? manager.delete(IdempotencyKey, { keyHash })
-        : manager.update(IdempotencyKey, { keyHash }, { state: 'DONE', responseStatus: status, responseBody: body }),
+      status >= 500 ? releaseKey(manager, keyHash) : storeResponse(manager, keyHash, { status, body, errorCode }),
     );
     store
       .catch((error: unknown) => requestLog(res).error({ err: error }, 'storing the idempotent response failed'))
@@ -104,7 +90,11 @@ function storeResponseOnSend(res: Response, database: Database, keyHash: string)
   }) as Response['end'];
 }
 
-export function idempotency(database: Database): RequestHandler {
+/**
+ * Mounted after authentication and validation, so that a refused request stores nothing and its corrected retry with
+ * the same key runs: a response is kept only once the request began to execute.
+ */
+export function idempotency(database: Database, retentionMs: number): RequestHandler {
   return async (req, res, next) => {
     const key = req.headers[IDEMPOTENCY_HEADER];
     if (key === undefined) return next();
@@ -118,7 +108,7 @@ export function idempotency(database: Database): RequestHandler {
       path: req.path,
       body: req.body,
     });
-    const outcome = await claim(database, keyHash, requestHash);
+    const outcome = await claim(database, retentionMs, keyHash, requestHash);
     switch (outcome.kind) {
       case 'mismatch':
         throw new AppError('IDEMPOTENCY_KEY_REUSED');
@@ -127,6 +117,7 @@ export function idempotency(database: Database): RequestHandler {
         throw new AppError('IDEMPOTENCY_IN_PROGRESS');
       case 'replay':
         res.setHeader('Idempotent-Replayed', 'true');
+        if (outcome.errorCode !== null) locals(res).errorCode = outcome.errorCode;
         res.status(outcome.status);
         if (outcome.body === null || outcome.body === '') {
           res.end();
@@ -141,11 +132,44 @@ export function idempotency(database: Database): RequestHandler {
   };
 }
 
-/** Deletes keys past their retention; returns how many. */
-export async function purgeIdempotencyKeys(database: Database, now = new Date()): Promise<number> {
-  const cutoff = new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS);
-  const result = await database.transaction((manager) =>
-    manager.createQueryBuilder().delete().from(IdempotencyKey).where('created_at < :cutoff', { cutoff }).execute(),
-  );
-  return result.affected ?? 0;
+/** At most this many keys are deleted per statement, so that a purge never holds long locks. */
+export const PURGE_BATCH_SIZE = 500;
+
+/** Deletes the keys past their retention, in bounded batches; returns how many. */
+export async function purgeIdempotencyKeys(database: Database, retentionMs: number, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionMs);
+  let purged = 0;
+  for (;;) {
+    const deleted = await database.transaction((manager) => purgeBatch(manager, cutoff, PURGE_BATCH_SIZE));
+    purged += deleted;
+    if (deleted < PURGE_BATCH_SIZE) return purged;
+  }
+}
+
+/**
+ * Runs the purge every `intervalMs` in this instance; every instance does, and concurrent purges are harmless. A
+ * failed run is logged and the next one tries again. Returns the function that stops it.
+ */
+export function schedulePurge(
+  database: Database,
+  options: { retentionMs: number; intervalMs: number },
+  logger: Logger,
+): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running !== undefined) return;
+    running = purgeIdempotencyKeys(database, options.retentionMs)
+      .then((purged) => {
+        if (purged > 0) logger.info({ purged }, 'expired idempotency keys purged');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'purging expired idempotency keys failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  }, options.intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

@@ -1,7 +1,9 @@
 // One validation step for every DTO: pick the known fields, plainToInstance, validate, report every failing field.
 import { plainToInstance } from 'class-transformer';
 import { type ValidationError, validate } from 'class-validator';
+import type { Request, RequestHandler, Response } from 'express';
 import { AppError, type FieldError } from '../errors';
+import { locals } from './context';
 
 type DtoClass<T> = new () => T;
 
@@ -79,3 +81,16 @@ export async function validateParts<A extends object, B extends object>(
   });
   throw new AppError('VALIDATION_FAILED', { details });
 }
+
+/**
+ * Parses and checks a request's input as a middleware of its own, before anything that must not see a refused
+ * request (an Idempotency-Key stores nothing for it); the handler reads the result with `inputOf`.
+ */
+export function parseInput<T>(parse: (req: Request, res: Response) => Promise<T> | T): RequestHandler {
+  return async (req, res, next) => {
+    locals(res).input = await parse(req, res);
+    next();
+  };
+}
+
+export const inputOf = <T>(res: Response): T => locals(res).input as T;

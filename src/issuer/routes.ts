@@ -5,9 +5,8 @@ import { jsonObjectBody } from '../http/body';
 import { locals, principalOf } from '../http/context';
 import { errorHandler, methodNotAllowed, routeNotFound } from '../http/errors';
 import type { FaceDependencies } from '../http/face';
-import { idempotency } from '../http/idempotency';
 import { logEvent } from '../http/logging';
-import { validateParts } from '../http/validation';
+import { inputOf, parseInput, validateParts } from '../http/validation';
 import { deleteAccount } from '../links/delete-account';
 import { registerAccount } from '../links/register';
 import { maskAccountNumber } from '../logger';
@@ -45,7 +44,24 @@ function issuerContext(res: Response, issuerId: string): RequestContext {
   return { issuerId, requestorType: 'ISSUER', requestorId: principal.sub, correlationId: locals(res).correlationId };
 }
 
-export function issuerRouter({ database, auth, entry }: FaceDependencies): Router {
+interface AccountInput<Body> {
+  path: AccountPathDto;
+  body: Body;
+  ctx: RequestContext;
+}
+
+/** The account path and the body, checked together (one 400 lists both), then the caller against the path. */
+function accountInput<Body extends object>(cls: new () => Body, fields: readonly string[]) {
+  return parseInput(async (req, res): Promise<AccountInput<Body>> => {
+    const [path, body] = await validateParts(
+      { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
+      { cls, input: req.body as object, fields },
+    );
+    return { path, body, ctx: issuerContext(res, path.issuerId) };
+  });
+}
+
+export function issuerRouter({ database, auth, entry, idempotent }: FaceDependencies): Router {
   const router = Router();
   router.use(ISSUER_PREFIX, ...entry);
 
@@ -53,13 +69,10 @@ export function issuerRouter({ database, auth, entry }: FaceDependencies): Route
     ACCOUNT_PATH,
     auth.require('issuer:write'),
     ...jsonObjectBody(),
-    idempotency(database),
-    async (req, res) => {
-      const [path, body] = await validateParts(
-        { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
-        { cls: RegisterAccountDto, input: req.body as object, fields: REGISTER_FIELDS },
-      );
-      const ctx = issuerContext(res, path.issuerId);
+    accountInput(RegisterAccountDto, REGISTER_FIELDS),
+    idempotent,
+    async (_req, res) => {
+      const { path, body, ctx } = inputOf<AccountInput<RegisterAccountDto>>(res);
       await registerAccount(database, ctx, {
         accountNumber: path.accountId,
         consumerId: body.consumerId,
@@ -75,13 +88,10 @@ export function issuerRouter({ database, auth, entry }: FaceDependencies): Route
     DELETE_PATH,
     auth.require('issuer:write'),
     ...jsonObjectBody({ optional: true }),
-    idempotency(database),
-    async (req, res) => {
-      const [path, body] = await validateParts(
-        { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
-        { cls: DeleteAccountDto, input: req.body as object, fields: DELETE_FIELDS },
-      );
-      const ctx = issuerContext(res, path.issuerId);
+    accountInput(DeleteAccountDto, DELETE_FIELDS),
+    idempotent,
+    async (_req, res) => {
+      const { path, body, ctx } = inputOf<AccountInput<DeleteAccountDto>>(res);
       const { operationId } = await deleteAccount(database, ctx, {
         accountNumber: path.accountId,
         reason: body.reason ?? null,
