@@ -74,9 +74,9 @@ function responseSets(document: OpenApiDocument): [string, Record<string, Node>]
     ]),
     ...Object.entries(document.paths).map(([path, item]): [string, Record<string, Node>] => [
       `other methods of ${path}`,
-      item['x-other-methods'].responses as Record<string, Node>,
+      item['x-other-methods'].responses as unknown as Record<string, Node>,
     ]),
-    ['unknown paths', document['x-unknown-paths'].responses as Record<string, Node>],
+    ['unknown paths', document['x-unknown-paths'].responses as unknown as Record<string, Node>],
   ];
 }
 
