@@ -2,7 +2,7 @@
 import type { AccountState } from '../db/entities';
 import { ERRORS } from '../errors';
 import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN } from '../links/identifiers';
-import { dtoSchema, jsonPattern } from '../openapi/dto-schema';
+import { dtoSchema, jsonPattern, type RuleConverter } from '../openapi/dto-schema';
 import { prose } from '../openapi/prose';
 import {
   AUTH,
@@ -18,6 +18,7 @@ import {
   success,
 } from '../openapi/responses';
 import { type JsonSchema, type Paths, ref, type Reference, viewSchema } from '../openapi/types';
+import { ISO_4217_NUMERIC } from './currency-codes';
 import { DeLinkAccountDto, ENVELOPE_FIELDS, GetLinkAccountsDto, SUPPORTED_API_VERSION } from './dto';
 import { DELINK_PATH, GET_LINKS_PATH } from './routes';
 
@@ -33,6 +34,16 @@ export interface LinkAccountsView {
   SSUserID: string;
   Accounts: LinkedAccountView[];
 }
+
+/** RequestTime's form; whether the date exists on the calendar (no 02/30) only the service can tell. */
+const REQUEST_TIME_PATTERN =
+  '^(0[1-9]|1[0-2])/(0[1-9]|[12][0-9]|3[01])/(?!0000)[0-9]{4} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$';
+
+/** The envelope's own rules (src/corecredit/dto.ts), in JSON Schema. */
+const ENVELOPE_RULES: Record<string, RuleConverter> = {
+  isCurrencyCode: () => ({ type: 'string', enum: [...ISO_4217_NUMERIC].sort() }),
+  isRequestTime: () => ({ type: 'string', pattern: REQUEST_TIME_PATTERN }),
+};
 
 const ACCOUNT_STATES = ['ACTIVE', 'INACTIVE', 'DELETED'] satisfies AccountState[];
 
@@ -56,7 +67,7 @@ const ENVELOPE_NOTES: Record<string, string> = {
 };
 
 function envelopeSchema(cls: typeof DeLinkAccountDto | typeof GetLinkAccountsDto, title: string): JsonSchema {
-  const { properties, required } = dtoSchema(cls, ENVELOPE_FIELDS, ENVELOPE_NOTES);
+  const { properties, required } = dtoSchema(cls, ENVELOPE_FIELDS, ENVELOPE_NOTES, ENVELOPE_RULES);
   // The DTO takes any string; the route refuses all but the supported version with its own code.
   properties.APIVersion = { ...properties.APIVersion, const: SUPPORTED_API_VERSION };
   return {
