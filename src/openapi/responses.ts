@@ -189,12 +189,12 @@ interface IssuerErrorBody {
   errors?: { field: string; message: string }[];
 }
 
-const correlationId: JsonSchema = {
+/** An error's or an operation's correlation id. */
+export const CORRELATION_ID_SCHEMA: JsonSchema = {
   type: 'string',
   pattern: CORRELATION_PATTERN,
   description: `The request's \`${CORRELATION_HEADER}\`.`,
 };
-export { correlationId as CORRELATION_ID_SCHEMA };
 
 /** A CoreCredit envelope that says success, around the given ResponseData. */
 export function coreCreditSuccess(responseData: JsonSchema): JsonSchema {
@@ -250,7 +250,7 @@ export function errorSchemas(): Record<string, JsonSchema> {
         {
           errorCode: ref('schemas', 'ErrorCode'),
           message: { type: 'string' },
-          correlationId,
+          correlationId: CORRELATION_ID_SCHEMA,
           errors: { type: 'array', minItems: 1, items: ref('schemas', 'IssuerFieldError') },
         },
         `An error of the issuer API. \`errors\` lists every failing field, and only with \`${ERRORS.VALIDATION_FAILED.code}\`.`,
