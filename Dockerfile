@@ -19,6 +19,8 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The OpenAPI document's prose, read at start-up (src/openapi/prose.ts); tsc does not copy Markdown into dist.
+COPY --chown=node:node docs/api ./docs/api
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000

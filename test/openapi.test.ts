@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import { IsDefined, IsEmail, IsOptional, IsString, Matches, ValidateBy } from 'class-validator';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { DELINK_PATH } from '../src/corecredit/routes';
@@ -17,6 +18,7 @@ import {
   openApiPath,
   type OpenApiDocument,
 } from '../src/openapi/document';
+import { dtoSchema } from '../src/openapi/dto-schema';
 import { serializeOpenApiDocument } from '../scripts/export-openapi';
 import { createTestContext, type TestContext } from './helpers/context';
 
@@ -74,9 +76,9 @@ function responseSets(document: OpenApiDocument): [string, Record<string, Node>]
     ]),
     ...Object.entries(document.paths).map(([path, item]): [string, Record<string, Node>] => [
       `other methods of ${path}`,
-      item['x-other-methods'].responses as Record<string, Node>,
+      item['x-other-methods'].responses as unknown as Record<string, Node>,
     ]),
-    ['unknown paths', document['x-unknown-paths'].responses as Record<string, Node>],
+    ['unknown paths', document['x-unknown-paths'].responses as unknown as Record<string, Node>],
   ];
 }
 
@@ -207,6 +209,45 @@ describe('the OpenAPI document', () => {
         const validate = ajv.compile({ $ref: `doc#${pointer.replace(/\/examples\/[^/]+\/value$/, '/schema')}` });
         expect([pointer, validate(value), validate.errors ?? null]).toEqual([pointer, true, null]);
       }
+    });
+  });
+
+  describe('states every rule of the DTOs, or is not built', () => {
+    class WithEmail {
+      @IsDefined() @IsString() @IsEmail() contact!: string;
+    }
+    class WithCustomRule {
+      @IsOptional()
+      @IsString()
+      @ValidateBy({ name: 'isLuhnValid', validator: { validate: () => true } })
+      card?: string;
+    }
+    class WithFlaggedPattern {
+      @IsDefined() @IsString() @Matches(/^[a-z]+$/i) code!: string;
+    }
+
+    it.each([
+      [
+        'a library rule without a converter',
+        WithEmail,
+        'contact',
+        /WithEmail\.contact: .*cannot describe the isEmail rule/,
+      ],
+      ['a custom rule', WithCustomRule, 'card', /WithCustomRule\.card: .*cannot describe the isLuhnValid rule/],
+      ['a flagged pattern with a character class', WithFlaggedPattern, 'code', /cannot express \/\^\[a-z\]\+\$\/i/],
+    ])(
+      'when a DTO field carries %s, then its schema is refused instead of left vaguer than the rule',
+      (_what, cls, field, message) => {
+        expect(() => dtoSchema(cls, [field])).toThrow(message);
+      },
+    );
+
+    it("when the envelope's rules are read, then the document carries them: the case-insensitive Language, both IP versions, the currency list", () => {
+      const properties = document.components.schemas.GetLinkAccountsRequest?.properties as Record<string, Node>;
+      expect(properties.Language?.pattern).toBe('^([eE][nN]|[eE][sS])$');
+      expect(properties.ExternalIP?.anyOf).toEqual([{ format: 'ipv4' }, { format: 'ipv6' }]);
+      expect(properties.CurrencyCode?.enum).toContain('840');
+      expect(properties.CurrencyCode?.enum).toContain(null);
     });
   });
 

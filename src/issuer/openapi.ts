@@ -1,0 +1,252 @@
+// The issuer face in the OpenAPI document: its paths, its request schemas (from the DTOs) and its views.
+import type { OperationKind, OperationStatus, RequestorType } from '../db/entities';
+import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
+import { dtoSchema, jsonPattern, parameterSchema, parametersOf } from '../openapi/dto-schema';
+import { openApiPath } from '../openapi/paths';
+import { prose } from '../openapi/prose';
+import {
+  AUTH,
+  BODY,
+  bearer,
+  CORRELATION_ID_SCHEMA,
+  errorResponses,
+  IDEMPOTENCY,
+  jsonBody,
+  LIMITED,
+  pathItem,
+  responseHeaders,
+  sortResponses,
+  success,
+} from '../openapi/responses';
+import { type JsonSchema, type Paths, ref, type Reference, viewSchema } from '../openapi/types';
+import type { OperationView } from '../operations/operation-repository';
+import {
+  ACCOUNT_PATH_FIELDS,
+  AccountPathDto,
+  CONSUMER_PATH_FIELDS,
+  ConsumerPathDto,
+  DELETE_FIELDS,
+  DeleteAccountDto,
+  OPERATIONS_QUERY_FIELDS,
+  OperationsQueryDto,
+  REGISTER_FIELDS,
+  RegisterAccountDto,
+} from './dto';
+import { ACCOUNT_PATH, DELETE_PATH, OPERATIONS_PATH } from './routes';
+
+/** What a delete answers (src/issuer/routes.ts). */
+export interface DeleteResultView {
+  operationId: string;
+  status: 'SUCCESSFUL';
+}
+/** A page of the operations list, as listOperations returns it. */
+export interface OperationsPageView {
+  operations: OperationView[];
+  total: number;
+}
+
+const OPERATION_KINDS = ['REGISTER', 'DELINK', 'DELETE'] satisfies OperationKind[];
+const OPERATION_STATUSES = ['SUCCESSFUL', 'FAILED'] satisfies OperationStatus[];
+const REQUESTOR_TYPES = ['USER', 'ISSUER'] satisfies RequestorType[];
+
+const REGISTER_NOTES = {
+  consumerId: 'The self-service user (SSUserID); case-insensitive.',
+  accountProductId: 'The card product.',
+  state: 'The account state.',
+};
+const DELETE_NOTES = {
+  reason: 'Free text, recorded on the operation.',
+  reasonCode: 'Default `ISSUER_DECISION`.',
+};
+const ISSUER_ID_NOTE = "The issuer; must be the token's `issuerId`.";
+
+export function issuerRequestSchemas(): Record<string, JsonSchema> {
+  const register = dtoSchema(RegisterAccountDto, REGISTER_FIELDS, REGISTER_NOTES);
+  const del = dtoSchema(DeleteAccountDto, DELETE_FIELDS, DELETE_NOTES);
+  return {
+    RegisterAccountRequest: {
+      type: 'object',
+      required: register.required,
+      properties: register.properties,
+      description: 'Unknown fields are ignored.',
+    },
+    DeleteAccountRequest: {
+      type: 'object',
+      properties: del.properties,
+      description: 'Every field is optional, and so is the body. Unknown fields are ignored.',
+    },
+  };
+}
+
+/** The rules of the fields an operation records from a request: the request's own, plus null for "not given". */
+function recorded(schema: JsonSchema): JsonSchema {
+  return { ...parameterSchema(schema), type: ['string', 'null'] };
+}
+
+export function issuerResponseSchemas(
+  /** The CoreCredit envelope's Source rule: an operation records the channel as the envelope gave it. */
+  sourceRule: JsonSchema,
+): Record<string, JsonSchema> {
+  const { reason, reasonCode } = dtoSchema(DeleteAccountDto, DELETE_FIELDS).properties as Record<
+    (typeof DELETE_FIELDS)[number],
+    JsonSchema
+  >;
+  const fromEnvelope = (field: string): JsonSchema => ({
+    type: ['string', 'null'],
+    description: `From the CoreCredit envelope: \`${field}\`.`,
+  });
+  const timestamp: JsonSchema = { type: 'string', format: 'date-time', description: 'ISO 8601, UTC.' };
+  const accountNumber: JsonSchema = { type: 'string', pattern: jsonPattern(ACCOUNT_NUMBER_PATTERN) };
+  return {
+    DeleteAccountResult: viewSchema<DeleteResultView>({
+      operationId: { type: 'string', format: 'uuid', description: 'The operation this delete recorded.' },
+      status: { const: 'SUCCESSFUL' },
+    }),
+    OperationsPage: viewSchema<OperationsPageView>({
+      operations: {
+        type: 'array',
+        items: ref('schemas', 'Operation'),
+        description: 'Most recent first; ties in recording order.',
+      },
+      total: { type: 'integer', minimum: 0, description: "All of the consumer's operations, not only this page's." },
+    }),
+    Operation: viewSchema<OperationView>(
+      {
+        operationId: { type: 'string', format: 'uuid' },
+        operation: { enum: OPERATION_KINDS },
+        status: { enum: OPERATION_STATUSES },
+        errorCode: {
+          oneOf: [ref('schemas', 'ErrorCode'), { type: 'null' }],
+          description: 'The refusal; null on success.',
+        },
+        startTime: timestamp,
+        endTime: timestamp,
+        requestorType: {
+          enum: REQUESTOR_TYPES,
+          description: '`USER` for self-service, `ISSUER` for the issuer API.',
+        },
+        requestorId: { type: ['string', 'null'], description: "The token's `sub`." },
+        issuerId: { type: 'string', pattern: jsonPattern(ISSUER_ID_PATTERN) },
+        consumerId: {
+          type: ['string', 'null'],
+          pattern: jsonPattern(CONSUMER_ID_PATTERN),
+          description: 'The SSUserID / consumerId as the request gave it.',
+        },
+        accountId: { ...accountNumber, type: ['string', 'null'] },
+        reason: recorded(reason),
+        reasonCode: { enum: reasonCode.enum },
+        source: { ...recorded(sourceRule), description: 'From the CoreCredit envelope: `Source`.' },
+        sessionId: fromEnvelope('SessionID'),
+        ipAddress: fromEnvelope('IPAddress'),
+        externalIp: fromEnvelope('ExternalIP'),
+        callerId: fromEnvelope('CallerID'),
+        calledId: fromEnvelope('CalledID'),
+        correlationId: CORRELATION_ID_SCHEMA,
+      },
+      'One state-changing request (register, delink, delete) that passed authentication and validation, successful or refused.',
+    ),
+  };
+}
+
+export function issuerPaths(parameters: { correlation: Reference; idempotencyKey: Reference }): Paths {
+  const { correlation, idempotencyKey } = parameters;
+  const accountParams = parametersOf(AccountPathDto, ACCOUNT_PATH_FIELDS, 'path', {
+    issuerId: ISSUER_ID_NOTE,
+    accountId: 'The account (the CoreCredit `AccountNumber`).',
+  });
+  const consumerParams = parametersOf(ConsumerPathDto, CONSUMER_PATH_FIELDS, 'path', {
+    issuerId: ISSUER_ID_NOTE,
+    consumerId: 'The consumer (the CoreCredit `SSUserID`); case-insensitive.',
+  });
+  const queryParams = parametersOf(OperationsQueryDto, OPERATIONS_QUERY_FIELDS, 'query', {
+    offset: 'How many operations to skip; default 0.',
+    count: 'How many operations to return; default 10.',
+  });
+  return {
+    [openApiPath(ACCOUNT_PATH)]: pathItem(
+      'issuer',
+      {
+        put: {
+          operationId: 'RegisterAccount',
+          tags: ['Issuer'],
+          summary: 'Register an account for a consumer',
+          description: prose('RegisterAccount'),
+          security: bearer('issuer:write'),
+          parameters: [...accountParams, correlation, idempotencyKey],
+          requestBody: jsonBody('RegisterAccountRequest', true, {
+            register: {
+              summary: 'A gold card',
+              value: { consumerId: '8888010000000231', accountProductId: 'GOLD', state: 'ACTIVE' },
+            },
+          }),
+          responses: sortResponses({
+            '204': {
+              description: 'Registered (or updated).',
+              headers: responseHeaders(204, [], { idempotent: true, ...LIMITED }),
+            },
+            ...errorResponses(
+              'issuer',
+              [
+                ...BODY,
+                ...AUTH,
+                'ISSUER_NOT_ALLOWED',
+                'ACCOUNT_OF_OTHER_CONSUMER',
+                ...IDEMPOTENCY,
+                'SERVICE_UNAVAILABLE',
+              ],
+              { idempotent: true, ...LIMITED },
+            ),
+          }),
+        },
+      },
+      LIMITED,
+    ),
+    [openApiPath(DELETE_PATH)]: pathItem(
+      'issuer',
+      {
+        post: {
+          operationId: 'DeleteAccount',
+          tags: ['Issuer'],
+          summary: 'Delete an account',
+          description: prose('DeleteAccount'),
+          security: bearer('issuer:write'),
+          parameters: [...accountParams, correlation, idempotencyKey],
+          requestBody: jsonBody('DeleteAccountRequest', false, {
+            user: {
+              summary: "At the user's request",
+              value: { reason: 'customer was contacted on June 28', reasonCode: 'USER_DECISION' },
+            },
+          }),
+          responses: sortResponses({
+            '200': success('Deleted.', ref('schemas', 'DeleteAccountResult'), { idempotent: true, ...LIMITED }),
+            ...errorResponses(
+              'issuer',
+              [...BODY, ...AUTH, 'ISSUER_NOT_ALLOWED', 'ACCOUNT_NOT_FOUND', ...IDEMPOTENCY, 'SERVICE_UNAVAILABLE'],
+              { idempotent: true, ...LIMITED },
+            ),
+          }),
+        },
+      },
+      LIMITED,
+    ),
+    [openApiPath(OPERATIONS_PATH)]: pathItem(
+      'issuer',
+      {
+        get: {
+          operationId: 'ListOperations',
+          tags: ['Issuer'],
+          summary: "List a consumer's operations",
+          description:
+            "The consumer's operations (the audit trail), most recent first, ties in recording order, paged. Scope `issuer:read`.",
+          security: bearer('issuer:read'),
+          parameters: [...consumerParams, ...queryParams, correlation],
+          responses: sortResponses({
+            '200': success('A page of operations.', ref('schemas', 'OperationsPage'), LIMITED),
+            ...errorResponses('issuer', [...AUTH, 'ISSUER_NOT_ALLOWED', 'SERVICE_UNAVAILABLE'], LIMITED),
+          }),
+        },
+      },
+      LIMITED,
+    ),
+  };
+}
