@@ -15,6 +15,7 @@ import {
   TEST_SECRET,
   type TestContext,
 } from './helpers/context';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const secretKey = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -54,12 +55,7 @@ const ENDPOINTS: Endpoint[] = [
     body: (user) => buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
     async expectServed(ctx, user, res) {
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({
-        Message: 'Return Successfully.',
-        Status: true,
-        ErrorCode: 'ERR01093',
-        ResponseData: {},
-      });
+      expect(res.body).toEqual(DELINK_SUCCESS);
       expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
     },
   },

@@ -22,6 +22,7 @@ import {
   testDatabase,
   type TestContext,
 } from './helpers/context';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 /** Where a request goes: the in-process app, or the base URL of a listening server. */
 type Target = Express | string;
@@ -38,7 +39,6 @@ const MAIN_ACCOUNT = {
   ErrorCode: 'ERR01140',
   ResponseData: {},
 };
-const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} };
 
 interface Sent {
   correlationId: string;
@@ -158,7 +158,7 @@ async function raceOneSecondaryAccount(dataSource: DataSource, targets: Target[]
 
   expect(count(sent, 200)).toBe(1);
   expect(count(sent, 404)).toBe(49);
-  for (const s of sent) expect(s.body).toEqual(s.status === 200 ? SUCCESS : ALREADY_DELINKED);
+  for (const s of sent) expect(s.body).toEqual(s.status === 200 ? DELINK_SUCCESS : ALREADY_DELINKED);
 
   expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({
     isMain: false,
@@ -202,7 +202,7 @@ async function raceEveryAccountOfAUser(dataSource: DataSource, targets: Target[]
     expect(forAccount).toHaveLength(5);
     expect(count(forAccount, 200)).toBe(1);
     expect(count(forAccount, 404)).toBe(4);
-    for (const s of forAccount) expect(s.body).toEqual(s.status === 200 ? SUCCESS : ALREADY_DELINKED);
+    for (const s of forAccount) expect(s.body).toEqual(s.status === 200 ? DELINK_SUCCESS : ALREADY_DELINKED);
   }
 
   expect(await linkOf(dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false });
@@ -429,7 +429,7 @@ describe('concurrent requests on one instance', () => {
 
         const delinkOp = delinks.get(delinked.correlationId)!;
         if (delinked.status === 200) {
-          expect(delinked.body).toEqual(SUCCESS);
+          expect(delinked.body).toEqual(DELINK_SUCCESS);
           await expectDelinkedBy(ctx.dataSource, user.issuerId, account, delinkOp);
         } else {
           expect([delinked.status, delinked.body]).toEqual([404, ALREADY_DELINKED]);

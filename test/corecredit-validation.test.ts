@@ -14,6 +14,7 @@ import {
   type SeededUser,
   type TestContext,
 } from './helpers/context';
+import { SUCCESS } from './helpers/expectations';
 
 type Res = request.Response;
 
@@ -158,8 +159,6 @@ const RECORDED_AS: Partial<Record<Field, string>> = {
   AccountNumber: 'accountNumber',
   SSUserID: 'consumerId',
 };
-
-const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093' };
 
 /** A readable test-name label for a value (long strings abbreviated). */
 function show(value: unknown): string {

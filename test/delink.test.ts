@@ -10,6 +10,7 @@ import {
   snapshot,
   type TestContext,
 } from './helpers/context';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   let ctx: TestContext;
@@ -31,12 +32,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
     const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
 
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({
-      Message: 'Return Successfully.',
-      Status: true,
-      ErrorCode: 'ERR01093',
-      ResponseData: {},
-    });
+    expect(res.body).toEqual(DELINK_SUCCESS);
     expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({
       delinked: true,
       isMain: false,

@@ -17,8 +17,8 @@ import {
   type TestContext,
   type TokenOptions,
 } from './helpers/context';
+import { SUCCESS } from './helpers/expectations';
 
-const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093' };
 const LINKED_ON = /^\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2}$/;
 
 /** A GetLinkAccounts envelope: the documented sample without an AccountNumber. */

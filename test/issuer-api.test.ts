@@ -14,6 +14,7 @@ import {
   snapshot,
   type TestContext,
 } from './helpers/context';
+import { expectIssuerError } from './helpers/expectations';
 
 const accountPath = (issuerId: string, accountId: string): string => `/issuers/${issuerId}/accounts/${accountId}`;
 const deletePath = (issuerId: string, accountId: string): string =>
@@ -64,20 +65,6 @@ interface OperationEntry {
 
 /** The entries of an operations page. */
 const entries = (res: request.Response): OperationEntry[] => res.body.operations as OperationEntry[];
-
-/** The issuer API's error body: exactly errorCode, message and the correlation id the response header carries. */
-function expectIssuerError(res: request.Response, status: number, errorCode: string, errors?: string[]): void {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const correlationId: unknown = res.headers['x-correlation-id'];
-  expect(typeof correlationId).toBe('string');
-  expect(res.body).toStrictEqual({
-    errorCode,
-    message: expect.any(String),
-    correlationId,
-    ...(errors !== undefined ? { errors: errors.map((field) => ({ field, message: expect.any(String) })) } : {}),
-  });
-}
 
 describe('issuer account API', () => {
   let ctx: TestContext;

@@ -30,6 +30,7 @@ import {
   type TestContext,
 } from './helpers/context';
 import { type ServerProcess, serverDatabase, serverEnv, startServer } from './helpers/process';
+import { SUCCESS } from './helpers/expectations';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -111,7 +112,7 @@ const ACCOUNT_ID_FIELD: Field = { name: 'accountId', in: 'path', accepts: /^\d{1
 
 function expectSuccessEnvelope(res: Response): void {
   expect(res.status).toBe(200);
-  expect(res.body).toMatchObject({ Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093' });
+  expect(res.body).toMatchObject(SUCCESS);
 }
 
 const DELINK: Endpoint = {
