@@ -1,6 +1,5 @@
 import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import request from 'supertest';
-import type { Response } from 'supertest';
+import { api, type Response } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import {
   buildEnvelope,
@@ -80,7 +79,7 @@ const ENDPOINTS: Endpoint[] = [
 ];
 
 function post(ctx: TestContext, path: string, authorization: string | undefined, body: Record<string, unknown>) {
-  const req = request(ctx.app).post(path);
+  const req = api(ctx.app).post(path);
   return (authorization === undefined ? req : req.set('Authorization', authorization)).send(body);
 }
 

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import request from 'supertest';
+import { api } from './helpers/api';
 import type { DataSource } from 'typeorm';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { Account, AccountLink, type Operation, SelfServiceUser } from '../src/db/entities';
@@ -53,7 +53,7 @@ const nextCorrelationId = (label: string): string => `${label}-${process.pid}-${
 
 async function sendDelink(target: Target, token: string, ssUserId: string, accountNumber: string): Promise<Sent> {
   const correlationId = nextCorrelationId('delink');
-  const res = await request(target)
+  const res = await api(target)
     .post(DELINK_PATH)
     .set('Authorization', `Bearer ${token}`)
     .set('x-correlation-id', correlationId)
@@ -69,7 +69,7 @@ async function sendRegister(
   consumerId: string,
 ): Promise<Sent & { consumerId: string }> {
   const correlationId = nextCorrelationId('register');
-  const res = await request(target)
+  const res = await api(target)
     .put(`/issuers/${issuerId}/accounts/${accountNumber}`)
     .set('Authorization', `Bearer ${token}`)
     .set('x-correlation-id', correlationId)
@@ -79,7 +79,7 @@ async function sendRegister(
 
 async function sendDelete(target: Target, token: string, issuerId: string, accountNumber: string): Promise<Sent> {
   const correlationId = nextCorrelationId('delete');
-  const res = await request(target)
+  const res = await api(target)
     .post(`/issuers/${issuerId}/accounts/${accountNumber}/operations:delete`)
     .set('Authorization', `Bearer ${token}`)
     .set('x-correlation-id', correlationId)
@@ -220,7 +220,7 @@ async function raceEveryAccountOfAUser(dataSource: DataSource, targets: Target[]
     await expectDelinkedBy(dataSource, user.issuerId, account, successful[0]!);
   }
 
-  const listed = await request(targets[0]!)
+  const listed = await api(targets[0]!)
     .post(GET_LINKS_PATH)
     .set('Authorization', `Bearer ${token}`)
     .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: undefined }));

@@ -1,4 +1,4 @@
-import request from 'supertest';
+import { api } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import {
   buildEnvelope,
@@ -23,7 +23,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
 
   async function delink(issuerId: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
     const token = await mintToken(issuerId);
-    return request(ctx.app).post(DELINK_PATH).set('Authorization', `Bearer ${token}`).set(headers).send(body);
+    return api(ctx.app).post(DELINK_PATH).set('Authorization', `Bearer ${token}`).set(headers).send(body);
   }
 
   it('when a linked secondary account is delinked, then it answers the documented success envelope and the link is gone', async () => {

@@ -13,7 +13,6 @@ import { parse as parseQueryString } from 'node:querystring';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
-import request from 'supertest';
 import { ISO_4217_NUMERIC } from '../src/corecredit/currency-codes';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { Operation } from '../src/db/entities';
@@ -33,8 +32,9 @@ import {
   type SeededUser,
   type TestContext,
 } from './helpers/context';
+import { apiTest, type Response } from './helpers/api';
 
-type Res = request.Response;
+type Res = Response;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration: runs, seed, time budget.
@@ -629,7 +629,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
 
   /** One request through supertest to the in-process app (listening once, so runs do not each open a server). */
   function send(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Res> {
-    let test = new request.Test(server, method.toLowerCase(), path).agent(keepAlive);
+    let test = apiTest(server, method.toLowerCase(), path).agent(keepAlive);
     for (const [name, value] of Object.entries(headers)) test = test.set(name, value);
     // Sent as is: superagent passes a string through when a Content-Type is set (it would serialise a Buffer as JSON),
     // and a Buffer when none is (it would add a form Content-Type to a string).
@@ -2062,7 +2062,7 @@ describe('fuzzing the HTTP surface (fast-check)', () => {
           // Paths over Node's 16 kB header limit are refused by Node itself, before the app: not this property's concern.
           fc.pre(pathname.length < 12_000);
           const url = query === undefined ? pathname : `${pathname}?${query}`;
-          // The suite's OpenAPI check (test/setup) reads the path through WHATWG URL, which resolves dot segments that the
+          // The suite's OpenAPI check (test/helpers/api.ts) reads the path through WHATWG URL, which resolves dot segments that the
           // app never resolves (/../docs is a 404 here, not /docs; /issuers/./consumers/… is routed here): when that makes
           // the check judge another endpoint than the one that answered, the path is left out.
           const seenByDocumentCheck = new URL(`http://localhost${url}`).pathname;

@@ -1,4 +1,4 @@
-import request from 'supertest';
+import { api } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { IdempotencyKey } from '../src/db/entities';
 import {
@@ -29,7 +29,7 @@ describe('Idempotency-Key', () => {
   });
 
   async function delink(issuerId: string, body: Record<string, unknown>, key?: string, sub = 'portal-backend') {
-    const req = request(ctx.app)
+    const req = api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${await mintToken(issuerId, { sub })}`);
     if (key !== undefined) req.set('Idempotency-Key', key);
@@ -144,7 +144,7 @@ describe('Idempotency-Key', () => {
   ])('when the key is $why, then 400 names the header and nothing runs', async ({ key }) => {
     const user = await seedUser(ctx.dataSource);
     const before = await snapshot(ctx.dataSource, user.issuerId);
-    const res = await request(ctx.app)
+    const res = await api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
       .set('Idempotency-Key', Buffer.from(key, 'utf8').toString('latin1'))
@@ -160,7 +160,7 @@ describe('Idempotency-Key', () => {
     const user = await seedUser(ctx.dataSource);
     const token = await issuerToken(user.issuerId);
     const put = () =>
-      request(ctx.app)
+      api(ctx.app)
         .put(`/issuers/${user.issuerId}/accounts/4000000000000001`)
         .set('Authorization', `Bearer ${token}`)
         .set('Idempotency-Key', 'reg-1')
@@ -170,7 +170,7 @@ describe('Idempotency-Key', () => {
     expect([replayedPut.status, replayedPut.headers['idempotent-replayed']]).toEqual([204, 'true']);
 
     const del = () =>
-      request(ctx.app)
+      api(ctx.app)
         .post(`/issuers/${user.issuerId}/accounts/4000000000000001/operations:delete`)
         .set('Authorization', `Bearer ${token}`)
         .set('Idempotency-Key', 'del-1')

@@ -8,8 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import request from 'supertest';
-import type { Response } from 'supertest';
+import { api, type Response } from './helpers/api';
 import type { DataSource } from 'typeorm';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { Account } from '../src/db/entities';
@@ -256,7 +255,7 @@ function send(app: TestContext['app'], endpoint: Endpoint, parts: Parts, headers
       : `?${Object.entries(parts.query)
           .map(([k, v]) => `${k}=${enc(v)}`)
           .join('&')}`;
-  let req = request(app)[endpoint.method](`${endpoint.url(parts)}${query}`);
+  let req = api(app)[endpoint.method](`${endpoint.url(parts)}${query}`);
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) req = req.set(name, value);
   return parts.body === undefined ? req : req.send(parts.body);
 }
@@ -828,7 +827,7 @@ describe('security', () => {
       expectLimited('corecredit', await getLinks(app, user), 'client');
 
       for (const path of ['/health/live', '/health/ready', '/metrics', OPENAPI_PATH]) {
-        const res = await request(app.app).get(path);
+        const res = await api(app.app).get(path);
         expect({ path, status: res.status, ratelimit: res.headers.ratelimit }).toEqual({
           path,
           status: 200,

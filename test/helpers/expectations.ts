@@ -1,5 +1,5 @@
 // What the contract promises every answer of a kind looks like, written once for the suites that assert it.
-import type { Response } from 'supertest';
+import type { Response } from './api';
 
 /** The head of every CoreCredit success envelope (the documented sample response). */
 export const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093' } as const;
