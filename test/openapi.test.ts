@@ -1,5 +1,5 @@
 // The OpenAPI document: sound OpenAPI 3.1, every ErrorCode and every route of the app, served without a token, and the
-// response check that every suite runs through (test/setup/openapi-responses.ts) really fails on drift.
+// response check that every suite runs through (api() of test/helpers/api.ts) really fails on drift.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
