@@ -8,7 +8,7 @@
 // Runs: FUZZ_RUNS, else 1000 per property when CI=true, else 200. Seed: FUZZ_SEED, else a random one per test file,
 // printed at its start; a failure prints fast-check's seed, path and shrunk counterexample, and FUZZ_SEED=<seed>
 // replays the run.
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { Agent, createServer, type Server } from 'node:http';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -627,6 +627,9 @@ export function fuzzHarness(): FuzzHarness {
   let ctx: TestContext | undefined;
   let server: Server;
   let sequence = 0;
+  // Unique per file, not per process: a Jest worker runs several fuzz files, and on MariaDB they share one database,
+  // where a correlation id of an earlier file would be found instead of this file's operation.
+  const run = `${process.pid}-${randomBytes(4).toString('hex')}`;
   /** One connection for many requests: a run costs a request, not a TCP handshake and a server socket. */
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -664,7 +667,7 @@ export function fuzzHarness(): FuzzHarness {
       if (body !== undefined) test = test.send(hasType ? body : Buffer.from(body, 'utf8'));
       return Promise.resolve(test);
     },
-    nextCorrelationId: () => `fuzz-${process.pid}-${++sequence}`,
+    nextCorrelationId: () => `fuzz-${run}-${++sequence}`,
     operationOf: (correlationId) => current().dataSource.getRepository(Operation).findOneBy({ correlationId }),
     linkStates: async (user) => {
       const states: (LinkState | undefined)[] = [];
