@@ -36,6 +36,25 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
+  // Requests go through test/helpers/api.ts, which checks every response against the OpenAPI document.
+  {
+    files: ['test/**/*.ts'],
+    ignores: ['test/helpers/api.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'supertest',
+              allowTypeImports: true,
+              message: 'Use api() from test/helpers/api.ts: it checks every response against the OpenAPI document.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // Formatting is Prettier's (npm run lint checks it); this turns off the ESLint rules that would disagree with it.
   prettier,
 );

@@ -17,8 +17,8 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   setupFiles: ['reflect-metadata'],
-  // Checks every response the tests receive against the OpenAPI document, so the document cannot drift from the service.
-  setupFilesAfterEnv: ['<rootDir>/test/setup/openapi-responses.ts'],
+  // Every response is checked against the OpenAPI document by test/helpers/api.ts, the suite's only way to supertest
+  // (eslint enforces that), so the document cannot drift from the service; no setup file patches supertest.
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 60000,

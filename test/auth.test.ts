@@ -1,6 +1,5 @@
 import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import request from 'supertest';
-import type { Response } from 'supertest';
+import { api, type Response } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import {
   buildEnvelope,
@@ -15,6 +14,7 @@ import {
   TEST_SECRET,
   type TestContext,
 } from './helpers/context';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const secretKey = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -54,12 +54,7 @@ const ENDPOINTS: Endpoint[] = [
     body: (user) => buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
     async expectServed(ctx, user, res) {
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({
-        Message: 'Return Successfully.',
-        Status: true,
-        ErrorCode: 'ERR01093',
-        ResponseData: {},
-      });
+      expect(res.body).toEqual(DELINK_SUCCESS);
       expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
     },
   },
@@ -84,7 +79,7 @@ const ENDPOINTS: Endpoint[] = [
 ];
 
 function post(ctx: TestContext, path: string, authorization: string | undefined, body: Record<string, unknown>) {
-  const req = request(ctx.app).post(path);
+  const req = api(ctx.app).post(path);
   return (authorization === undefined ? req : req.set('Authorization', authorization)).send(body);
 }
 

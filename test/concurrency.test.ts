@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import request from 'supertest';
+import { api } from './helpers/api';
 import type { DataSource } from 'typeorm';
 import type { Database } from '../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
@@ -23,6 +23,7 @@ import {
   testDatabase,
   type TestContext,
 } from './helpers/context';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 /** Where a request goes: the in-process app, or the base URL of a listening server. */
 type Target = Express | string;
@@ -39,7 +40,6 @@ const MAIN_ACCOUNT = {
   ErrorCode: 'ERR01140',
   ResponseData: {},
 };
-const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} };
 
 interface Sent {
   correlationId: string;
@@ -54,7 +54,7 @@ const nextCorrelationId = (label: string): string => `${label}-${process.pid}-${
 
 async function sendDelink(target: Target, token: string, ssUserId: string, accountNumber: string): Promise<Sent> {
   const correlationId = nextCorrelationId('delink');
-  const res = await request(target)
+  const res = await api(target)
     .post(DELINK_PATH)
     .set('Authorization', `Bearer ${token}`)
     .set('x-correlation-id', correlationId)
@@ -70,7 +70,7 @@ async function sendRegister(
   consumerId: string,
 ): Promise<Sent & { consumerId: string }> {
   const correlationId = nextCorrelationId('register');
-  const res = await request(target)
+  const res = await api(target)
     .put(`/issuers/${issuerId}/accounts/${accountNumber}`)
     .set('Authorization', `Bearer ${token}`)
     .set('x-correlation-id', correlationId)
@@ -80,7 +80,7 @@ async function sendRegister(
 
 async function sendDelete(target: Target, token: string, issuerId: string, accountNumber: string): Promise<Sent> {
   const correlationId = nextCorrelationId('delete');
-  const res = await request(target)
+  const res = await api(target)
     .post(`/issuers/${issuerId}/accounts/${accountNumber}/operations:delete`)
     .set('Authorization', `Bearer ${token}`)
     .set('x-correlation-id', correlationId)
@@ -160,7 +160,7 @@ async function raceOneSecondaryAccount(database: Database, targets: Target[]): P
 
   expect(count(sent, 200)).toBe(1);
   expect(count(sent, 404)).toBe(49);
-  for (const s of sent) expect(s.body).toEqual(s.status === 200 ? SUCCESS : ALREADY_DELINKED);
+  for (const s of sent) expect(s.body).toEqual(s.status === 200 ? DELINK_SUCCESS : ALREADY_DELINKED);
 
   expect(await linkOf(dataSource, user.issuerId, account)).toMatchObject({
     isMain: false,
@@ -205,7 +205,7 @@ async function raceEveryAccountOfAUser(database: Database, targets: Target[]): P
     expect(forAccount).toHaveLength(5);
     expect(count(forAccount, 200)).toBe(1);
     expect(count(forAccount, 404)).toBe(4);
-    for (const s of forAccount) expect(s.body).toEqual(s.status === 200 ? SUCCESS : ALREADY_DELINKED);
+    for (const s of forAccount) expect(s.body).toEqual(s.status === 200 ? DELINK_SUCCESS : ALREADY_DELINKED);
   }
 
   expect(await linkOf(dataSource, user.issuerId, user.mainAccount)).toMatchObject({ isMain: true, delinked: false });
@@ -223,7 +223,7 @@ async function raceEveryAccountOfAUser(database: Database, targets: Target[]): P
     await expectDelinkedBy(dataSource, user.issuerId, account, successful[0]!);
   }
 
-  const listed = await request(targets[0]!)
+  const listed = await api(targets[0]!)
     .post(GET_LINKS_PATH)
     .set('Authorization', `Bearer ${token}`)
     .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: undefined }));
@@ -432,7 +432,7 @@ describe('concurrent requests on one instance', () => {
 
         const delinkOp = delinks.get(delinked.correlationId)!;
         if (delinked.status === 200) {
-          expect(delinked.body).toEqual(SUCCESS);
+          expect(delinked.body).toEqual(DELINK_SUCCESS);
           await expectDelinkedBy(ctx.dataSource, user.issuerId, account, delinkOp);
         } else {
           expect([delinked.status, delinked.body]).toEqual([404, ALREADY_DELINKED]);

@@ -1,6 +1,6 @@
 // The CoreCredit request envelope, field by field, and the body/transport rules around it: what is accepted,
 // what is refused with which code, and that a refused request never changes the database.
-import request from 'supertest';
+import { api, type Response } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import {
   buildEnvelope,
@@ -14,8 +14,9 @@ import {
   type SeededUser,
   type TestContext,
 } from './helpers/context';
+import { SUCCESS } from './helpers/expectations';
 
-type Res = request.Response;
+type Res = Response;
 
 /** The envelope's fields in the contract's order: validation errors are listed in this order. */
 const FIELDS = [
@@ -159,8 +160,6 @@ const RECORDED_AS: Partial<Record<Field, string>> = {
   SSUserID: 'consumerId',
 };
 
-const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093' };
-
 /** A readable test-name label for a value (long strings abbreviated). */
 function show(value: unknown): string {
   const json = JSON.stringify(value);
@@ -212,13 +211,13 @@ describe('CoreCredit envelope validation', () => {
     buildEnvelope({ SSUserID: target.ssUserId, AccountNumber: target.otherAccounts[0], ...overrides });
 
   const post = (path: string, body: unknown) =>
-    request(ctx.app)
+    api(ctx.app)
       .post(path)
       .set('Authorization', `Bearer ${token}`)
       .send(body as object);
 
   const postRaw = (path: string, raw: string, contentType = 'application/json') =>
-    request(ctx.app).post(path).set('Authorization', `Bearer ${token}`).set('Content-Type', contentType).send(raw);
+    api(ctx.app).post(path).set('Authorization', `Bearer ${token}`).set('Content-Type', contentType).send(raw);
 
   /** Sends a request that must be refused: the target issuer's data is the same after it, and the body is clean. */
   async function refused(send: () => PromiseLike<Res>): Promise<Res> {
@@ -231,7 +230,7 @@ describe('CoreCredit envelope validation', () => {
 
   /** Registers one more account for a user through the issuer API. */
   async function registerAccount(user: SeededUser, accountNumber: string): Promise<void> {
-    const res = await request(ctx.app)
+    const res = await api(ctx.app)
       .put(`/issuers/${user.issuerId}/accounts/${accountNumber}`)
       .set('Authorization', `Bearer ${await issuerToken(user.issuerId)}`)
       .send({ consumerId: user.ssUserId, state: 'ACTIVE' });
@@ -252,7 +251,7 @@ describe('CoreCredit envelope validation', () => {
     }
     const userToken = await mintToken(user.issuerId);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account, ...overrides });
-    const res = await request(ctx.app).post(endpoint.path).set('Authorization', `Bearer ${userToken}`).send(body);
+    const res = await api(ctx.app).post(endpoint.path).set('Authorization', `Bearer ${userToken}`).send(body);
 
     expect(res.status).toBe(200);
     if (endpoint === GET_LINKS) {
@@ -486,7 +485,7 @@ describe('CoreCredit envelope validation', () => {
       });
 
       it('when there is no body at all, then 400 ERR01101', async () => {
-        const res = await refused(() => request(ctx.app).post(endpoint.path).set('Authorization', `Bearer ${token}`));
+        const res = await refused(() => api(ctx.app).post(endpoint.path).set('Authorization', `Bearer ${token}`));
         expect(res.status).toBe(400);
         expect(res.body).toEqual({ Message: notObject, Status: false, ErrorCode: 'ERR01101', ResponseData: {} });
       });
@@ -514,11 +513,7 @@ describe('CoreCredit envelope validation', () => {
 
       it('when a form is posted, then 415 ERR01151', async () => {
         const res = await refused(() =>
-          request(ctx.app)
-            .post(endpoint.path)
-            .set('Authorization', `Bearer ${token}`)
-            .type('form')
-            .send(baseEnvelope()),
+          api(ctx.app).post(endpoint.path).set('Authorization', `Bearer ${token}`).type('form').send(baseEnvelope()),
         );
         expect(res.status).toBe(415);
         expect(res.body).toEqual(unsupported);
@@ -526,7 +521,7 @@ describe('CoreCredit envelope validation', () => {
 
       it('when a JSON body is sent without any content type, then 415 ERR01151', async () => {
         const res = await refused(() =>
-          request(ctx.app)
+          api(ctx.app)
             .post(endpoint.path)
             .set('Authorization', `Bearer ${token}`)
             .send(Buffer.from(JSON.stringify(baseEnvelope()))),
@@ -553,7 +548,7 @@ describe('CoreCredit envelope validation', () => {
         'when the method is %s, then 405 ERR01135 with Allow: POST',
         async (method) => {
           const res = await refused(() =>
-            request(ctx.app)[method](endpoint.path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()),
+            api(ctx.app)[method](endpoint.path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()),
           );
           expect(res.status).toBe(405);
           expect(res.headers.allow).toBe('POST');
@@ -585,7 +580,7 @@ describe('CoreCredit envelope validation', () => {
         valueOf: 'marker-valueof',
       };
       const targetBefore = await snapshot(ctx.dataSource, target.issuerId);
-      const res = await request(ctx.app)
+      const res = await api(ctx.app)
         .post(DELINK_PATH)
         .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
         .send({ ...buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }), ...extras });
@@ -621,7 +616,7 @@ describe('CoreCredit envelope validation', () => {
       const user = await seedUser(ctx.database, { accounts: 2 });
       const account = user.otherAccounts[0]!;
       const envelope = JSON.stringify(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
-      const res = await request(ctx.app)
+      const res = await api(ctx.app)
         .post(DELINK_PATH)
         .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
         .set('Content-Type', 'application/json')
@@ -642,7 +637,7 @@ describe('CoreCredit envelope validation', () => {
 
     it('when the content type is application/json; charset=utf-8, then it is accepted', async () => {
       const user = await seedUser(ctx.database, { accounts: 2 });
-      const res = await request(ctx.app)
+      const res = await api(ctx.app)
         .post(DELINK_PATH)
         .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
         .set('Content-Type', 'application/json; charset=utf-8')
@@ -666,7 +661,7 @@ describe('CoreCredit envelope validation', () => {
         );
       };
       const send = (raw: string) =>
-        request(ctx.app)
+        api(ctx.app)
           .post(DELINK_PATH)
           .set('Authorization', `Bearer ${userToken}`)
           .set('Content-Type', 'application/json')
@@ -725,7 +720,7 @@ describe('CoreCredit envelope validation', () => {
       ['delete', '/api/CoreCredit/UserManagement/GetLinkAccounts/123'],
     ] as const)('when %s %s is requested, then 404 ERR01134 in the CoreCredit envelope', async (method, path) => {
       const res = await refused(() =>
-        request(ctx.app)[method](path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()),
+        api(ctx.app)[method](path).set('Authorization', `Bearer ${token}`).send(baseEnvelope()),
       );
       expect(res.status).toBe(404);
       expect(res.body).toEqual({

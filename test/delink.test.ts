@@ -1,4 +1,4 @@
-import request from 'supertest';
+import { api } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import {
   buildEnvelope,
@@ -10,6 +10,7 @@ import {
   snapshot,
   type TestContext,
 } from './helpers/context';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
   let ctx: TestContext;
@@ -22,7 +23,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
 
   async function delink(issuerId: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
     const token = await mintToken(issuerId);
-    return request(ctx.app).post(DELINK_PATH).set('Authorization', `Bearer ${token}`).set(headers).send(body);
+    return api(ctx.app).post(DELINK_PATH).set('Authorization', `Bearer ${token}`).set(headers).send(body);
   }
 
   it('when a linked secondary account is delinked, then it answers the documented success envelope and the link is gone', async () => {
@@ -31,12 +32,7 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
     const res = await delink(user.issuerId, buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
 
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({
-      Message: 'Return Successfully.',
-      Status: true,
-      ErrorCode: 'ERR01093',
-      ResponseData: {},
-    });
+    expect(res.body).toEqual(DELINK_SUCCESS);
     expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({
       delinked: true,
       isMain: false,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import request from 'supertest';
+import { api } from './helpers/api';
 import type { DataSource } from 'typeorm';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { Account, AccountLink } from '../src/db/entities';
@@ -17,8 +17,8 @@ import {
   type TestContext,
   type TokenOptions,
 } from './helpers/context';
+import { SUCCESS } from './helpers/expectations';
 
-const SUCCESS = { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093' };
 const LINKED_ON = /^\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2}$/;
 
 /** A GetLinkAccounts envelope: the documented sample without an AccountNumber. */
@@ -65,7 +65,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
 
   async function getLinks(issuerId: string, body: Record<string, unknown>, token: TokenOptions = {}) {
     const jwt = await mintToken(issuerId, { scope: 'selfservice:read', ...token });
-    return request(ctx.app).post(GET_LINKS_PATH).set('Authorization', `Bearer ${jwt}`).send(body);
+    return api(ctx.app).post(GET_LINKS_PATH).set('Authorization', `Bearer ${jwt}`).send(body);
   }
 
   const accountNumbers = (body: { ResponseData: { Accounts: { AccountNumber: string }[] } }): string[] =>
@@ -176,7 +176,7 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
     const user = await seedUser(ctx.database, { accounts: 3 });
     const [delinked, kept] = user.otherAccounts as [string, string];
     const delinkToken = await mintToken(user.issuerId, { scope: 'selfservice:delink' });
-    const delink = await request(ctx.app)
+    const delink = await api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${delinkToken}`)
       .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: delinked }));

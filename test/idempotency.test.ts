@@ -1,5 +1,5 @@
 import { DEFAULT_IDEMPOTENCY } from '../src/config';
-import request from 'supertest';
+import { api } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { IdempotencyKey } from '../src/db/entities';
 import {
@@ -34,7 +34,7 @@ describe('Idempotency-Key', () => {
   });
 
   async function delink(issuerId: string, body: Record<string, unknown>, key?: string, sub = 'portal-backend') {
-    const req = request(ctx.app)
+    const req = api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${await mintToken(issuerId, { sub })}`);
     if (key !== undefined) req.set('Idempotency-Key', key);
@@ -149,7 +149,7 @@ describe('Idempotency-Key', () => {
   ])('when the key is $why, then 400 names the header and nothing runs', async ({ key }) => {
     const user = await seedUser(ctx.database);
     const before = await snapshot(ctx.dataSource, user.issuerId);
-    const res = await request(ctx.app)
+    const res = await api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
       .set('Idempotency-Key', Buffer.from(key, 'utf8').toString('latin1'))
@@ -165,7 +165,7 @@ describe('Idempotency-Key', () => {
     const user = await seedUser(ctx.database);
     const token = await issuerToken(user.issuerId);
     const put = () =>
-      request(ctx.app)
+      api(ctx.app)
         .put(`/issuers/${user.issuerId}/accounts/4000000000000001`)
         .set('Authorization', `Bearer ${token}`)
         .set('Idempotency-Key', 'reg-1')
@@ -175,7 +175,7 @@ describe('Idempotency-Key', () => {
     expect([replayedPut.status, replayedPut.headers['idempotent-replayed']]).toEqual([204, 'true']);
 
     const del = () =>
-      request(ctx.app)
+      api(ctx.app)
         .post(`/issuers/${user.issuerId}/accounts/4000000000000001/operations:delete`)
         .set('Authorization', `Bearer ${token}`)
         .set('Idempotency-Key', 'del-1')
@@ -271,7 +271,7 @@ describe('Idempotency-Key', () => {
     const user = await seedUser(ctx.database);
     const token = await issuerToken(user.issuerId);
     const put = (issuerId: string, body: Record<string, unknown>) =>
-      request(ctx.app)
+      api(ctx.app)
         .put(`/issuers/${issuerId}/accounts/4000000000000077`)
         .set('Authorization', `Bearer ${token}`)
         .set('Idempotency-Key', 'register-77')
@@ -317,7 +317,7 @@ describe('Idempotency-Key', () => {
     const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount });
     const count = async (): Promise<number> => {
-      const text = (await request(ctx.app).get('/metrics')).text;
+      const text = (await api(ctx.app).get('/metrics')).text;
       const line = text.split('\n').find((l) => l.startsWith('corecredit_delink_outcomes_total{errorCode="ERR01140"}'));
       return line === undefined ? 0 : Number(line.split(' ')[1]);
     };

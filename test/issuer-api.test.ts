@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import request from 'supertest';
+import { api, type Response } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { Operation } from '../src/db/entities';
 import {
@@ -14,6 +14,7 @@ import {
   snapshot,
   type TestContext,
 } from './helpers/context';
+import { expectIssuerError } from './helpers/expectations';
 
 const accountPath = (issuerId: string, accountId: string): string => `/issuers/${issuerId}/accounts/${accountId}`;
 const deletePath = (issuerId: string, accountId: string): string =>
@@ -63,21 +64,7 @@ interface OperationEntry {
 }
 
 /** The entries of an operations page. */
-const entries = (res: request.Response): OperationEntry[] => res.body.operations as OperationEntry[];
-
-/** The issuer API's error body: exactly errorCode, message and the correlation id the response header carries. */
-function expectIssuerError(res: request.Response, status: number, errorCode: string, errors?: string[]): void {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const correlationId: unknown = res.headers['x-correlation-id'];
-  expect(typeof correlationId).toBe('string');
-  expect(res.body).toStrictEqual({
-    errorCode,
-    message: expect.any(String),
-    correlationId,
-    ...(errors !== undefined ? { errors: errors.map((field) => ({ field, message: expect.any(String) })) } : {}),
-  });
-}
+const entries = (res: Response): OperationEntry[] => res.body.operations as OperationEntry[];
 
 describe('issuer account API', () => {
   let ctx: TestContext;
@@ -99,7 +86,7 @@ describe('issuer account API', () => {
   }
 
   async function put(issuerId: string, accountId: string, body: unknown, options: CallOptions = {}) {
-    return request(ctx.app)
+    return api(ctx.app)
       .put(accountPath(issuerId, accountId))
       .set(await auth(issuerId, options))
       .send(body as object);
@@ -128,14 +115,14 @@ describe('issuer account API', () => {
   }
 
   async function remove(issuerId: string, accountId: string, body?: unknown, options: CallOptions = {}) {
-    const req = request(ctx.app)
+    const req = api(ctx.app)
       .post(deletePath(issuerId, accountId))
       .set(await auth(issuerId, options));
     return body === undefined ? req : req.send(body as object);
   }
 
   async function listOperations(issuerId: string, consumerId: string, query = '', options: CallOptions = {}) {
-    return request(ctx.app)
+    return api(ctx.app)
       .get(operationsPath(issuerId, consumerId, query))
       .set(await auth(issuerId, options));
   }
@@ -156,14 +143,14 @@ describe('issuer account API', () => {
     token?: string,
     extra: Record<string, unknown> = {},
   ) {
-    return request(ctx.app)
+    return api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${token ?? (await mintToken(issuerId))}`)
       .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber, ...extra }));
   }
 
   async function linkedAccounts(issuerId: string, ssUserId: string) {
-    const res = await request(ctx.app)
+    const res = await api(ctx.app)
       .post(GET_LINKS_PATH)
       .set('Authorization', `Bearer ${await mintToken(issuerId)}`)
       .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: undefined }));
@@ -449,7 +436,7 @@ describe('issuer account API', () => {
           await register(issuerId, 'Valid1', [account]);
           const before = await snapshot(ctx.dataSource, issuerId);
 
-          const res = await request(ctx.app)
+          const res = await api(ctx.app)
             .put(accountPath(pathIssuer ?? issuerId, accountId ?? account))
             .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
             .send(body);
@@ -543,7 +530,7 @@ describe('issuer account API', () => {
         { name: 'missing', raw: undefined },
       ])('when the body is $name, then 400 ERR01101 and nothing is recorded', async ({ raw }) => {
         const issuerId = randomIssuerId();
-        const req = request(ctx.app)
+        const req = api(ctx.app)
           .put(accountPath(issuerId, newAccount()))
           .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
           .set('Content-Type', 'application/json');
@@ -559,7 +546,7 @@ describe('issuer account API', () => {
         { type: 'application/xml', raw: '<account><consumerId>Valid1</consumerId></account>' },
       ])('when the content type is $type, then 415 ERR01151 and nothing is recorded', async ({ type, raw }) => {
         const issuerId = randomIssuerId();
-        const res = await request(ctx.app)
+        const res = await api(ctx.app)
           .put(accountPath(issuerId, newAccount()))
           .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
           .set('Content-Type', type)
@@ -719,7 +706,7 @@ describe('issuer account API', () => {
       const before = await snapshot(ctx.dataSource, issuerId);
       const token = await issuerToken(issuerId);
       const send = (type: string, raw: string) =>
-        request(ctx.app)
+        api(ctx.app)
           .post(deletePath(issuerId, second))
           .set('Authorization', `Bearer ${token}`)
           .set('Content-Type', type)
@@ -943,7 +930,7 @@ describe('issuer account API', () => {
       },
     ])('when $name, then 400 ERR01100 names it', async ({ issuerId: pathIssuer, consumerId, query, fields }) => {
       const issuerId = randomIssuerId();
-      const res = await request(ctx.app)
+      const res = await api(ctx.app)
         .get(operationsPath(pathIssuer ?? issuerId, consumerId, query))
         .set('Authorization', `Bearer ${await issuerToken(issuerId)}`);
       expectIssuerError(res, 400, 'ERR01100', fields);
@@ -953,7 +940,7 @@ describe('issuer account API', () => {
       const startedAt = Date.now();
       const { issuerId, consumerId, main, second, third } = await registeredConsumer();
       const ivrToken = await mintToken(issuerId, { sub: 'ivr-platform' });
-      const ivr = await request(ctx.app)
+      const ivr = await api(ctx.app)
         .post(DELINK_PATH)
         .set('Authorization', `Bearer ${ivrToken}`)
         .set('x-correlation-id', 'ivr-call-0042')
@@ -1100,7 +1087,7 @@ describe('issuer account API', () => {
       call: (
         target: Awaited<ReturnType<typeof registeredConsumer>>,
         headers: Record<string, string>,
-      ) => Promise<request.Response>;
+      ) => Promise<Response>;
     }
     const endpoints: Endpoint[] = [
       {
@@ -1108,7 +1095,7 @@ describe('issuer account API', () => {
         scope: 'issuer:write',
         okStatus: 204,
         call: (t, headers) =>
-          request(ctx.app)
+          api(ctx.app)
             .put(accountPath(t.issuerId, t.second))
             .set(headers)
             .send({ consumerId: t.consumerId, state: 'INACTIVE' }),
@@ -1118,13 +1105,13 @@ describe('issuer account API', () => {
         scope: 'issuer:write',
         okStatus: 200,
         call: (t, headers) =>
-          request(ctx.app).post(deletePath(t.issuerId, t.second)).set(headers).send({ reason: 'closed' }),
+          api(ctx.app).post(deletePath(t.issuerId, t.second)).set(headers).send({ reason: 'closed' }),
       },
       {
         name: 'GET operations',
         scope: 'issuer:read',
         okStatus: 200,
-        call: (t, headers) => request(ctx.app).get(operationsPath(t.issuerId, t.consumerId)).set(headers),
+        call: (t, headers) => api(ctx.app).get(operationsPath(t.issuerId, t.consumerId)).set(headers),
       },
     ];
     const otherScope = (scope: Endpoint['scope']) => (scope === 'issuer:write' ? 'issuer:read' : 'issuer:write');
@@ -1232,7 +1219,7 @@ describe('issuer account API', () => {
         const target = await registeredConsumer();
         const before = await snapshot(ctx.dataSource, target.issuerId);
 
-        const res = await request(ctx.app)
+        const res = await api(ctx.app)
           .post(path)
           .set('Authorization', `Bearer ${await issuerToken(target.issuerId)}`)
           .send(buildEnvelope({ SSUserID: target.consumerId, AccountNumber: target.second }));
@@ -1264,7 +1251,7 @@ describe('issuer account API', () => {
     ] as const)(
       'when $method $path is asked for, then 404 ERR01134 in the issuer error shape',
       async ({ method, path }) => {
-        const res = await request(ctx.app)
+        const res = await api(ctx.app)
           [method](path)
           .set('Authorization', `Bearer ${await issuerToken(issuerId)}`)
           .set('x-correlation-id', 'route-404');
@@ -1285,7 +1272,7 @@ describe('issuer account API', () => {
     ] as const)(
       'when $method $path is asked for, then 405 ERR01135 with Allow: $allow',
       async ({ method, path, allow }) => {
-        const res = await request(ctx.app)
+        const res = await api(ctx.app)
           [method](path)
           .set('Authorization', `Bearer ${await issuerToken(issuerId)}`);
         expectIssuerError(res, 405, 'ERR01135');

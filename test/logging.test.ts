@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import request, { type Response } from 'supertest';
+import { api, type Response, type Test } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { ACCOUNT_PATH, DELETE_PATH, OPERATIONS_PATH } from '../src/issuer/routes';
 import { createLogger, maskAccountNumber } from '../src/logger';
@@ -67,7 +67,7 @@ describe('request logs and business events', () => {
   /** Sends one request with a correlation id of its own and records what its completion line must say. */
   async function send(
     name: string,
-    build: (correlationId: string) => request.Test,
+    build: (correlationId: string) => Test,
     expectation: Omit<Expected, 'correlationId' | 'status' | 'errorCode'> & {
       status: number;
       errorCode: string | null;
@@ -90,7 +90,7 @@ describe('request logs and business events', () => {
     const issuerPath = (account: string): string =>
       ACCOUNT_PATH.replace(':issuerId', issuerId).replace(':accountId', account);
     const delink = (account: string) => (id: string) =>
-      request(app)
+      api(app)
         .post(DELINK_PATH)
         .set('Authorization', `Bearer ${tokens.channel}`)
         .set('x-correlation-id', id)
@@ -100,7 +100,7 @@ describe('request logs and business events', () => {
       await send(
         `register-${i}`,
         () =>
-          request(app)
+          api(app)
             .put(issuerPath(account))
             .set('Authorization', `Bearer ${tokens.issuer}`)
             .send({ consumerId: ssUserId, state: 'ACTIVE' }),
@@ -132,7 +132,7 @@ describe('request logs and business events', () => {
     await send(
       'forged',
       () =>
-        request(app)
+        api(app)
           .post(DELINK_PATH)
           .set('Authorization', `Bearer ${tokens.forged}`)
           .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: otherAccount })),
@@ -141,7 +141,7 @@ describe('request logs and business events', () => {
     await send(
       'list',
       () =>
-        request(app)
+        api(app)
           .post(GET_LINKS_PATH)
           .set('Authorization', `Bearer ${tokens.channel}`)
           .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: undefined })),
@@ -150,7 +150,7 @@ describe('request logs and business events', () => {
     await send(
       'delete',
       () =>
-        request(app)
+        api(app)
           .post(`${issuerPath(deletedAccount)}/operations:delete`)
           .set('Authorization', `Bearer ${tokens.issuer}`)
           .send({ reason: 'closed by the cardholder', reasonCode: 'USER_DECISION' }),
@@ -159,12 +159,12 @@ describe('request logs and business events', () => {
     await send(
       'operations',
       () =>
-        request(app)
+        api(app)
           .get(`/issuers/${issuerId}/consumers/${ssUserId}/operations?offset=0&count=50`)
           .set('Authorization', `Bearer ${tokens.issuer}`),
       { method: 'GET', route: OPERATIONS_PATH, status: 200, sub: 'issuer-backend', errorCode: null },
     );
-    await send('unknown', () => request(app).get(`/issuers/${issuerId}/accounts/${otherAccount}/history`), {
+    await send('unknown', () => api(app).get(`/issuers/${issuerId}/accounts/${otherAccount}/history`), {
       method: 'GET',
       route: null,
       status: 404,
@@ -293,7 +293,7 @@ describe('the log of a request that failed in the database', () => {
     const token = await mintToken(user.issuerId);
     const correlationId = `log-failed-${randomUUID()}`;
 
-    const res = await request(ctx.app)
+    const res = await api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${token}`)
       .set('x-correlation-id', correlationId)

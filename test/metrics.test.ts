@@ -1,6 +1,6 @@
 // GET /metrics: request counts and latencies by route pattern, DeLinkAccount outcomes, pool gauges, process metrics.
 import type { QueryRunner } from 'typeorm';
-import request from 'supertest';
+import { api } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { UNMATCHED_ROUTE } from '../src/http/metrics';
 import { ACCOUNT_PATH } from '../src/issuer/routes';
@@ -43,7 +43,7 @@ function valueOf(samples: Sample[], name: string, labels: Record<string, string>
 }
 
 async function scrape(ctx: TestContext): Promise<{ text: string; samples: Sample[] }> {
-  const res = await request(ctx.app).get('/metrics');
+  const res = await api(ctx.app).get('/metrics');
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   return { text: res.text, samples: parseMetrics(res.text) };
@@ -79,7 +79,7 @@ describe('GET /metrics', () => {
     const token = await mintToken(user.issuerId);
     const before = (await scrape(ctx)).samples;
     const delink = (account: string) =>
-      request(ctx.app)
+      api(ctx.app)
         .post(DELINK_PATH)
         .set('Authorization', `Bearer ${token}`)
         .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
@@ -87,15 +87,13 @@ describe('GET /metrics', () => {
     expect((await delink(user.mainAccount)).status).toBe(409);
     expect((await delink(user.mainAccount)).status).toBe(409);
     expect((await delink('not-digits')).status).toBe(400);
-    const registered = await request(ctx.app)
+    const registered = await api(ctx.app)
       .put(ACCOUNT_PATH.replace(':issuerId', user.issuerId).replace(':accountId', '4000000000009999'))
       .set('Authorization', `Bearer ${await issuerToken(user.issuerId)}`)
       .send({ consumerId: user.ssUserId, state: 'ACTIVE' });
     expect(registered.status).toBe(204);
-    expect((await request(ctx.app).get(`/issuers/${user.issuerId}/accounts/${user.mainAccount}/history`)).status).toBe(
-      404,
-    );
-    expect((await request(ctx.app).get(GET_LINKS_PATH)).status).toBe(405);
+    expect((await api(ctx.app).get(`/issuers/${user.issuerId}/accounts/${user.mainAccount}/history`)).status).toBe(404);
+    expect((await api(ctx.app).get(GET_LINKS_PATH)).status).toBe(405);
 
     const { samples, text } = await scrape(ctx);
     const moved = (name: string, labels: Record<string, string>): number =>
@@ -183,8 +181,8 @@ describe('two apps in one process', () => {
   });
 
   it('when both serve requests, then each reports only its own', async () => {
-    for (let i = 0; i < 3; i += 1) expect((await request(first.app).get('/health/live')).status).toBe(200);
-    expect((await request(second.app).get('/health/live')).status).toBe(200);
+    for (let i = 0; i < 3; i += 1) expect((await api(first.app).get('/health/live')).status).toBe(200);
+    expect((await api(second.app).get('/health/live')).status).toBe(200);
     const live = { method: 'GET', route: '/health/live', status: '200' };
     expect(valueOf((await scrape(first)).samples, 'http_requests_total', live)).toBe(3);
     expect(valueOf((await scrape(second)).samples, 'http_requests_total', live)).toBe(1);

@@ -1,12 +1,12 @@
 // The OpenAPI document: sound OpenAPI 3.1, every ErrorCode and every route of the app, served without a token, and the
-// response check that every suite runs through (test/setup/openapi-responses.ts) really fails on drift.
+// response check that every suite runs through (api() of test/helpers/api.ts) really fails on drift.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { IsDefined, IsEmail, IsOptional, IsString, Matches, ValidateBy } from 'class-validator';
 import express, { type Express } from 'express';
-import request from 'supertest';
+import { api } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { ERRORS } from '../src/errors';
 import {
@@ -318,13 +318,13 @@ describe('the OpenAPI document', () => {
     });
 
     it(`when ${OPENAPI_PATH} is fetched without a token, then it is this document`, async () => {
-      const res = await request(ctx.app).get(OPENAPI_PATH).expect(200);
+      const res = await api(ctx.app).get(OPENAPI_PATH).expect(200);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.body).toEqual(JSON.parse(JSON.stringify(document)));
     });
 
     it(`when ${DOCS_PATH} is fetched without a token, then it is the page that renders ${OPENAPI_PATH} with the service's own files, and no inline script`, async () => {
-      const res = await request(ctx.app).get(DOCS_PATH).expect(200);
+      const res = await api(ctx.app).get(DOCS_PATH).expect(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       const scripts = [...res.text.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
       expect(scripts.map((m) => /src="([^"]+)"/.exec(m[1] ?? '')?.[1])).toEqual([
@@ -334,31 +334,31 @@ describe('the OpenAPI document', () => {
       expect(scripts.map((m) => m[2]?.trim())).toEqual(['', '']);
       expect(res.text).toContain(`href="${DOCS_PATH}/swagger-ui.css"`);
 
-      const init = await request(ctx.app).get(`${DOCS_PATH}/${DOCS_INIT_SCRIPT}`).expect(200);
+      const init = await api(ctx.app).get(`${DOCS_PATH}/${DOCS_INIT_SCRIPT}`).expect(200);
       expect(init.text).toContain(JSON.stringify(OPENAPI_PATH));
     });
 
     it.each(DOCS_ASSETS)(`when ${DOCS_PATH}/%s is fetched without a token, then it is served`, async (asset) => {
-      const res = await request(ctx.app).get(`${DOCS_PATH}/${asset}`).expect(200);
+      const res = await api(ctx.app).get(`${DOCS_PATH}/${asset}`).expect(200);
       expect(res.text.length).toBeGreaterThan(100);
     });
 
     it(`when another file of swagger-ui-dist is asked for, then it is not served: ${DOCS_PATH}/index.html is a 404`, async () => {
-      const res = await request(ctx.app).get(`${DOCS_PATH}/index.html`).expect(404);
+      const res = await api(ctx.app).get(`${DOCS_PATH}/index.html`).expect(404);
       expect(res.body.ErrorCode).toBe(ERRORS.ROUTE_NOT_FOUND.code);
     });
 
     it(`when a path holds dot segments (/x/..${OPENAPI_PATH}), then the check judges the path the app routed, an unknown one, not ${OPENAPI_PATH}`, async () => {
       // The client sends dot segments as written and Express routes them as written; a check reading the URL through
       // WHATWG URL alone would resolve them and judge this 404 against the document's GET ${OPENAPI_PATH}.
-      const res = await request(ctx.app).get(`/x/..${OPENAPI_PATH}`).expect(404);
+      const res = await api(ctx.app).get(`/x/..${OPENAPI_PATH}`).expect(404);
       expect(res.body.ErrorCode).toBe(ERRORS.ROUTE_NOT_FOUND.code);
     });
 
     it.each(['/health/live', '/health/ready', OPENAPI_PATH, DOCS_PATH])(
       'when %s is called with POST, then it answers 405 with Allow: GET',
       async (path) => {
-        const res = await request(ctx.app).post(path).expect(405);
+        const res = await api(ctx.app).post(path).expect(405);
         expect(res.headers.allow).toBe('GET');
         expect(res.body.ErrorCode).toBe(ERRORS.METHOD_NOT_ALLOWED.code);
       },
@@ -409,11 +409,11 @@ describe('the response check every suite runs through', () => {
     ['type', /content type text\/plain; charset=utf-8 is not documented/],
     ['header', /header WWW-Authenticate is required but absent/],
   ])('when a response is %s-wrong, then the request fails with what the document says', async (kind, message) => {
-    await expect(request(rogueApp()).post(`${DELINK_PATH}?kind=${kind}`).send({})).rejects.toThrow(message);
+    await expect(api(rogueApp()).post(`${DELINK_PATH}?kind=${kind}`).send({})).rejects.toThrow(message);
   });
 
   it("when an unknown path answers something other than the documented 404 envelope, then the request fails, even if the test's own expectations pass", async () => {
-    await expect(request(rogueApp()).get('/no/such/path').expect(404)).rejects.toThrow(
+    await expect(api(rogueApp()).get('/no/such/path').expect(404)).rejects.toThrow(
       /GET \/no\/such\/path answered 404 \(a path the document does not list\)/,
     );
   });

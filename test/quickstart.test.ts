@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildEnvelope } from './helpers/context';
 import { runScript as run, type ServerProcess, serverEnv, startServer } from './helpers/process';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 describe('the quick start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cc-quickstart-'));
@@ -44,7 +45,7 @@ describe('the quick start', () => {
 
     expect(await sample(token, '8000000000000227')).toEqual({
       status: 200,
-      body: { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} },
+      body: DELINK_SUCCESS,
     });
     expect(await sample(token, '8000000000000219')).toMatchObject({
       status: 409,

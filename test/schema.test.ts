@@ -1,23 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { createConnection } from 'mysql2/promise';
 import type { DatabaseConfig } from '../src/config';
 import { createDatabase } from '../src/db/database';
 import { onMariaDb, testDatabase } from './helpers/context';
+import { connectAdmin, databaseUrl } from './helpers/mariadb';
 
 /** A scratch database of this test's own, so reverting migrations never disturbs the other test files. */
 async function scratchDatabase(): Promise<{ database: DatabaseConfig; drop: () => Promise<void> }> {
   if (!onMariaDb) return { database: testDatabase(), drop: () => Promise.resolve() };
-  const server = new URL(process.env.TEST_MARIADB_URL!.replace(/^mariadb:/, 'mysql:'));
   const name = `${process.env.TEST_MARIADB_DATABASE_NAME}_schema`;
-  const admin = await createConnection({
-    host: server.hostname,
-    port: Number(server.port || 3306),
-    user: server.username,
-    password: server.password,
-  });
+  const admin = await connectAdmin();
   await admin.query(`CREATE DATABASE \`${name}\``);
-  const url = new URL(server);
-  url.pathname = `/${name}`;
+  const url = databaseUrl(name);
   return {
     database: { kind: 'mysql', flavor: 'mariadb', url: url.toString(), poolSize: 2 },
     drop: async () => {

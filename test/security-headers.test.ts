@@ -1,6 +1,6 @@
 // Security headers on every response: helmet's set, a deny-all Content-Security-Policy for the API, and the docs
 // page's own narrower policy, which allows this origin's scripts and styles and nothing inline.
-import request from 'supertest';
+import { api, type Test } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { DOCS_PATH, OPENAPI_PATH } from '../src/openapi/document';
 import { buildEnvelope, createTestContext, type TestContext } from './helpers/context';
@@ -26,11 +26,11 @@ describe('security headers', () => {
     await ctx.close();
   });
 
-  const answers: [string, () => request.Test][] = [
-    ['a 401 of DeLinkAccount', () => request(ctx.app).post(DELINK_PATH).send(buildEnvelope())],
-    ['the liveness probe', () => request(ctx.app).get('/health/live')],
-    ['an unknown route', () => request(ctx.app).get('/no/such/route')],
-    ['the OpenAPI document', () => request(ctx.app).get(OPENAPI_PATH)],
+  const answers: [string, () => Test][] = [
+    ['a 401 of DeLinkAccount', () => api(ctx.app).post(DELINK_PATH).send(buildEnvelope())],
+    ['the liveness probe', () => api(ctx.app).get('/health/live')],
+    ['an unknown route', () => api(ctx.app).get('/no/such/route')],
+    ['the OpenAPI document', () => api(ctx.app).get(OPENAPI_PATH)],
   ];
 
   it.each(answers)(
@@ -58,7 +58,7 @@ describe('security headers', () => {
   );
 
   it(`when ${DOCS_PATH} is answered, then its policy allows scripts and styles of this origin only, nothing inline, and no framing`, async () => {
-    const res = await request(ctx.app).get(DOCS_PATH).expect(200);
+    const res = await api(ctx.app).get(DOCS_PATH).expect(200);
     const policy = policyOf(res.headers['content-security-policy']);
     expect(policy).toEqual(
       expect.objectContaining({

@@ -8,8 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import request from 'supertest';
-import type { Response } from 'supertest';
+import { api, type Response } from './helpers/api';
 import type { DataSource } from 'typeorm';
 import type { Database } from '../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
@@ -32,6 +31,7 @@ import {
   type TestContext,
 } from './helpers/context';
 import { type ServerProcess, serverDatabase, serverEnv, startServer } from './helpers/process';
+import { SUCCESS } from './helpers/expectations';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -113,7 +113,7 @@ const ACCOUNT_ID_FIELD: Field = { name: 'accountId', in: 'path', accepts: /^\d{1
 
 function expectSuccessEnvelope(res: Response): void {
   expect(res.status).toBe(200);
-  expect(res.body).toMatchObject({ Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093' });
+  expect(res.body).toMatchObject(SUCCESS);
 }
 
 const DELINK: Endpoint = {
@@ -257,7 +257,7 @@ function send(app: TestContext['app'], endpoint: Endpoint, parts: Parts, headers
       : `?${Object.entries(parts.query)
           .map(([k, v]) => `${k}=${enc(v)}`)
           .join('&')}`;
-  let req = request(app)[endpoint.method](`${endpoint.url(parts)}${query}`);
+  let req = api(app)[endpoint.method](`${endpoint.url(parts)}${query}`);
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) req = req.set(name, value);
   return parts.body === undefined ? req : req.send(parts.body);
 }
@@ -836,7 +836,7 @@ describe('security', () => {
       expectLimited('corecredit', await getLinks(app, user), 'client');
 
       for (const path of ['/health/live', '/health/ready', '/metrics', OPENAPI_PATH]) {
-        const res = await request(app.app).get(path);
+        const res = await api(app.app).get(path);
         expect({ path, status: res.status, ratelimit: res.headers.ratelimit }).toEqual({
           path,
           status: 200,

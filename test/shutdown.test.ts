@@ -15,6 +15,7 @@ import {
   TEST_SECRET,
 } from './helpers/context';
 import { type LogEntry, type ServerProcess, serverDatabase, serverEnv, startServer } from './helpers/process';
+import { DELINK_SUCCESS } from './helpers/expectations';
 
 interface RawResponse {
   status: number;
@@ -193,7 +194,7 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the server process on %s', (signa
     const [delink, main, list] = await Promise.all([held.delink.finish(), held.main.finish(), held.list.finish()]);
     expect(delink).toMatchObject({
       status: 200,
-      body: { Message: 'Return Successfully.', Status: true, ErrorCode: 'ERR01093', ResponseData: {} },
+      body: DELINK_SUCCESS,
     });
     expect(main).toMatchObject({ status: 409, body: { Status: false, ErrorCode: 'ERR01140' } });
     expect(list).toMatchObject({

@@ -15,6 +15,7 @@ import { createDatabase, type Database } from '../../src/db/database';
 import { Account, AccountLink, Consumer, Operation } from '../../src/db/entities';
 import { registerAccount } from '../../src/links/register';
 import type { RequestContext } from '../../src/operations/context';
+import { mysqlUrl } from './mariadb';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 export const onMariaDb = process.env.TEST_DATABASE === 'mariadb';
@@ -33,7 +34,7 @@ export function testDatabase(): DatabaseConfig {
   if (onMariaDb) {
     const url = process.env.TEST_MARIADB_DATABASE_URL;
     if (url === undefined) throw new Error('the MariaDB suite database was not created (global setup did not run)');
-    return { kind: 'mysql', flavor: 'mariadb', url: url.replace(/^mariadb:/, 'mysql:'), poolSize: 10 };
+    return { kind: 'mysql', flavor: 'mariadb', url: mysqlUrl(url), poolSize: 10 };
   }
   return { kind: 'sqlite', path: join(tmpdir(), `cc-test-${process.pid}-${randomUUID()}.sqlite`) };
 }

@@ -1,5 +1,5 @@
 // Database faults injected on the wire: a TCP proxy between the service and MariaDB cuts, drops and delays traffic.
-import request from 'supertest';
+import { api } from '../helpers/api';
 import type { Database } from '../../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
 import type { DatabaseConfig } from '../../src/config';
@@ -51,7 +51,7 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
   afterEach(() => proxy.set('pass'));
 
   async function delink(issuerId: string, body: Record<string, unknown>, correlationId?: string) {
-    const req = request(ctx.app)
+    const req = api(ctx.app)
       .post(DELINK_PATH)
       .timeout(ANSWER_WITHIN_MS)
       .set('Authorization', `Bearer ${await mintToken(issuerId)}`);
@@ -70,23 +70,23 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     expect(res.body).toEqual({ Message: expect.any(String), Status: false, ErrorCode: 'ERR01190', ResponseData: {} });
     expect(JSON.stringify(res.body)).not.toMatch(/ECONN|mysql|SELECT|UPDATE|at /);
 
-    const list = await request(ctx.app)
+    const list = await api(ctx.app)
       .post(GET_LINKS_PATH)
       .timeout(ANSWER_WITHIN_MS)
       .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
       .send(body);
     expect([list.status, list.body.ErrorCode]).toEqual([503, 'ERR01190']);
-    const register = await request(ctx.app)
+    const register = await api(ctx.app)
       .put(`/issuers/${user.issuerId}/accounts/5000000000000001`)
       .timeout(ANSWER_WITHIN_MS)
       .set('Authorization', `Bearer ${await issuerToken(user.issuerId)}`)
       .send({ consumerId: user.ssUserId, state: 'ACTIVE' });
     expect([register.status, register.body.errorCode, register.headers['retry-after']]).toEqual([503, 'ERR01190', '2']);
-    expect((await request(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(503);
+    expect((await api(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(503);
     expect(await linkOf(direct.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
 
     proxy.set('pass');
-    expect((await request(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(200);
+    expect((await api(ctx.app).get('/health/ready').timeout(ANSWER_WITHIN_MS)).status).toBe(200);
     expect((await delink(user.issuerId, body)).status).toBe(200);
     expect(await linkOf(direct.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
   });
