@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { api, type Response } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
@@ -150,6 +151,33 @@ const REFUSALS: Refusal[] = [
       `Bearer ${await signToken({ ...validClaims(issuerId), exp: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
   },
   {
+    when: 'the token expires in 1e300 seconds',
+    status: 401,
+    code: 'ERR01114',
+    authorization: async (issuerId) =>
+      `Bearer ${await signToken({ ...validClaims(issuerId), exp: 1e300 }, 'HS256', secretKey(TEST_SECRET))}`,
+  },
+  {
+    when: 'the token exp is 1e400 (read as Infinity)',
+    status: 401,
+    code: 'ERR01114',
+    authorization: (issuerId) => {
+      // JSON.stringify cannot write Infinity: the payload is written as text and signed by hand.
+      const header = base64url({ alg: 'HS256', typ: 'JWT' });
+      const claims = JSON.stringify({ ...validClaims(issuerId), exp: 0 }).replace('"exp":0', '"exp":1e400');
+      const signingInput = `${header}.${Buffer.from(claims).toString('base64url')}`;
+      const signature = createHmac('sha256', TEST_SECRET).update(signingInput).digest('base64url');
+      return Promise.resolve(`Bearer ${signingInput}.${signature}`);
+    },
+  },
+  {
+    when: 'the token expires further ahead than the longest lifetime (24 h)',
+    status: 401,
+    code: 'ERR01114',
+    authorization: async (issuerId) =>
+      `Bearer ${await mintToken(issuerId, { expiresIn: nowSeconds() + 86_400 + 120 })}`,
+  },
+  {
     when: 'the token is signed with another secret',
     status: 401,
     code: 'ERR01111',
@@ -268,12 +296,14 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         scheme: 'Bearer',
       },
       { when: 'the scheme is written in lower case', scope: endpoint.scope, scheme: 'bearer' },
-    ])('when $when, then the request is served', async ({ scope, scheme }) => {
+      { when: 'the token lives just under the longest lifetime', scope: endpoint.scope, scheme: 'Bearer', ttl: 86_000 },
+    ])('when $when, then the request is served', async ({ scope, scheme, ttl }) => {
       const user = await seedUser(ctx.database);
+      const expiresIn = ttl === undefined ? undefined : nowSeconds() + ttl;
       const res = await post(
         ctx,
         endpoint.path,
-        `${scheme} ${await mintToken(user.issuerId, { scope })}`,
+        `${scheme} ${await mintToken(user.issuerId, { scope, ...(expiresIn !== undefined ? { expiresIn } : {}) })}`,
         endpoint.body(user),
       );
       await endpoint.expectServed(ctx, user, res);

@@ -220,4 +220,32 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
     });
     expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
   });
+
+  it('when x-correlation-id is sent empty, then it counts as absent: the delink runs and its operation records a generated id', async () => {
+    const user = await seedUser(ctx.database);
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
+      { 'x-correlation-id': '' },
+    );
+    expect([res.status, res.body.ErrorCode]).toEqual([200, 'ERR01093']);
+    const generated = res.headers['x-correlation-id'] as string;
+    expect(generated).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
+      operation: 'DELINK',
+      status: 'SUCCESSFUL',
+      correlationId: generated,
+    });
+  });
+
+  it.each(['', 'not valid!', 'x'.repeat(65)])(
+    'when a health probe sends x-correlation-id "%s", then it is never refused for it',
+    async (correlationId) => {
+      for (const path of ['/health/live', '/health/ready']) {
+        const res = await api(ctx.app).get(path).set('x-correlation-id', correlationId);
+        expect(res.status).toBe(200);
+        expect(res.headers['x-correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
+      }
+    },
+  );
 });

@@ -82,6 +82,19 @@ function claimsToPrincipal(payload: JWTPayload): Principal {
   });
 }
 
+/**
+ * `exp` must be finite and no further ahead than the configured lifetime: a token of `exp: 1e300` (or `1e400`, which
+ * JSON reads as Infinity) would otherwise never expire.
+ */
+function checkLifetime(payload: JWTPayload, maxLifetimeSeconds: number): void {
+  const exp = payload.exp as number;
+  if (!Number.isFinite(exp) || exp > Date.now() / 1000 + maxLifetimeSeconds) {
+    throw new AppError('TOKEN_CLAIMS_INVALID', {
+      message: `The token exp claim must be at most ${maxLifetimeSeconds} seconds ahead.`,
+    });
+  }
+}
+
 function toAuthError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof joseErrors.JWTExpired) return new AppError('TOKEN_EXPIRED');
@@ -110,6 +123,7 @@ async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVerifier> {
       // jose's overloads differ only in the key's type; both paths verify the same way.
       const { payload } =
         typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+      checkLifetime(payload, jwt.maxLifetimeSeconds);
       const principal = claimsToPrincipal(payload);
       // exp is required, so verification has checked that it is a number in the future.
       const ttl = Math.min(VERIFIED_TOKEN_CACHE.ttlMs, (payload.exp as number) * 1000 - Date.now());

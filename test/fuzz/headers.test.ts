@@ -210,6 +210,7 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
       const correlation = fc.oneof(
         { weight: 3, arbitrary: fc.constant<string | undefined>(undefined) },
         { weight: 3, arbitrary: fc.stringMatching(CORRELATION_PATTERN) },
+        fc.constant(''),
         headerText(80),
       );
       const idempotencyKey = fc.oneof(
@@ -338,8 +339,9 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
                     };
               const unchanged = (): void => same(after, before);
 
-              // 1. The correlation id, checked before routing.
-              const receivedCorrelation = correlationId === undefined ? undefined : asReceived(correlationId);
+              // 1. The correlation id, checked before routing; an empty one is an absent one.
+              const given = correlationId === undefined ? undefined : asReceived(correlationId);
+              const receivedCorrelation = given === '' ? undefined : given;
               if (receivedCorrelation !== undefined && !CORRELATION_PATTERN.test(receivedCorrelation)) {
                 same(outcome(), { status: 400, code: CODE.VALIDATION_FAILED });
                 same(issuerFace ? issuerFields(res) : listedFields(res), ['x-correlation-id']);
@@ -347,6 +349,7 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
                 return unchanged();
               }
               if (receivedCorrelation !== undefined) same(echoed, receivedCorrelation);
+              else check(UUID_PATTERN.test(echoed), () => `not a generated correlation id: ${echoed}`);
 
               // 2. The token.
               if (principal === 'missing') {
