@@ -58,12 +58,12 @@ const phone20 = `+${'1'.repeat(19)}`;
 
 /** Forms each field accepts (APIVersion has exactly one). */
 const VALID: Record<Field, string[]> = {
-  Source: ['Web', 'IVR', 'a', 'S'.repeat(50), 'Self Service_Portal-2', ' Web '],
+  Source: ['Web', 'IVR', 'a', 'S'.repeat(50), 'Self Service_Portal-2', ' Web ', 'WEB.PORTAL', 'Web!', 'Wéb'],
   IPAddress: ['10.120.0.1', '0.0.0.0', '255.255.255.255'],
-  DateFormat: ['1', '2', '3'],
-  CurrencyCode: ['840', '978', '826', '392'],
-  CurrencySymbolType: ['1', '2'],
-  Language: ['en', 'es', 'EN', 'Es', 'eS'],
+  DateFormat: ['1', '2', '3', '4', '', 'MM/dd/yyyy HH:MM:SS', 'x'.repeat(25)],
+  CurrencyCode: ['840', '978', 'USD', '', ' 840', 'x'.repeat(10)],
+  CurrencySymbolType: ['1', '2', '$', '€', 'x'.repeat(10)],
+  Language: ['en', 'es', 'EN', 'en-US', 'fr', 'Español', 'x'.repeat(10)],
   ExternalIP: [
     '10.120.0.0',
     '203.0.113.7',
@@ -74,8 +74,18 @@ const VALID: Record<Field, string[]> = {
   ],
   SessionID: ['000028;026;1349906692', '', 'x'.repeat(100), ' !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'],
   APIVersion: ['2.0'],
-  CallerID: ['+17204454214', '7314145404', '1', phone20, '9'.repeat(20)],
-  CalledID: ['+17204454214', '7314145404', '1', phone20, '9'.repeat(20)],
+  CallerID: [
+    '+17204454214',
+    '7314145404',
+    '1',
+    phone20,
+    '9'.repeat(20),
+    'Anonymous',
+    'Restricted',
+    '(720) 445-4214',
+    '',
+  ],
+  CalledID: ['+17204454214', '7314145404', '1', phone20, '9'.repeat(20), '720-445-4214', '*86'],
   RequestTime: ['02/29/2020 10:00:00', '01/01/2020 00:00:00', '12/31/1999 23:59:59'],
   AccountNumber: ['1', '0123456789', '9999999999999999999'],
   SSUserID: ['a', 'MyUserID', '8888010000000231', 'Z'.repeat(30)],
@@ -83,7 +93,7 @@ const VALID: Record<Field, string[]> = {
 
 /** String forms each field refuses with ERR01100 (an unsupported APIVersion string has its own code, below). */
 const INVALID: Record<Field, string[]> = {
-  Source: ['', 'S'.repeat(51), 'Web!', 'Web.portal', 'Wéb', 'Web\n', 'Web\t'],
+  Source: ['', 'S'.repeat(51), 'Web\n', 'Web\t', 'Web\u0000', 'Web\u200b'],
   IPAddress: [
     '',
     '256.1.1.1',
@@ -95,10 +105,10 @@ const INVALID: Record<Field, string[]> = {
     ' 10.120.0.1',
     '10.120.0.1 ',
   ],
-  DateFormat: ['', '0', '4', '01', ' 1', '1 ', 'MM/dd/yyyy'],
-  CurrencyCode: ['', '000', '84', '8400', 'abc', 'USD', ' 840', '840 ', '-84'],
-  CurrencySymbolType: ['', '0', '3', '$', ' 1'],
-  Language: ['', 'fr', 'eng', 'en-US', ' en', 'en '],
+  DateFormat: ['x'.repeat(26), '1\n', '\u0001'],
+  CurrencyCode: ['x'.repeat(11), '840\t'],
+  CurrencySymbolType: ['x'.repeat(11), '\u001b'],
+  Language: ['x'.repeat(11), 'en\u2028'],
   ExternalIP: [
     '',
     'not-an-ip',
@@ -111,20 +121,8 @@ const INVALID: Record<Field, string[]> = {
   ],
   SessionID: ['x'.repeat(101), 'tab\there', 'new\nline', 'del\u007f', 'sesión', 'emoji😀'],
   APIVersion: [],
-  CallerID: [
-    '',
-    '+',
-    '++1',
-    '1+2',
-    '720-445-4214',
-    '(720)4454214',
-    ' 720',
-    '720 ',
-    `${phone20}1`,
-    '9'.repeat(21),
-    '١٢٣',
-  ],
-  CalledID: ['', '+', '1+2', '720.445.4214', `${phone20}1`, '9'.repeat(21)],
+  CallerID: [`${phone20}1`, '9'.repeat(21), '720\n4454214', '\t720', '\u007f'],
+  CalledID: [`${phone20}1`, '9'.repeat(21), '731\r'],
   RequestTime: [
     '',
     '02/30/2020 10:00:00',
@@ -382,15 +380,15 @@ describe('CoreCredit envelope validation', () => {
         const bad: Record<Field, unknown> = {
           Source: '',
           IPAddress: '::1',
-          DateFormat: '4',
-          CurrencyCode: '000',
-          CurrencySymbolType: '3',
-          Language: 'fr',
+          DateFormat: 'x'.repeat(26),
+          CurrencyCode: 'x'.repeat(11),
+          CurrencySymbolType: '\n',
+          Language: 'x'.repeat(11),
           ExternalIP: 'nope',
           SessionID: 'sesión',
           APIVersion: 2,
-          CallerID: 'abc',
-          CalledID: 'abc',
+          CallerID: '9'.repeat(21),
+          CalledID: '\t',
           RequestTime: '02/30/2020 10:00:00',
           AccountNumber: 123,
           SSUserID: 'a_b',
@@ -407,7 +405,12 @@ describe('CoreCredit envelope validation', () => {
         const res = await refused(() =>
           post(
             endpoint.path,
-            baseEnvelope({ SSUserID: 'a b', Language: 'fr', Source: null, RequestTime: '13/01/2020 10:00:00' }),
+            baseEnvelope({
+              SSUserID: 'a b',
+              Language: 'x'.repeat(11),
+              Source: null,
+              RequestTime: '13/01/2020 10:00:00',
+            }),
           ),
         );
         expect(res.status).toBe(400);

@@ -248,4 +248,46 @@ describe('POST /api/CoreCredit/UserManagement/DeLinkAccount', () => {
       }
     },
   );
+
+  it.each([
+    { CallerID: 'Anonymous', CalledID: '7314145404' },
+    { CallerID: 'Restricted', CalledID: '+1 731 414 5404' },
+    { CallerID: '(720) 445-4214', CalledID: '*86' },
+  ])(
+    'when the IVR passes CallerID $CallerID and CalledID $CalledID, then the delink runs and both are recorded as sent',
+    async (numbers) => {
+      const user = await seedUser(ctx.database);
+      const res = await delink(
+        user.issuerId,
+        buildEnvelope({ Source: 'IVR', SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0], ...numbers }),
+      );
+      expect([res.status, res.body.ErrorCode]).toEqual([200, 'ERR01093']);
+      expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({
+        operation: 'DELINK',
+        status: 'SUCCESSFUL',
+        source: 'IVR',
+        callerId: numbers.CallerID,
+        calledId: numbers.CalledID,
+      });
+    },
+  );
+
+  it('when the placeholders carry values CoreCredit clients send (en-US, USD, a date pattern, WEB.PORTAL), then the delink runs', async () => {
+    const user = await seedUser(ctx.database);
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({
+        Source: 'WEB.PORTAL',
+        SSUserID: user.ssUserId,
+        AccountNumber: user.otherAccounts[0],
+        Language: 'en-US',
+        CurrencyCode: 'USD',
+        CurrencySymbolType: '$',
+        DateFormat: 'MM/dd/yyyy HH:MM:SS',
+      }),
+    );
+    expect([res.status, res.body.ErrorCode]).toEqual([200, 'ERR01093']);
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
+    expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({ source: 'WEB.PORTAL' });
+  });
 });

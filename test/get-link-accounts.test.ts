@@ -147,6 +147,9 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
       { dateFormat: '1', linkedOn: '03/05/2007 17:08:09', label: '"1" (MM/dd/yyyy)' },
       { dateFormat: '2', linkedOn: '03/05/07 17:08:09', label: '"2" (MM/dd/yy)' },
       { dateFormat: '3', linkedOn: '05/03/2007 17:08:09', label: '"3" (dd/MM/yyyy)' },
+      { dateFormat: '4', linkedOn: '03/05/2007 17:08:09', label: '"4" (unknown: the default)' },
+      { dateFormat: 'MM/dd/yyyy HH:MM:SS', linkedOn: '03/05/2007 17:08:09', label: 'a pattern (the default)' },
+      { dateFormat: '', linkedOn: '03/05/2007 17:08:09', label: 'empty (the default)' },
     ])('when DateFormat is $label, then LinkedOn is $linkedOn', async ({ dateFormat, linkedOn }) => {
       const user = await seedUser(ctx.database, { accounts: 2 });
       for (const account of [user.mainAccount, ...user.otherAccounts])
@@ -159,15 +162,17 @@ describe('POST /api/CoreCredit/UserManagement/GetLinkAccounts', () => {
       expect(accounts.map((a) => a.LinkedOn)).toEqual([linkedOn, linkedOn]);
     });
 
-    it('when DateFormat is not one of the three, then 400 ERR01100 names it', async () => {
+    it('when DateFormat is longer than the 25 characters of its placeholder, then 400 ERR01100 names it', async () => {
       const user = await seedUser(ctx.database, { accounts: 1 });
-      const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId, DateFormat: '4' }));
+      const res = await getLinks(user.issuerId, listEnvelope({ SSUserID: user.ssUserId, DateFormat: 'x'.repeat(26) }));
       expect(res.status).toBe(400);
       expect(res.body).toEqual({
         Message: 'The request has invalid fields.',
         Status: false,
         ErrorCode: 'ERR01100',
-        ResponseData: { Errors: [{ Field: 'DateFormat', Message: 'DateFormat must be "1", "2" or "3"' }] },
+        ResponseData: {
+          Errors: [{ Field: 'DateFormat', Message: 'DateFormat must be at most 25 printable characters' }],
+        },
       });
     });
   });

@@ -18,7 +18,6 @@ import {
   success,
 } from '../openapi/responses';
 import { type JsonSchema, type Paths, ref, type Reference, viewSchema } from '../openapi/types';
-import { ISO_4217_NUMERIC } from './currency-codes';
 import { DeLinkAccountDto, ENVELOPE_FIELDS, GetLinkAccountsDto, SUPPORTED_API_VERSION } from './dto';
 import { DELINK_PATH, GET_LINKS_PATH } from './routes';
 
@@ -41,26 +40,26 @@ const REQUEST_TIME_PATTERN =
 
 /** The envelope's own rules (src/corecredit/dto.ts), in JSON Schema. */
 const ENVELOPE_RULES: Record<string, RuleConverter> = {
-  isCurrencyCode: () => ({ type: 'string', enum: [...ISO_4217_NUMERIC].sort() }),
   isRequestTime: () => ({ type: 'string', pattern: REQUEST_TIME_PATTERN }),
 };
 
 const ACCOUNT_STATES = ['ACTIVE', 'INACTIVE', 'DELETED'] satisfies AccountState[];
 
 const ENVELOPE_NOTES: Record<string, string> = {
-  Source: 'The channel, recorded on the operation (e.g. `WEB`, `IVR`).',
+  Source: 'The channel, recorded on the operation as sent (e.g. `WEB`, `IVR`, `WEB.PORTAL`).',
   IPAddress: 'The address of the calling system.',
   DateFormat:
-    'How dates in the response are written: `"1"` MM/dd/yyyy HH:mm:ss (default), `"2"` MM/dd/yy HH:mm:ss, `"3"` dd/MM/yyyy HH:mm:ss.',
-  CurrencyCode: 'ISO 4217 numeric code; default `"840"`.',
-  CurrencySymbolType: '`"1"` the sign, `"2"` the 3-letter code.',
-  Language: 'Default `en`; any case.',
+    'A placeholder for future use. How dates in the response are written: `"1"` MM/dd/yyyy HH:mm:ss, `"2"` MM/dd/yy HH:mm:ss, `"3"` dd/MM/yyyy HH:mm:ss; any other value means `"1"`.',
+  CurrencyCode: 'A placeholder for future use; default `"840"`. Not read.',
+  CurrencySymbolType: 'A placeholder for future use. Not read.',
+  Language: 'A placeholder for future use; default `en`. Not read.',
   ExternalIP:
     "The end user's address. The service also takes an IPv6 address with a zone suffix (`fe80::1%eth0`), which the `ipv6` format does not.",
   SessionID: 'The channel session, recorded on the operation.',
   APIVersion: `Only \`"${SUPPORTED_API_VERSION}"\`; another string is refused with \`${ERRORS.UNSUPPORTED_API_VERSION.code}\` before the other fields are judged.`,
-  CallerID: 'IVR: the calling phone number.',
-  CalledID: 'IVR: the called phone number.',
+  CallerID:
+    'IVR: the calling number as the platform passes it, in any notation, or a withheld marker such as `Anonymous`; recorded as sent.',
+  CalledID: 'IVR: the called number as the platform passes it; recorded as sent.',
   RequestTime: 'When the channel sent the request; a real calendar date and time.',
   AccountNumber: 'The account, as a JSON string (a number would lose digits past 2^53).',
   SSUserID: 'The self-service user; case-insensitive.',

@@ -11,9 +11,12 @@ type ValidationRule = ReturnType<ReturnType<typeof getMetadataStorage>['getTarge
 /** What one rule says in JSON Schema; `where` (Class.field) names the field in an error. */
 export type RuleConverter = (rule: ValidationRule, where: string) => JsonSchema;
 
-/** JSON Schema patterns carry no flags: a case-insensitive rule is spelled out letter by letter. */
+/**
+ * JSON Schema patterns carry no flags, and are Unicode-aware (JSON Schema 2020-12: ECMA-262 with the `u` flag), so a
+ * `u` rule says the same as it is; a case-insensitive rule is spelled out letter by letter.
+ */
 export function jsonPattern(regex: RegExp): string {
-  if (regex.flags === '') return regex.source;
+  if (regex.flags === '' || regex.flags === 'u') return regex.source;
   if (regex.flags !== 'i' || regex.source.includes('['))
     throw new Error(`cannot express /${regex.source}/${regex.flags} as a JSON Schema pattern`);
   let out = '';

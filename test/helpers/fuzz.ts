@@ -13,7 +13,6 @@ import { Agent, createServer, type Server } from 'node:http';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { ISO_4217_NUMERIC } from '../../src/corecredit/currency-codes';
 import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
 import { Operation } from '../../src/db/entities';
 import { ERRORS } from '../../src/errors';
@@ -386,9 +385,16 @@ export const wildString: fc.Arbitrary<Value> = fc
 
 export const wildValue: fc.Arbitrary<Value> = fc.oneof(wrongType, wildString, fc.constant(NULL), fc.constant(ABSENT));
 
+/** The odd characters that no printable-text field takes: control, format and line or paragraph separators. */
+export const UNPRINTABLE_CHARS = ODD_CHARS.filter((c) => !/^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]+$/u.test(c));
+
 /** A valid string made invalid by construction: a forbidden character inserted, or repeated past every length limit. */
-export function brokenString(valid: fc.Arbitrary<string>, options: { padded?: boolean } = {}): fc.Arbitrary<Value> {
-  const injected = fc.tuple(valid, fc.constantFrom(...ODD_CHARS), fc.nat()).map(([v, c, at]) => {
+export function brokenString(
+  valid: fc.Arbitrary<string>,
+  options: { padded?: boolean; forbidden?: readonly string[] } = {},
+): fc.Arbitrary<Value> {
+  const forbidden = options.forbidden ?? ODD_CHARS;
+  const injected = fc.tuple(valid, fc.constantFrom(...forbidden), fc.nat()).map(([v, c, at]) => {
     const i = at % (v.length + 1);
     return str(v.slice(0, i) + c + v.slice(i));
   });
@@ -414,7 +420,7 @@ export function fieldSpec(
   name: string,
   mandatory: boolean,
   valid: fc.Arbitrary<string>,
-  options: { padded?: boolean; nearMisses?: string[] } = {},
+  options: { padded?: boolean; nearMisses?: string[]; forbidden?: readonly string[] } = {},
 ): FieldSpec {
   const validValue = mandatory
     ? valid.map(str)
@@ -438,18 +444,62 @@ export const anyCase = (text: string): fc.Arbitrary<string> =>
 export const sameUser = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 export const phoneNumber = fc.stringMatching(/^(\+\d{1,19}|\d{1,20})$/);
+
+/** Printable text of `min` to `max` characters, in several scripts, spaces and punctuation included. */
+export const printableText = (min: number, max: number): fc.Arbitrary<string> =>
+  fc.string({
+    unit: fc.constantFrom(
+      'a',
+      'Z',
+      '0',
+      '9',
+      ' ',
+      '-',
+      '.',
+      '(',
+      ')',
+      '+',
+      '/',
+      ':',
+      '_',
+      'é',
+      'ñ',
+      '١',
+      '😀',
+      '\u00a0',
+    ),
+    minLength: min,
+    maxLength: max,
+  });
+
+/** The fields the seed gives only a length (placeholders, the channel and the IVR's numbers): printable text. */
+export const PRINTABLE_FIELDS: ReadonlySet<string> = new Set([
+  'Source',
+  'DateFormat',
+  'CurrencyCode',
+  'CurrencySymbolType',
+  'Language',
+  'CallerID',
+  'CalledID',
+]);
+
+const ivrNumber = fc.oneof(
+  phoneNumber,
+  fc.constantFrom('Anonymous', 'Restricted', '(720) 445-4214', '+1 720 445 4214', ''),
+  printableText(0, 20),
+);
 export const validEnvelopeStrings: Record<Exclude<Field, 'AccountNumber' | 'SSUserID'>, fc.Arbitrary<string>> = {
-  Source: fc.stringMatching(/^[A-Za-z0-9 _-]{1,50}$/),
+  Source: fc.oneof(fc.constantFrom('WEB', 'IVR', 'WEB.PORTAL'), printableText(1, 50)),
   IPAddress: fc.ipV4(),
-  DateFormat: fc.constantFrom('1', '2', '3'),
-  CurrencyCode: fc.constantFrom(...ISO_4217_NUMERIC),
-  CurrencySymbolType: fc.constantFrom('1', '2'),
-  Language: fc.constantFrom('en', 'es').chain(anyCase),
+  DateFormat: fc.oneof(fc.constantFrom('1', '2', '3', 'MM/dd/yyyy HH:MM:SS'), printableText(0, 25)),
+  CurrencyCode: fc.oneof(fc.constantFrom('840', 'USD'), printableText(0, 10)),
+  CurrencySymbolType: fc.oneof(fc.constantFrom('1', '2', '$'), printableText(0, 10)),
+  Language: fc.oneof(fc.constantFrom('en', 'es', 'en-US'), printableText(0, 10)),
   ExternalIP: fc.oneof(fc.ipV4(), fc.ipV6()),
   SessionID: fc.stringMatching(/^[\x20-\x7E]{0,100}$/),
   APIVersion: fc.constant('2.0'),
-  CallerID: phoneNumber,
-  CalledID: phoneNumber,
+  CallerID: ivrNumber,
+  CalledID: ivrNumber,
   RequestTime: fc
     .date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
     .map(formatRequestTime),
@@ -463,14 +513,14 @@ export function envelopeSpecs(
 ): FieldSpec[] {
   const mandatory = (f: Field): boolean => endpoint.mandatory.includes(f);
   const nearMisses: Partial<Record<Field, string[]>> = {
-    DateFormat: ['0', '4', '01', '1.0', 'MM/dd/yyyy', ''],
-    CurrencyCode: ['000', '999', '84', '8400', 'USD', '840.0', ''],
-    CurrencySymbolType: ['0', '3', '$', '01', ''],
-    Language: ['fr', 'eng', 'en-US', 'e', ''],
+    DateFormat: ['x'.repeat(26), '1\n', '\u200b'],
+    CurrencyCode: ['8'.repeat(11), '840\t'],
+    CurrencySymbolType: ['\u0000', 'x'.repeat(11)],
+    Language: ['en\u200b', 'x'.repeat(11)],
     IPAddress: ['::1', '256.0.0.1', '1.2.3', '01.2.3.4', ''],
     ExternalIP: ['256.0.0.1', '1::2::3', 'localhost', ''],
-    CallerID: ['+', '++1', '1+2', '720-445-4214', ''],
-    CalledID: ['+', '1+2', '(720)4454214', ''],
+    CallerID: ['9'.repeat(21), '720\n4454214', '\u2028'],
+    CalledID: ['9'.repeat(21), '\t731'],
     RequestTime: [
       '02/30/2020 10:00:00',
       '13/01/2020 10:00:00',
@@ -481,14 +531,16 @@ export function envelopeSpecs(
     ],
     AccountNumber: ['', '-1', '+1', '1.0', '1e3', '12345678901234567890'],
     SSUserID: ['', 'user_1', 'user-1', 'a.b'],
-    Source: ['', 'Web!', 'Web.portal'],
+    Source: ['', 'S'.repeat(51), 'Web\n'],
   };
   return FIELDS.map((f) => {
     const valid = f === 'AccountNumber' ? account : f === 'SSUserID' ? ssUserId : validEnvelopeStrings[f];
-    // Spaces are allowed inside Source and SessionID only; elsewhere a padded value is a near miss (nothing is trimmed).
-    const padded = f !== 'Source' && f !== 'SessionID';
+    // Spaces are allowed in printable text and SessionID; elsewhere a padded value is a near miss (nothing is trimmed).
+    const printable = PRINTABLE_FIELDS.has(f);
+    const padded = !printable && f !== 'SessionID';
     return fieldSpec(f, mandatory(f), valid, {
       padded,
+      ...(printable ? { forbidden: UNPRINTABLE_CHARS } : {}),
       ...(nearMisses[f] !== undefined ? { nearMisses: nearMisses[f] } : {}),
     });
   });
