@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { maskDigits } from '../logger';
+import { loggableUrl } from '../logger';
 import { locals } from './context';
 
 /**
@@ -45,11 +45,11 @@ export function logCompletion(
   durationMs: number,
 ): void {
   const l = locals(res);
-  const url = maskDigits(req.originalUrl);
+  const { path: url, query } = loggableUrl(req.originalUrl);
   const status = res.statusCode;
   const line = {
     correlationId: l.correlationId,
-    req: { method: req.method, url },
+    req: { method: req.method, url, ...(query !== undefined ? { query } : {}) },
     res: { statusCode: status },
     durationMs: Math.round(durationMs * 10) / 10,
     route,
