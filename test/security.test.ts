@@ -779,6 +779,56 @@ describe('security', () => {
         expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
       },
     );
+
+    /** The bytes as given: superagent would otherwise serialize a Buffer sent as JSON into `{"type":"Buffer",…}`. */
+    const asSent = (bytes: unknown): string => bytes as string;
+    // body-parser would decode these itself: the JSON arrives intact and would be processed.
+    const UTF16: { charset: string; encode: (text: string) => Buffer }[] = [
+      { charset: 'utf-16le', encode: (text) => Buffer.from(text, 'utf16le') },
+      { charset: 'UTF-16LE', encode: (text) => Buffer.from(text, 'utf16le') },
+      { charset: '"utf-16le"', encode: (text) => Buffer.from(text, 'utf16le') },
+      { charset: 'utf-16', encode: (text) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) },
+      { charset: 'utf-16be', encode: (text) => Buffer.from(text, 'utf16le').swap16() },
+    ];
+    const utf16Cases = WITH_BODY.flatMap((endpoint) => UTF16.map((encoding) => ({ endpoint, ...encoding })));
+
+    it.each(utf16Cases)(
+      'when $endpoint.name gets its JSON body in charset=$charset, then 415 ERR01151 before parsing and the database is unchanged',
+      async ({ endpoint, charset, encode }) => {
+        const user = await seedUser(ctx.database);
+        const before = await snapshot(ctx.dataSource, user.issuerId);
+        const parts = endpoint.baseline(user);
+        const res = await send(
+          ctx.app,
+          endpoint,
+          { ...parts, body: undefined },
+          { Authorization: await bearer(user, endpoint) },
+        )
+          .set('Content-Type', `application/json; charset=${charset}`)
+          .serialize(asSent)
+          .send(encode(JSON.stringify(parts.body)));
+        expectError(endpoint.face, res, 415, 'ERR01151');
+        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+      },
+    );
+
+    it.each(['application/json; charset=utf-8', 'application/json; Charset="UTF-8"', 'application/json;charset=UTF-8'])(
+      'when a body is sent as %s, then it is UTF-8 and served',
+      async (contentType) => {
+        const user = await seedUser(ctx.database);
+        const parts = DELINK.baseline(user);
+        const res = await send(
+          ctx.app,
+          DELINK,
+          { ...parts, body: undefined },
+          { Authorization: await bearer(user, DELINK) },
+        )
+          .set('Content-Type', contentType)
+          .serialize(asSent)
+          .send(Buffer.from(JSON.stringify(parts.body), 'utf8'));
+        await DELINK.expectServed(ctx, user, res, parts);
+      },
+    );
   });
 
   // -------------------------------------------------------------------------------------------------------------

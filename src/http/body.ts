@@ -1,10 +1,27 @@
-// JSON bodies: content type checked (415), size bounded (413), anything but a JSON object refused (400).
+// JSON bodies: content type and charset checked (415), size bounded (413), anything but a JSON object refused (400).
 import express, { type RequestHandler } from 'express';
 import { AppError } from '../errors';
 
 export const BODY_LIMIT = '16kb';
 
 const parseJson = express.json({ limit: BODY_LIMIT, strict: false, type: () => true });
+
+/**
+ * Whether a JSON content type declares no charset or UTF-8 (RFC 8259: JSON exchanged between systems is UTF-8).
+ * body-parser alone would decode any `utf-*` charset, UTF-16 included.
+ */
+function declaresUtf8(contentType: string | undefined): boolean {
+  for (const parameter of (contentType ?? '').split(';').slice(1)) {
+    const eq = parameter.indexOf('=');
+    if (eq < 0 || parameter.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const value = parameter
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    if (value.toLowerCase() !== 'utf-8') return false;
+  }
+  return true;
+}
 
 function hasBody(headers: Record<string, unknown>): boolean {
   return (
@@ -26,6 +43,7 @@ export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHan
       }
       if (req.is('application/json') === false || req.is('application/json') === null)
         return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
+      if (!declaresUtf8(req.headers['content-type'])) return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
       next();
     },
     (req, res, next) => {
