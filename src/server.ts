@@ -6,6 +6,7 @@ import { createApp } from './app';
 import { loadConfigOrExit } from './config';
 import { createDatabase } from './db/database';
 import { resolveJwtKey } from './dev-secret';
+import { answerClientErrors } from './http/client-errors';
 import { createLogger } from './logger';
 
 /** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     headersTimeout: config.http.headersTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
   });
+  // A request cut off by those bounds is answered in its face's shape when it can still be, and logged as sent.
+  answerClientErrors(server);
 
   let stopping = false;
   const inFlight = new Set<ServerResponse>();

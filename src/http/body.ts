@@ -1,6 +1,7 @@
 // JSON bodies: content type and charset checked (415), size bounded (413), anything but a JSON object refused (400).
 import express, { type RequestHandler } from 'express';
 import { AppError } from '../errors';
+import { onRequestTimeout } from './client-errors';
 
 export const BODY_LIMIT = '16kb';
 
@@ -51,11 +52,25 @@ export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHan
         req.body = {};
         return next();
       }
+      // Once only: the request timeout may answer while the parser still waits for the rest of the body.
+      let settled = false;
+      const settle = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        release();
+        next(error);
+      };
+      // The body did not arrive within the server's request timeout: 408 in the face's shape, and the connection,
+      // with the rest of a body that will never be read, is closed after it.
+      const release = onRequestTimeout(req.socket, res, () => {
+        res.setHeader('Connection', 'close');
+        settle(new AppError('REQUEST_TIMEOUT'));
+      });
       // Every refusal of the parser is the caller's (a 4xx); kinds it has no type for, such as a gzip or br body that
       // does not decompress, are a body that could not be read.
       parseJson(req, res, (error?: unknown) => {
-        if (error === undefined) return next();
-        next(
+        if (error === undefined) return settle();
+        settle(
           bodyParserError(error) ??
             new AppError('MALFORMED_BODY', { message: 'The request body could not be read.', cause: error }),
         );
