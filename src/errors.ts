@@ -70,6 +70,7 @@ export const ERRORS = {
     status: 415,
     message: 'The request body must be application/json in UTF-8.',
   },
+  REQUEST_TIMEOUT: { code: 'ERR01152', status: 408, message: 'The request was not received in time.' },
 
   RATE_LIMITED: {
     code: 'ERR01160',

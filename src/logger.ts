@@ -28,6 +28,43 @@ export function maskDigits(text: string): string {
   return text.replace(/\d{5,}/g, maskAccountNumber);
 }
 
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * Percent-decodes text as UTF-8 and never throws: an escape that is malformed (`%E0` alone, `%zz`) stays as it was
+ * sent or becomes U+FFFD, so `7%30%30…` reads `700…` and its digits can be masked. For logging only.
+ */
+export function percentDecode(text: string): string {
+  if (!text.includes('%')) return text;
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    const bytes = new Uint8Array(run.length / 3);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(run.slice(i * 3 + 1, i * 3 + 3), 16);
+    return utf8.decode(bytes);
+  });
+}
+
+/** What a query parameter's name may be to be logged; anything else (a token sent as a bare `?eyJ…`) is not. */
+const LOGGABLE_NAME = /^[A-Za-z0-9_.[\]-]{1,32}$/;
+
+/**
+ * A request URL fit for the log: the path percent-decoded, then its digit runs masked; the query string never as
+ * sent, only its parameter names (values dropped, names that do not read as names redacted).
+ */
+export function loggableUrl(url: string): { path: string; query: string[] | undefined } {
+  const mark = url.indexOf('?');
+  const path = maskDigits(percentDecode(mark < 0 ? url : url.slice(0, mark)));
+  if (mark < 0) return { path, query: undefined };
+  const query = url
+    .slice(mark + 1)
+    .split('&')
+    .filter((pair) => pair !== '')
+    .map((pair) => {
+      const name = percentDecode(pair.split('=', 1)[0]!.replace(/\+/g, ' '));
+      return LOGGABLE_NAME.test(name) ? maskDigits(name) : '[redacted]';
+    });
+  return { path, query };
+}
+
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? maskDigits(value) : undefined);
 
 /**

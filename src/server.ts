@@ -6,6 +6,7 @@ import { createApp } from './app';
 import { loadConfigOrExit } from './config';
 import { createDatabase } from './db/database';
 import { resolveJwtKey } from './dev-secret';
+import { answerClientErrors } from './http/client-errors';
 import { schedulePurge } from './http/idempotency';
 import { createLogger } from './logger';
 
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
     headersTimeout: config.http.headersTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
   });
+  // A request cut off by those bounds is answered in its face's shape when it can still be, and logged as sent.
+  answerClientErrors(server);
 
   let stopping = false;
   const inFlight = new Set<ServerResponse>();

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { api, type Response, type Test } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { ACCOUNT_PATH, DELETE_PATH, OPERATIONS_PATH } from '../src/issuer/routes';
-import { createLogger, maskAccountNumber } from '../src/logger';
+import { createLogger, loggableUrl, maskAccountNumber } from '../src/logger';
 import {
   buildEnvelope,
   createTestContext,
@@ -57,9 +57,12 @@ describe('request logs and business events', () => {
   const issuerId = randomIssuerId();
   // An SSUserID of digits only, as the documented sample's: it must be treated like an account number.
   const ssUserId = randomDigits(16);
-  const [mainAccount, delinkedAccount, deletedAccount, otherAccount] = Array.from({ length: 4 }, () =>
+  const [mainAccount, delinkedAccount, deletedAccount, otherAccount, encodedAccount] = Array.from({ length: 5 }, () =>
     randomDigits(16),
-  ) as [string, string, string, string];
+  ) as [string, string, string, string, string];
+  /** Every digit percent-encoded (`7` → `%37`): the path as sent holds no digit run, the decoded one does. */
+  const percentEncoded = (digits: string): string =>
+    [...digits].map((d) => `%${d.charCodeAt(0).toString(16).toUpperCase()}`).join('');
   const tokens: Record<string, string> = {};
   const expected: Expected[] = [];
   const responses: Record<string, Response> = {};
@@ -86,6 +89,7 @@ describe('request logs and business events', () => {
     tokens.channel = await mintToken(issuerId);
     tokens.issuer = await issuerToken(issuerId);
     tokens.forged = await mintToken(issuerId, { secret: `${TEST_SECRET}-not-ours` });
+    tokens.inQuery = await mintToken(issuerId, { sub: 'careless-client' });
     const { app } = ctx;
     const issuerPath = (account: string): string =>
       ACCOUNT_PATH.replace(':issuerId', issuerId).replace(':accountId', account);
@@ -107,6 +111,25 @@ describe('request logs and business events', () => {
         { method: 'PUT', route: ACCOUNT_PATH, status: 204, sub: 'issuer-backend', errorCode: null },
       );
     }
+    // Registered through a path whose every digit is percent-encoded: the log must decode it before masking.
+    await send(
+      'register-encoded',
+      () =>
+        api(app)
+          .put(issuerPath(percentEncoded(encodedAccount)))
+          .set('Authorization', `Bearer ${tokens.issuer}`)
+          .send({ consumerId: ssUserId, state: 'ACTIVE' }),
+      { method: 'PUT', route: ACCOUNT_PATH, status: 204, sub: 'issuer-backend', errorCode: null },
+    );
+    // A token in the query string is not how the service authenticates, but a careless client sends it anyway.
+    await send(
+      'token-in-query',
+      () =>
+        api(app)
+          .post(`${DELINK_PATH}?access_token=${tokens.inQuery}&${tokens.inQuery}`)
+          .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: otherAccount })),
+      { method: 'POST', route: DELINK_PATH, status: 401, sub: null, errorCode: 'ERR01110' },
+    );
     await send('delink', delink(delinkedAccount), {
       method: 'POST',
       route: DELINK_PATH,
@@ -216,7 +239,13 @@ describe('request logs and business events', () => {
     const events = logs.lines().filter((line) => line.durationMs !== undefined && line.event !== undefined);
     const correlationOf = (name: string): unknown => responses[name]!.headers['x-correlation-id'];
     const registered = events.filter((e) => e.event === 'account registered');
-    expect(registered).toHaveLength(4);
+    expect(registered).toHaveLength(5);
+    expect(registered).toContainEqual(
+      expect.objectContaining({
+        correlationId: correlationOf('register-encoded'),
+        account: maskAccountNumber(encodedAccount),
+      }),
+    );
     for (const [i, account] of [mainAccount, delinkedAccount, deletedAccount, otherAccount].entries()) {
       expect(registered).toContainEqual(
         expect.objectContaining({
@@ -253,13 +282,35 @@ describe('request logs and business events', () => {
     expect(maskAccountNumber(mainAccount)).toBe(`************${mainAccount.slice(-4)}`);
   });
 
+  it('when a path is percent-encoded, then its completion line shows it decoded with the account masked', () => {
+    const line = logs
+      .lines()
+      .find((l) => l.correlationId === responses['register-encoded']!.headers['x-correlation-id']);
+    const masked = ACCOUNT_PATH.replace(':issuerId', issuerId).replace(':accountId', maskAccountNumber(encodedAccount));
+    expect(line).toMatchObject({ req: { method: 'PUT', url: masked }, msg: `PUT ${masked} 204` });
+  });
+
+  it('when a request has a query string, then its completion line has the path and the parameter names only', () => {
+    const line = logs.lines().find((l) => l.correlationId === responses['token-in-query']!.headers['x-correlation-id']);
+    expect(line).toMatchObject({
+      req: { method: 'POST', url: DELINK_PATH, query: ['access_token', '[redacted]'] },
+      msg: `POST ${DELINK_PATH} 401`,
+    });
+    const listing = logs.lines().find((l) => l.correlationId === responses.operations!.headers['x-correlation-id']);
+    expect(listing).toMatchObject({ req: { query: ['offset', 'count'] } });
+    expect(JSON.stringify(listing)).not.toContain('count=');
+  });
+
   it('when everything was logged, then no account number, no SSUserID, no token and no secret appears whole anywhere', () => {
     const text = logs.text();
+    // Whole and as sent: the run's every line, the percent-encoded path of a registered account included.
     for (const secret of [
       mainAccount,
       delinkedAccount,
       deletedAccount,
       otherAccount,
+      encodedAccount,
+      percentEncoded(encodedAccount),
       ssUserId,
       TEST_SECRET,
       ...Object.values(tokens),
@@ -316,6 +367,17 @@ describe('the log of a request that failed in the database', () => {
 });
 
 describe('the logger', () => {
+  it('when a URL has malformed escapes, then it is still decoded where it can be, masked, and nothing throws', () => {
+    expect(loggableUrl('/issuers/DEMOISSUER/accounts/%E0%37%30%30%30%30%30%30%32%zz%')).toEqual({
+      path: '/issuers/DEMOISSUER/accounts/\uFFFD****0002%zz%',
+      query: undefined,
+    });
+    expect(loggableUrl('/a/7000000000000002?%E0=1&=2&x&n%61me=%ZZ&&')).toEqual({
+      path: '/a/************0002',
+      query: ['[redacted]', '[redacted]', 'x', 'name'],
+    });
+  });
+
   it('when a line is handed a token, a secret, a password or an Authorization header, then they are redacted', async () => {
     const logs = logCollector();
     const logger = createLogger('info', logs.stream);

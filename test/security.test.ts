@@ -93,17 +93,18 @@ const fullEnvelope = (user: SeededUser, withAccount: boolean): Record<string, un
 });
 
 const ENVELOPE_FIELDS: Field[] = [
-  { name: 'Source', in: 'body', accepts: /^[A-Za-z0-9 _-]{1,50}$/ },
+  // Printable text (any script, no control or format characters) of the seed's length.
+  { name: 'Source', in: 'body', accepts: /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]{1,50}$/u },
   { name: 'IPAddress', in: 'body', accepts: null },
-  { name: 'DateFormat', in: 'body', accepts: /^[123]$/ },
-  { name: 'CurrencyCode', in: 'body', accepts: null },
-  { name: 'CurrencySymbolType', in: 'body', accepts: /^[12]$/ },
-  { name: 'Language', in: 'body', accepts: /^(en|es)$/i },
+  { name: 'DateFormat', in: 'body', accepts: /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]{0,25}$/u },
+  { name: 'CurrencyCode', in: 'body', accepts: /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]{0,10}$/u },
+  { name: 'CurrencySymbolType', in: 'body', accepts: /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]{0,10}$/u },
+  { name: 'Language', in: 'body', accepts: /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]{0,10}$/u },
   { name: 'ExternalIP', in: 'body', accepts: null },
   { name: 'SessionID', in: 'body', accepts: /^[\x20-\x7E]{0,100}$/ },
   { name: 'APIVersion', in: 'body', accepts: /^2\.0$/ },
-  { name: 'CallerID', in: 'body', accepts: /^\+?\d{1,20}$/ },
-  { name: 'CalledID', in: 'body', accepts: /^\+?\d{1,20}$/ },
+  { name: 'CallerID', in: 'body', accepts: /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]{0,20}$/u },
+  { name: 'CalledID', in: 'body', accepts: /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]{0,20}$/u },
   { name: 'RequestTime', in: 'body', accepts: null },
   { name: 'SSUserID', in: 'body', accepts: /^[A-Za-z0-9]{1,30}$/ },
 ];
@@ -779,6 +780,56 @@ describe('security', () => {
         expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
       },
     );
+
+    /** The bytes as given: superagent would otherwise serialize a Buffer sent as JSON into `{"type":"Buffer",…}`. */
+    const asSent = (bytes: unknown): string => bytes as string;
+    // body-parser would decode these itself: the JSON arrives intact and would be processed.
+    const UTF16: { charset: string; encode: (text: string) => Buffer }[] = [
+      { charset: 'utf-16le', encode: (text) => Buffer.from(text, 'utf16le') },
+      { charset: 'UTF-16LE', encode: (text) => Buffer.from(text, 'utf16le') },
+      { charset: '"utf-16le"', encode: (text) => Buffer.from(text, 'utf16le') },
+      { charset: 'utf-16', encode: (text) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) },
+      { charset: 'utf-16be', encode: (text) => Buffer.from(text, 'utf16le').swap16() },
+    ];
+    const utf16Cases = WITH_BODY.flatMap((endpoint) => UTF16.map((encoding) => ({ endpoint, ...encoding })));
+
+    it.each(utf16Cases)(
+      'when $endpoint.name gets its JSON body in charset=$charset, then 415 ERR01151 before parsing and the database is unchanged',
+      async ({ endpoint, charset, encode }) => {
+        const user = await seedUser(ctx.database);
+        const before = await snapshot(ctx.dataSource, user.issuerId);
+        const parts = endpoint.baseline(user);
+        const res = await send(
+          ctx.app,
+          endpoint,
+          { ...parts, body: undefined },
+          { Authorization: await bearer(user, endpoint) },
+        )
+          .set('Content-Type', `application/json; charset=${charset}`)
+          .serialize(asSent)
+          .send(encode(JSON.stringify(parts.body)));
+        expectError(endpoint.face, res, 415, 'ERR01151');
+        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+      },
+    );
+
+    it.each(['application/json; charset=utf-8', 'application/json; Charset="UTF-8"', 'application/json;charset=UTF-8'])(
+      'when a body is sent as %s, then it is UTF-8 and served',
+      async (contentType) => {
+        const user = await seedUser(ctx.database);
+        const parts = DELINK.baseline(user);
+        const res = await send(
+          ctx.app,
+          DELINK,
+          { ...parts, body: undefined },
+          { Authorization: await bearer(user, DELINK) },
+        )
+          .set('Content-Type', contentType)
+          .serialize(asSent)
+          .send(Buffer.from(JSON.stringify(parts.body), 'utf8'));
+        await DELINK.expectServed(ctx, user, res, parts);
+      },
+    );
   });
 
   // -------------------------------------------------------------------------------------------------------------
@@ -1052,6 +1103,96 @@ describe('security', () => {
         delinked: false,
       });
       expect((await fetch(`http://127.0.0.1:${server.port}/health/live`)).status).toBe(200);
+    });
+
+    /** `http_requests_total` for one method, route and status as /metrics reports it (0 when absent). */
+    async function requestsCounted(method: string, route: string, status: number): Promise<number> {
+      const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      const series = `http_requests_total{method="${method}",route="${route}",status="${status}"} `;
+      const line = text.split('\n').find((l) => l.startsWith(series));
+      return line === undefined ? 0 : Number(line.slice(series.length));
+    }
+
+    /** The head of `endpoint`'s baseline request with a body announced 1000 bytes longer than what follows it. */
+    async function truncatedRequest(endpoint: Endpoint, user: SeededUser, correlationId: string): Promise<string> {
+      const parts = endpoint.baseline(user);
+      const body = JSON.stringify(parts.body);
+      return (
+        `${endpoint.method.toUpperCase()} ${endpoint.url(parts)} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Authorization: ${await bearer(user, endpoint)}\r\nx-correlation-id: ${correlationId}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length + 1000}\r\n\r\n${body}`
+      );
+    }
+
+    const ROUTES = { [DELINK.name]: DELINK_PATH, [REGISTER.name]: '/issuers/:issuerId/accounts/:accountId' };
+
+    it.each([DELINK, REGISTER])(
+      'when $name gets a body that does not arrive within the request timeout, then 408 ERR01152 in its face, and the log and /metrics say 408, not 400',
+      async (endpoint) => {
+        const user = await seedUser(database);
+        const before = await snapshot(database.dataSource, user.issuerId);
+        const route = ROUTES[endpoint.name]!;
+        const method = endpoint.method.toUpperCase();
+        const countedBefore = {
+          400: await requestsCounted(method, route, 400),
+          408: await requestsCounted(method, route, 408),
+        };
+        const correlationId = `slow-body-${endpoint.face}-${Date.now()}`;
+
+        const outcome = await dribble(await truncatedRequest(endpoint, user, correlationId), ' ');
+
+        expect(outcome.closed).toBe(true);
+        const [head, ...rest] = outcome.received.split('\r\n\r\n');
+        expect(head).toMatch(/^HTTP\/1\.1 408 /);
+        expect(head).toMatch(/\r\nconnection: close\r\n/i);
+        expect(head).toContain(`x-correlation-id: ${correlationId}`);
+        const body: unknown = JSON.parse(rest.join('\r\n\r\n'));
+        expect(body).toEqual(
+          endpoint.face === 'issuer'
+            ? { errorCode: 'ERR01152', message: 'The request was not received in time.', correlationId }
+            : {
+                Message: 'The request was not received in time.',
+                Status: false,
+                ErrorCode: 'ERR01152',
+                ResponseData: {},
+              },
+        );
+        const line = await server.logged(
+          (entry) => entry.correlationId === correlationId && entry.durationMs !== undefined,
+        );
+        expect(line).toMatchObject({ res: { statusCode: 408 }, errorCode: 'ERR01152', route });
+        expect(line).not.toHaveProperty('aborted');
+        expect(await requestsCounted(method, route, 408)).toBe(countedBefore[408] + 1);
+        expect(await requestsCounted(method, route, 400)).toBe(countedBefore[400]);
+        expect(await snapshot(database.dataSource, user.issuerId)).toEqual(before);
+      },
+    );
+
+    it('when a client goes away before its body has arrived, then the log line says aborted with no status and no ErrorCode, and nothing is counted', async () => {
+      const user = await seedUser(database);
+      const counted = await requestsCounted('POST', DELINK_PATH, 400);
+      const correlationId = `gone-${Date.now()}`;
+      const socket = connect(server.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(await truncatedRequest(DELINK, user, correlationId));
+      // Long enough for the headers to be handed to the app and its body parser to be waiting.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      socket.destroy();
+
+      const line = await server.logged(
+        (entry) => entry.correlationId === correlationId && entry.durationMs !== undefined,
+      );
+      expect(line).toMatchObject({
+        aborted: true,
+        errorCode: null,
+        route: DELINK_PATH,
+        msg: `POST ${DELINK_PATH} aborted`,
+      });
+      expect(line).not.toHaveProperty('res');
+      expect(await requestsCounted('POST', DELINK_PATH, 400)).toBe(counted);
+      expect(await linkOf(database.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({
+        delinked: false,
+      });
     });
   });
 });

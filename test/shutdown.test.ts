@@ -237,3 +237,54 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the server process on %s', (signa
     }
   });
 });
+
+describe('the server process on SIGTERM with a request whose body never comes', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cc-shutdown-'));
+  let server: ServerProcess | undefined;
+  let user: SeededUser;
+
+  beforeAll(async () => {
+    // A request timeout longer than the shutdown's grace period: the grace period is what cuts the request off.
+    server = await startServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET, HTTP_REQUEST_TIMEOUT_MS: '60000' }));
+    const database = await openDatabase(serverDatabase(dataDir).config);
+    try {
+      user = await seedUser(database, { accounts: 2 });
+    } finally {
+      await database.close();
+    }
+  });
+  afterAll(async () => {
+    if (server !== undefined) await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('when the grace period ends with the request still in flight, then its connection is closed and its log line says aborted, with no status and no ErrorCode', async () => {
+    const token = await mintToken(user.issuerId);
+    const correlationId = `shutdown-cut-${randomUUID()}`;
+    const held = await HeldRequest.send(
+      server!.port,
+      DELINK_PATH,
+      token,
+      correlationId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
+    );
+
+    server!.child.kill('SIGTERM');
+    await expect(held.response).rejects.toThrow('connection closed before a whole response');
+    expect(await server!.exited).toBe(0);
+
+    const entries = server!.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogEntry);
+    expect(entries).toContainEqual(expect.objectContaining({ level: 40, connections: 1 }));
+    const lines = entries.filter((e) => e.correlationId === correlationId && e.durationMs !== undefined);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        aborted: true,
+        errorCode: null,
+        route: DELINK_PATH,
+        msg: `POST ${DELINK_PATH} aborted`,
+      }),
+    ]);
+    expect(lines[0]).not.toHaveProperty('res');
+    expect(entries).toContainEqual(expect.objectContaining({ msg: 'stopped' }));
+  });
+});

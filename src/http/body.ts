@@ -1,10 +1,28 @@
-// JSON bodies: content type checked (415), size bounded (413), anything but a JSON object refused (400).
+// JSON bodies: content type and charset checked (415), size bounded (413), anything but a JSON object refused (400).
 import express, { type RequestHandler } from 'express';
 import { AppError } from '../errors';
+import { onRequestTimeout } from './client-errors';
 
 export const BODY_LIMIT = '16kb';
 
 const parseJson = express.json({ limit: BODY_LIMIT, strict: false, type: () => true });
+
+/**
+ * Whether a JSON content type declares no charset or UTF-8 (RFC 8259: JSON exchanged between systems is UTF-8).
+ * body-parser alone would decode any `utf-*` charset, UTF-16 included.
+ */
+function declaresUtf8(contentType: string | undefined): boolean {
+  for (const parameter of (contentType ?? '').split(';').slice(1)) {
+    const eq = parameter.indexOf('=');
+    if (eq < 0 || parameter.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const value = parameter
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    if (value.toLowerCase() !== 'utf-8') return false;
+  }
+  return true;
+}
 
 function hasBody(headers: Record<string, unknown>): boolean {
   return (
@@ -26,6 +44,7 @@ export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHan
       }
       if (req.is('application/json') === false || req.is('application/json') === null)
         return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
+      if (!declaresUtf8(req.headers['content-type'])) return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
       next();
     },
     (req, res, next) => {
@@ -33,11 +52,25 @@ export function jsonObjectBody(options: { optional?: boolean } = {}): RequestHan
         req.body = {};
         return next();
       }
+      // Once only: the request timeout may answer while the parser still waits for the rest of the body.
+      let settled = false;
+      const settle = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        release();
+        next(error);
+      };
+      // The body did not arrive within the server's request timeout: 408 in the face's shape, and the connection,
+      // with the rest of a body that will never be read, is closed after it.
+      const release = onRequestTimeout(req.socket, res, () => {
+        res.setHeader('Connection', 'close');
+        settle(new AppError('REQUEST_TIMEOUT'));
+      });
       // Every refusal of the parser is the caller's (a 4xx); kinds it has no type for, such as a gzip or br body that
       // does not decompress, are a body that could not be read.
       parseJson(req, res, (error?: unknown) => {
-        if (error === undefined) return next();
-        next(
+        if (error === undefined) return settle();
+        settle(
           bodyParserError(error) ??
             new AppError('MALFORMED_BODY', { message: 'The request body could not be read.', cause: error }),
         );

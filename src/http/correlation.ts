@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
+import { cutOffStatus, trackExchange } from './client-errors';
 import { locals } from './context';
 import { logCompletion, routePattern } from './logging';
 import type { HttpMetrics } from './metrics';
@@ -29,12 +30,19 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
     l.correlationId = id;
     l.logger = logger;
     res.setHeader(CORRELATION_HEADER, id);
-    // 'close' follows 'finish' for a response that was sent, and comes alone for one the client abandoned.
+    trackExchange(req.socket, res);
+    // 'finish': the whole response was handed to the connection. 'close' follows it for a response that was sent, and
+    // comes alone when the connection closed first: the client went away, the server was stopped, or Node cut the
+    // request off (with a bare status line or none). The app may still have set a status then (the body parser sees
+    // an aborted stream: 400), but the client never got it: only what was sent is logged and counted.
+    let finished = false;
+    res.once('finish', () => (finished = true));
     res.once('close', () => {
       const durationMs = performance.now() - start;
       const route = routePattern(req);
-      if (res.writableFinished) metrics.observe(req, res, route, durationMs / 1000);
-      logCompletion(logger, req, res, route, durationMs);
+      const sent = finished ? res.statusCode : cutOffStatus(req.socket, res);
+      if (sent !== undefined) metrics.observe(req, sent, route, durationMs / 1000);
+      logCompletion(logger, req, res, { route, durationMs, sent, cutOff: !finished });
     });
     next();
   };

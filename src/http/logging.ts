@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { maskDigits } from '../logger';
+import { loggableUrl } from '../logger';
 import { locals } from './context';
 
 /**
@@ -33,33 +33,38 @@ export function requestLog(res: Response): Logger {
   return l.log;
 }
 
+export interface Completion {
+  route: string | null;
+  durationMs: number;
+  /** The status the client got; undefined when it got no response at all. */
+  sent: number | undefined;
+  /** The connection closed before the app's response was finished (a bare status line may have been sent). */
+  cutOff: boolean;
+}
+
 /**
- * The request's completion line, written when its response is done (or abandoned by the client, `aborted`). Written
- * here rather than by pino-http, which serializes the whole request into child loggers on every request.
+ * The request's completion line, written when its response is done, or when its connection closed first: then it
+ * has no ErrorCode (the client got none), and either the bare status that was sent for it (Node's 408) or, when
+ * nothing was, no status and `aborted: true`. Written here rather than by pino-http, which serializes the whole request into child
+ * loggers on every request.
  */
-export function logCompletion(
-  logger: Logger,
-  req: Request,
-  res: Response,
-  route: string | null,
-  durationMs: number,
-): void {
+export function logCompletion(logger: Logger, req: Request, res: Response, completion: Completion): void {
   const l = locals(res);
-  const url = maskDigits(req.originalUrl);
-  const status = res.statusCode;
+  const { route, durationMs, sent, cutOff } = completion;
+  const { path: url, query } = loggableUrl(req.originalUrl);
   const line = {
     correlationId: l.correlationId,
-    req: { method: req.method, url },
-    res: { statusCode: status },
+    req: { method: req.method, url, ...(query !== undefined ? { query } : {}) },
+    ...(sent !== undefined ? { res: { statusCode: sent } } : {}),
     durationMs: Math.round(durationMs * 10) / 10,
     route,
     sub: l.principal?.sub ?? null,
     issuerId: l.principal?.issuerId ?? null,
-    errorCode: l.errorCode ?? null,
     ...l.event,
-    ...(res.writableFinished ? {} : { aborted: true }),
+    errorCode: cutOff ? null : (l.errorCode ?? null),
+    ...(sent === undefined ? { aborted: true } : {}),
   };
-  const message = `${req.method} ${url} ${status}`;
-  if (status >= 500) logger.error(line, message);
+  const message = `${req.method} ${url} ${sent ?? 'aborted'}`;
+  if (sent !== undefined && sent >= 500) logger.error(line, message);
   else logger.info(line, message);
 }

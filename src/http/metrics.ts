@@ -1,6 +1,6 @@
 // Prometheus metrics on GET /metrics: requests by route pattern, the database pool, the process. Each face adds its
 // own outcome counters to the registry it is handed.
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../db/database';
@@ -13,8 +13,11 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 export interface HttpMetrics {
   registry: Registry;
-  /** Counts a response that was sent, with its route pattern (null: none matched) and duration; the request observer calls it. */
-  observe(req: Request, res: Response, route: string | null, seconds: number): void;
+  /**
+   * Counts a response that was sent, with the status the client got, its route pattern (null: none matched) and
+   * duration; the request observer calls it.
+   */
+  observe(req: Request, status: number, route: string | null, seconds: number): void;
   /** Serves GET /metrics. */
   router: Router;
 }
@@ -91,9 +94,9 @@ export function createMetrics(database: Database): HttpMetrics {
     });
   }
 
-  const observe = (req: Request, res: Response, matched: string | null, seconds: number): void => {
+  const observe = (req: Request, status: number, matched: string | null, seconds: number): void => {
     const route = matched ?? UNMATCHED_ROUTE;
-    const labels = { method: req.method, route, status: String(res.statusCode) };
+    const labels = { method: req.method, route, status: String(status) };
     duration.observe(labels, seconds);
     requests.inc(labels);
   };

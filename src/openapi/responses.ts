@@ -34,7 +34,7 @@ export const AUTH: ErrorName[] = [
   'TOKEN_CLAIMS_INVALID',
   'SCOPE_MISSING',
 ];
-export const BODY: ErrorName[] = ['MALFORMED_BODY', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+export const BODY: ErrorName[] = ['MALFORMED_BODY', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'REQUEST_TIMEOUT'];
 export const IDEMPOTENCY: ErrorName[] = ['IDEMPOTENCY_IN_PROGRESS', 'IDEMPOTENCY_KEY_REUSED'];
 
 export const bearer = (scope: Scope): Record<string, string[]>[] => [{ bearerAuth: [scope] }];
