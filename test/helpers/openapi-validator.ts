@@ -189,7 +189,7 @@ export function createResponseValidator(document: OpenApiDocument = openApiDocum
       const declared = responses[String(observed.status)];
       const label = `OpenAPI: ${observed.method.toUpperCase()} ${pathname} answered ${observed.status}`;
       if (declared === undefined) {
-        return `${label}, which the document does not list for ${what} (documented: ${Object.keys(responses).join(', ')}); document it in src/openapi/document.ts, or fix the service`;
+        return `${label}, which the document does not list for ${what} (documented: ${Object.keys(responses).join(', ')}); document it in the face's openapi.ts (src/corecredit/ or src/issuer/), or fix the service`;
       }
       const { value: response, pointer: responsePointer } = resolve<ResponseObject>(
         declared,
