@@ -117,7 +117,8 @@ export function coreCreditResponseSchemas(): Record<string, JsonSchema> {
   };
 }
 
-const SAMPLE_ENVELOPE = {
+/** CoreCredit's documented sample request: the document's example, and the tests' starting point. */
+export const SAMPLE_ENVELOPE: Readonly<Record<string, string | null>> = {
   Source: 'Web',
   IPAddress: '10.120.0.1',
   DateFormat: null,

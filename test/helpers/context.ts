@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logger';
 import type { DataSource } from 'typeorm';
 import { type AppDependencies, createApp } from '../../src/app';
 import type { Config, DatabaseConfig } from '../../src/config';
+import { SAMPLE_ENVELOPE } from '../../src/corecredit/openapi';
 import { createDatabase, type Database } from '../../src/db/database';
 import { Account, AccountLink, Consumer, Operation } from '../../src/db/entities';
 import { registerAccount } from '../../src/links/register';
@@ -131,22 +132,7 @@ export const issuerToken = (issuerId: string, options: TokenOptions = {}): Promi
 
 /** The envelope of the documented sample, with overrides (a value of `undefined` removes the field). */
 export function buildEnvelope(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const envelope: Record<string, unknown> = {
-    Source: 'Web',
-    IPAddress: '10.120.0.1',
-    DateFormat: null,
-    CurrencyCode: null,
-    CurrencySymbolType: null,
-    Language: null,
-    ExternalIP: '10.120.0.0',
-    SessionID: null,
-    APIVersion: '2.0',
-    CallerID: null,
-    CalledID: null,
-    RequestTime: null,
-    SSUserID: '8888010000000231',
-    AccountNumber: '8000000000000227',
-  };
+  const envelope: Record<string, unknown> = { ...SAMPLE_ENVELOPE };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) delete envelope[key];
     else envelope[key] = value;
