@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   const database = createDatabase(config.database);
   await database.initialize();
   if (config.migrationsRun) {
-    const applied = await database.migrate();
+    const applied = await database.migrate({
+      onWait: (holder) => logger.info({ holder }, 'waiting for the migration lock'),
+    });
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   }
 
