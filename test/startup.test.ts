@@ -1,5 +1,7 @@
-// The start of the real process: instances starting together on an empty database, and the migration lock they share.
+// The start of the real process: instances starting together on an empty database, the migration lock they share,
+// and what a failed start writes (one JSON line, exit 1).
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, type Database } from '../src/db/database';
@@ -16,6 +18,7 @@ import { startGate } from './helpers/start-gate';
 import { type ScratchDatabase, scratchDatabase } from './helpers/scratch-database';
 
 const MIGRATION_NAMES = MIGRATIONS.map((migration) => migration.name);
+const SERVICE = 'corecredit-account-links';
 const suite = onMariaDb ? 'MariaDB' : 'SQLite';
 
 /** The names in TypeORM's `migrations` table, one row per applied migration. */
@@ -185,5 +188,58 @@ describe(`instances starting together on an empty database (${suite})`, () => {
     const rows = await direct.dataSource.query<unknown[]>(`SELECT holder FROM ${MIGRATION_LOCK_TABLE}`);
     expect(rows).toEqual([{ holder: null }]);
     expect(await direct.migrate({ timings: { waitMs: 100 } })).toEqual([]);
+  });
+});
+
+describe(`a start that fails writes one JSON line and exits 1 (${suite})`, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cc-startup-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  /**
+   * Runs the server to its end and returns its one error line, its last, which must be JSON with the service's base
+   * fields like every other line.
+   */
+  async function failedStart(extra: NodeJS.ProcessEnv): Promise<LogEntry> {
+    const server = launchServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET, ...extra }));
+    const code = await server.exited;
+    expect({ code, notJson: server.notJson() }).toEqual({ code: 1, notJson: [] });
+    for (const entry of server.entries) expect(entry).toMatchObject({ service: SERVICE, time: expect.any(String) });
+    const errors = errorLines(server);
+    expect(errors).toHaveLength(1);
+    expect(server.entries.at(-1)).toBe(errors[0]);
+    return errors[0]!;
+  }
+
+  it('when the configuration is wrong, then the line says so and lists every problem', async () => {
+    const entry = await failedStart({ PORT: 'eighty', JWT_SECRET: 'short' });
+    expect(entry).toMatchObject({
+      level: 50,
+      msg: 'invalid configuration',
+      problems: [
+        'PORT must be a whole number from 0 to 65535 (got "eighty")',
+        'JWT_SECRET must be at least 32 characters',
+      ],
+    });
+  });
+
+  it('when the database is unreachable, then the line is fatal, with the error safely serialized and no password', async () => {
+    const entry = await failedStart({ DATABASE_URL: 'mysql://app:do-not-print-me@127.0.0.1:1/corecredit' });
+    expect(entry).toMatchObject({ level: 60, msg: 'failed to start', err: { code: 'ECONNREFUSED' } });
+    expect(Object.keys(entry.err as object).sort()).toEqual(
+      expect.arrayContaining(['message', 'stack', 'type', 'code']),
+    );
+    expect(JSON.stringify(entry)).not.toContain('do-not-print-me');
+  });
+
+  it('when the port is in use, then the line is fatal and names EADDRINUSE', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as { port: number };
+      const entry = await failedStart({ PORT: String(port), HOST: '127.0.0.1' });
+      expect(entry).toMatchObject({ level: 60, msg: 'failed to start', err: { code: 'EADDRINUSE' } });
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
