@@ -83,7 +83,8 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
   // Registered after the listener above, which must see each request before the app can answer it.
   server.on('request', app);
 
-  server.listen(config.port);
+  // Unset, config.host lets Node listen on every interface (IPv6 and IPv4).
+  server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -91,6 +92,8 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
   const address = server.address();
   logger.info(
     {
+      host: config.host,
+      address: typeof address === 'object' && address !== null ? address.address : undefined,
       port: typeof address === 'object' && address !== null ? address.port : config.port,
       database: config.database.kind,
     },

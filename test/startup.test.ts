@@ -1,8 +1,8 @@
 // The start of the real process: instances starting together on an empty database, the migration lock they share,
-// and what a failed start writes (one JSON line, exit 1).
+// what a failed start writes (one JSON line, exit 1), and the address it listens on.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { connect, createServer, type Server } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, type Database } from '../src/db/database';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../src/db/migration-lock';
 import { MIGRATIONS } from '../src/db/migrations';
 import { onMariaDb, TEST_SECRET } from './helpers/context';
-import { type LaunchedProcess, type LogEntry, launchServer, serverEnv } from './helpers/process';
+import { type LaunchedProcess, type LogEntry, launchServer, serverEnv, startServer } from './helpers/process';
 import { startGate } from './helpers/start-gate';
 import { type ScratchDatabase, scratchDatabase } from './helpers/scratch-database';
 
@@ -240,6 +240,49 @@ describe(`a start that fails writes one JSON line and exits 1 (${suite})`, () =>
       expect(entry).toMatchObject({ level: 60, msg: 'failed to start', err: { code: 'EADDRINUSE' } });
     } finally {
       await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});
+
+describe(`the bind address (${suite})`, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cc-startup-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const connects = (host: string, port: number): Promise<string> =>
+    new Promise((resolve) => {
+      const socket = connect(port, host);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+
+  it('when HOST=127.0.0.1, then it listens on loopback only and says so', async () => {
+    const server = await startServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET, HOST: '127.0.0.1' }));
+    try {
+      const listening = await server.logged((entry) => entry.msg === 'listening');
+      expect(listening).toMatchObject({ host: '127.0.0.1', address: '127.0.0.1', port: server.port });
+      expect((await fetch(`http://127.0.0.1:${server.port}/health/live`)).status).toBe(200);
+      // Where this machine has another address, nothing answers there.
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .find((info) => info !== undefined && !info.internal && info.family === 'IPv4');
+      if (external !== undefined) expect(await connects(external.address, server.port)).toBe('ECONNREFUSED');
+      expect(await connects('::1', server.port)).not.toBe('connected');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('when HOST is unset, then it listens on every interface', async () => {
+    const server = await startServer(serverEnv(dataDir, { JWT_SECRET: TEST_SECRET }));
+    try {
+      const listening = await server.logged((entry) => entry.msg === 'listening');
+      expect(['::', '0.0.0.0']).toContain(listening.address);
+      expect(listening.host).toBeUndefined();
+    } finally {
+      await server.stop();
     }
   });
 });
