@@ -13,6 +13,7 @@ RUN npm run build && npm prune --omit=dev
 # Runtime stage: compiled JavaScript and production node_modules, run as the unprivileged node user.
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=3000 \
     DATA_DIR=/app/data
 WORKDIR /app

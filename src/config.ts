@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { customCleanEnv, EnvError, makeValidator, str } from 'envalid';
 import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions } from './db/options';
+import { createLogger } from './logger';
 
 export type DatabaseConfig = DatabaseOptions;
 
@@ -331,16 +332,25 @@ export function loadDotEnv(): void {
 }
 
 /**
- * The start of every entry point (server, command-line tools, TypeORM CLI): `.env`, then the environment, validated.
- * On a problem it prints them all and ends the process; how start-up errors are written is decided here alone.
+ * How an entry point reports a wrong configuration: `text` for people at a terminal (the command-line tools),
+ * `json` for the server, every line of which is a log line.
  */
-export function loadConfigOrExit(): LoadedConfig {
+export type ConfigErrorFormat = 'text' | 'json';
+
+/**
+ * The start of every entry point (server, command-line tools, TypeORM CLI): `.env`, then the environment, validated.
+ * On a problem it reports them all and ends the process; how start-up errors are written is decided here alone.
+ */
+export function loadConfigOrExit(format: ConfigErrorFormat = 'text'): LoadedConfig {
   loadDotEnv();
   try {
     return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(error.message);
+      // LOG_LEVEL may be among the problems: the line is written at `info`, whatever was asked for.
+      if (format === 'json') createLogger('info').error({ problems: error.problems }, 'invalid configuration');
+      else console.error(error.message);
+      // pino flushes its pending lines on exit.
       process.exit(1);
     }
     throw error;

@@ -3,9 +3,10 @@ import 'reflect-metadata';
 import { createServer, type ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { createApp } from './app';
-import { loadConfigOrExit } from './config';
-import { createDatabase } from './db/database';
+import { type Config, loadConfigOrExit } from './config';
+import { createDatabase, type Database } from './db/database';
 import { resolveJwtKey } from './dev-secret';
+import type { Logger } from 'pino';
 import { answerClientErrors } from './http/client-errors';
 import { schedulePurge } from './http/idempotency';
 import { createLogger } from './logger';
@@ -33,16 +34,35 @@ const SERVER_TIMEOUTS = {
  */
 const HEAP_GROWING_PERCENT = 100;
 
+/**
+ * The logger for what goes wrong at start-up: the configured one once there is a configuration, before that one at
+ * `info`. Every line the process writes is a JSON log line, a failed start included.
+ */
+let startupLogger: Logger | undefined;
+
 async function main(): Promise<void> {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  const config = resolveJwtKey(loadConfigOrExit());
+  const config = resolveJwtKey(loadConfigOrExit('json'));
   const logger = createLogger(config.logLevel);
+  startupLogger = logger;
   for (const warning of config.warnings) logger.warn(warning);
 
   const database = createDatabase(config.database);
+  try {
+    await serve(config, logger, database);
+  } catch (error) {
+    // A pool left open would keep the process alive after the failure is logged.
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function serve(config: Config, logger: Logger, database: Database): Promise<void> {
   await database.initialize();
   if (config.migrationsRun) {
-    const applied = await database.migrate();
+    const applied = await database.migrate({
+      onWait: (holder) => logger.info({ holder }, 'waiting for the migration lock'),
+    });
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   }
 
@@ -72,7 +92,8 @@ async function main(): Promise<void> {
   // Registered after the listener above, which must see each request before the app can answer it.
   server.on('request', app);
 
-  server.listen(config.port);
+  // Unset, config.host lets Node listen on every interface (IPv6 and IPv4).
+  server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -80,18 +101,13 @@ async function main(): Promise<void> {
   const address = server.address();
   logger.info(
     {
+      host: config.host,
+      address: typeof address === 'object' && address !== null ? address.address : undefined,
       port: typeof address === 'object' && address !== null ? address.port : config.port,
       database: config.database.kind,
     },
     'listening',
   );
-
-  // Not process.exit(): pino writes to stdout asynchronously, and exiting at once could drop or reorder the last
-  // lines (a write still in flight lands after the ones flushed at exit). An empty event loop lets them land.
-  const end = (code: number): void => {
-    process.exitCode = code;
-    setTimeout(() => process.exit(code), EXIT_FALLBACK_MS).unref();
-  };
 
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -123,7 +139,17 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/**
+ * Not process.exit(): pino writes to stdout asynchronously, and exiting at once could drop or reorder the last lines
+ * (a write still in flight lands after the ones flushed at exit). An empty event loop lets them land.
+ */
+function end(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_FALLBACK_MS).unref();
+}
+
 main().catch((error: unknown) => {
-  console.error('failed to start:', error instanceof Error ? error.message : error);
-  process.exit(1);
+  // The error through the logger's serializer: its type, message, stack and driver codes, never SQL or parameters.
+  (startupLogger ?? createLogger('info')).fatal({ err: error }, 'failed to start');
+  end(1);
 });

@@ -143,7 +143,7 @@ describe('configuration from the environment', () => {
     ).toEqual(['HTTP_HEADERS_TIMEOUT_MS must be a whole number from 100 to 600000 (got "soon")']);
   });
 
-  it('when an entry point loads a wrong configuration, then it prints every problem and exits with 1', () => {
+  it('when a command-line tool loads a wrong configuration, then it prints every problem as text and exits with 1 (the server writes JSON: startup.test.ts)', () => {
     jest.replaceProperty(process, 'env', { PORT: 'eighty', JWT_SECRET: 'short' });
     const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     jest.spyOn(process, 'exit').mockImplementation((code) => {

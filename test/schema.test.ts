@@ -1,29 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { DatabaseConfig } from '../src/config';
 import { createDatabase } from '../src/db/database';
-import { onMariaDb, testDatabase } from './helpers/context';
-import { connectAdmin, databaseUrl } from './helpers/mariadb';
-
-/** A scratch database of this test's own, so reverting migrations never disturbs the other test files. */
-async function scratchDatabase(): Promise<{ database: DatabaseConfig; drop: () => Promise<void> }> {
-  if (!onMariaDb) return { database: testDatabase(), drop: () => Promise.resolve() };
-  const name = `${process.env.TEST_MARIADB_DATABASE_NAME}_schema`;
-  const admin = await connectAdmin();
-  await admin.query(`CREATE DATABASE \`${name}\``);
-  const url = databaseUrl(name);
-  return {
-    database: { kind: 'mysql', flavor: 'mariadb', url: url.toString(), poolSize: 2 },
-    drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await admin.end();
-    },
-  };
-}
+import { onMariaDb } from './helpers/context';
+import { scratchDatabase } from './helpers/scratch-database';
 
 describe('migrations', () => {
   it(`when every migration has run, then the schema is exactly what the entities describe, and it reverts cleanly (${onMariaDb ? 'MariaDB' : 'SQLite'})`, async () => {
-    const { database, drop } = await scratchDatabase();
-    const db = createDatabase(database);
+    // A scratch database of this test's own, so reverting migrations never disturbs the other test files.
+    const scratch = await scratchDatabase('schema');
+    const db = createDatabase(scratch.config);
     const { dataSource } = db;
     await db.initialize();
     try {
@@ -57,7 +41,7 @@ describe('migrations', () => {
       );
     } finally {
       await db.close();
-      await drop();
+      await scratch.drop();
     }
   });
 });

@@ -5,6 +5,7 @@ import { buildDataSource } from './data-source';
 import { withDeadline } from './deadline';
 import { isConflict, isDuplicateKey, isUnavailable } from './driver-errors';
 import { Gate } from './gate';
+import { type MigrationLockOptions, withMigrationLock } from './migration-lock';
 import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions } from './options';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 import { unavailable } from './unavailable';
@@ -25,8 +26,11 @@ export interface Database {
   /** For what TypeORM itself does (migrations, schema checks) and for tests that read rows. */
   readonly dataSource: DataSource;
   initialize(): Promise<void>;
-  /** Applies pending migrations; returns their names. */
-  migrate(): Promise<string[]>;
+  /**
+   * Applies pending migrations under the migration lock, so that instances starting together migrate one at a time
+   * (the others wait, then find nothing to do); returns the names of those this instance applied.
+   */
+  migrate(options?: MigrationLockOptions): Promise<string[]>;
   /** Runs `work` in one transaction; `work` must use only the manager it is handed. */
   transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs read-only work on one connection, bounded like a transaction. */
@@ -64,8 +68,10 @@ class SqlDatabase implements Database {
     await this.dataSource.initialize();
   }
 
-  async migrate(): Promise<string[]> {
-    const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+  async migrate(options: MigrationLockOptions = {}): Promise<string[]> {
+    const applied = await withMigrationLock(this.dataSource, this.queryTimeoutMs, options, () =>
+      this.dataSource.runMigrations({ transaction: 'each' }),
+    );
     return applied.map((migration) => migration.name);
   }
 

@@ -32,11 +32,14 @@ export function serverEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJ
   };
 }
 
-export interface ServerProcess {
+export interface LaunchedProcess {
   child: ChildProcess;
-  port: number;
   /** Everything the process wrote so far, stdout lines and stderr chunks. */
   output: string[];
+  /** What the process wrote that is not a JSON log line: stdout lines that do not parse, and all of stderr. */
+  notJson(): string[];
+  /** Every JSON log line the process wrote so far. */
+  entries: LogEntry[];
   /** Resolves with the exit code once the process has exited and its output is read. */
   exited: Promise<number | null>;
   /** The first log entry, already written or still to come, that matches; rejects if the process exits first. */
@@ -45,22 +48,31 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `src/server.ts` and resolves once it logs that it listens, with the port it chose. */
-export async function startServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+export interface ServerProcess extends LaunchedProcess {
+  port: number;
+}
+
+/** Starts `src/server.ts` and returns at once, listening or not: for start-ups that are meant to fail. */
+export function launchServer(env: NodeJS.ProcessEnv): LaunchedProcess {
   const child = spawn(tsx, ['src/server.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
+  const plain: string[] = [];
   const entries: LogEntry[] = [];
   const waiting: { predicate: (entry: LogEntry) => boolean; resolve: (entry: LogEntry) => void }[] = [];
   // 'close', not 'exit': it comes after the output streams ended, so every line has been read by then.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
 
-  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.push(chunk.toString());
+    plain.push(chunk.toString());
+  });
   createInterface({ input: child.stdout }).on('line', (line) => {
     output.push(line);
     let entry: LogEntry;
     try {
       entry = JSON.parse(line) as LogEntry;
     } catch {
+      plain.push(line);
       return;
     }
     entries.push(entry);
@@ -87,33 +99,35 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<ServerProcess
     await exited;
   };
 
+  return { child, output, notJson: () => [...plain], entries, exited, logged, stop };
+}
+
+/** Starts `src/server.ts` and resolves once it logs that it listens, with the port it chose. */
+export async function startServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const launched = launchServer(env);
   let timer: NodeJS.Timeout | undefined;
   let listening: LogEntry;
   try {
     listening = await Promise.race([
-      logged((entry) => entry.msg === 'listening' && typeof entry.port === 'number'),
+      launched.logged((entry) => entry.msg === 'listening' && typeof entry.port === 'number'),
       new Promise<never>((_resolve, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`the server did not listen within ${STARTUP_TIMEOUT_MS} ms:\n${output.join('\n')}`)),
+          () =>
+            reject(
+              new Error(`the server did not listen within ${STARTUP_TIMEOUT_MS} ms:\n${launched.output.join('\n')}`),
+            ),
           STARTUP_TIMEOUT_MS,
         );
       }),
     ]);
   } catch (error) {
     // Nobody else holds this process: left running, it would keep Jest from ever exiting.
-    await stop();
+    await launched.stop();
     throw error;
   } finally {
     clearTimeout(timer);
   }
-  return {
-    child,
-    port: listening.port as number,
-    output,
-    exited,
-    logged,
-    stop,
-  };
+  return { ...launched, port: listening.port as number };
 }
 
 /** Runs a CLI script with tsx and returns its standard output. */
