@@ -250,11 +250,12 @@ export const issuerFields = (res: Res): string[] =>
   ((res.body as { errors?: { field: string }[] }).errors ?? []).map((e) => e.field);
 
 /**
- * The face the service answers errors in: the issuer API under /issuers/ (in any case, as Express routes it), CoreCredit's
- * envelope everywhere else.
+ * The face the service answers errors in: the issuer API at /issuers and under it (in any case, as Express mounts
+ * it), CoreCredit's envelope everywhere else.
  */
 export function expectErrorOfFace(res: Res, path: string): string {
-  if (path.toLowerCase().startsWith('/issuers/')) return expectIssuerErrorBody(res).errorCode;
+  const pathname = path.split('?')[0]!.toLowerCase();
+  if (pathname === '/issuers' || pathname.startsWith('/issuers/')) return expectIssuerErrorBody(res).errorCode;
   const body = expectEnvelope(res);
   same(body.Status, false);
   return body.ErrorCode;
