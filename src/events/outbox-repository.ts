@@ -13,15 +13,24 @@ const insertEventRow = rowInserter(OutboxEvent);
 /** `?, ?, ?` for an IN list. */
 const marks = (count: number): string => Array.from({ length: count }, () => '?').join(', ');
 
-const FAN_OUT_SQL =
-  'INSERT INTO deliveries (event_row_id, webhook_row_id, state, attempts, next_attempt_at)' +
-  " SELECT ?, w.id, 'PENDING', 0, ? FROM webhooks w WHERE w.issuer_id = ? AND w.state = 'ACTIVE'" +
-  ' AND w.event_types LIKE ?' +
+const SUBSCRIBERS_SQL =
+  "SELECT w.id AS id FROM webhooks w WHERE w.issuer_id = ? AND w.state = 'ACTIVE' AND w.event_types LIKE ?" +
   ' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_row_id = ? AND d.webhook_row_id = w.id)';
 
-/** Queues the event for every active subscription of its issuer to its type that does not have it yet. */
+/**
+ * Queues the event for every active subscription of its issuer to its type that does not have it yet. Read, then
+ * inserted by value: an INSERT … SELECT reading its own table fails under concurrency on MariaDB (errno 1467).
+ */
 async function fanOut(manager: EntityManager, rowId: number, event: Pick<EventBody, 'issuerId' | 'type'>, now: Date) {
-  return execute(manager, FAN_OUT_SQL, [rowId, at(manager, now), event.issuerId, `%,${event.type},%`, rowId]);
+  const webhooks = await select<{ id: number }>(manager, SUBSCRIBERS_SQL, [event.issuerId, `%,${event.type},%`, rowId]);
+  if (webhooks.length === 0) return 0;
+  const due = at(manager, now);
+  const rows = webhooks.map(() => "(?, ?, 'PENDING', 0, ?)").join(', ');
+  return execute(
+    manager,
+    `INSERT INTO deliveries (event_row_id, webhook_row_id, state, attempts, next_attempt_at) VALUES ${rows}`,
+    webhooks.flatMap((webhook) => [rowId, Number(webhook.id), due]),
+  );
 }
 
 /** Writes the event and a delivery of it to each subscription, in the unit of work of the change it describes. */

@@ -8,6 +8,8 @@ export interface Received {
   headers: IncomingMessage['headers'];
   body: string;
   json: Record<string, unknown> & { id: string; type: string; data: Record<string, unknown> };
+  /** Whether the sender hung up before it got its answer. */
+  closed(): boolean;
 }
 
 export interface Receiver {
@@ -16,6 +18,8 @@ export interface Receiver {
   received: Received[];
   /** The status of each answer in turn; once spent, 200. */
   answers: number[];
+  /** How long each answer waits; may be changed while it runs. */
+  delayMs: number;
   /** Checks every request received against this secret (throws on the first that does not verify). */
   verifyAll(secret: string): void;
   /** Resolves once `count` requests have arrived. */
@@ -26,14 +30,21 @@ export interface Receiver {
 export async function startReceiver(options: { port?: number; delayMs?: number } = {}): Promise<Receiver> {
   const received: Received[] = [];
   const answers: number[] = [];
+  const state = { delayMs: options.delayMs ?? 0 };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      received.push({ headers: req.headers, body, json: JSON.parse(body) as Received['json'] });
+      let hungUp = false;
+      res.once('close', () => {
+        hungUp = !res.writableFinished;
+      });
+      received.push({ headers: req.headers, body, json: JSON.parse(body) as Received['json'], closed: () => hungUp });
       const status = answers.shift() ?? 200;
-      setTimeout(() => res.writeHead(status).end(), options.delayMs ?? 0);
+      setTimeout(() => {
+        if (!hungUp) res.writeHead(status).end();
+      }, state.delayMs).unref();
     });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
@@ -43,6 +54,12 @@ export async function startReceiver(options: { port?: number; delayMs?: number }
     port,
     received,
     answers,
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(value: number) {
+      state.delayMs = value;
+    },
     verifyAll(secret) {
       const webhook = new Webhook(secret);
       for (const request of received) webhook.verify(request.body, request.headers as Record<string, string>);
