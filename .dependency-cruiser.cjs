@@ -19,9 +19,9 @@ module.exports = {
     },
     {
       name: 'domain-knows-no-http',
-      comment: 'The domain (links, operations) knows nothing of HTTP, of either face, or of the configuration.',
+      comment: 'The domain (links, operations, events) knows nothing of HTTP, of either face, or of the configuration.',
       severity: 'error',
-      from: { path: '^src/(links|operations)/' },
+      from: { path: '^src/(links|operations|events)/' },
       to: { path: '^src/(http|corecredit|issuer|openapi|cli)/|^src/(config|app|server)\\.ts$' },
     },
     {
@@ -42,7 +42,7 @@ module.exports = {
       name: 'use-cases-hold-no-sql',
       comment: 'A use case reads as the business rule; every statement lives in a repository module.',
       severity: 'error',
-      from: { path: '^src/(links|operations)/', pathNot: '-repository\\.ts$' },
+      from: { path: '^src/(links|operations|events)/', pathNot: '-repository\\.ts$' },
       to: { path: '^src/db/(statements|entities)\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {

@@ -1,7 +1,8 @@
 // Builds the Express application from its dependencies. It never listens: server.ts does, and tests use it in-process.
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { type Config, DEFAULT_IDEMPOTENCY } from './config';
+import type { Registry } from 'prom-client';
+import { type Config, DEFAULT_IDEMPOTENCY, DEFAULT_WEBHOOKS } from './config';
 import { envelopeError } from './corecredit/envelope';
 import { coreCreditRouter } from './corecredit/routes';
 import type { Database } from './db/database';
@@ -19,11 +20,13 @@ import { docsRouter } from './openapi/routes';
 export interface AppDependencies {
   database: Database;
   /** Without `rateLimit` nothing is rate limited (tests that are not about it); server.ts always passes it. */
-  config: Pick<Config, 'jwt'> & Partial<Pick<Config, 'rateLimit' | 'trustProxy' | 'idempotency'>>;
+  config: Pick<Config, 'jwt'> & Partial<Pick<Config, 'rateLimit' | 'trustProxy' | 'idempotency' | 'webhooks'>>;
   logger: Logger;
+  /** Where the metrics go; server.ts shares it with the webhook delivery worker. A registry of its own otherwise. */
+  registry?: Registry;
 }
 
-export async function createApp({ database, config, logger }: AppDependencies): Promise<Express> {
+export async function createApp({ database, config, logger, registry }: AppDependencies): Promise<Express> {
   const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, logger) : undefined;
   const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, logger) : undefined;
   const auth = await createAuthenticator(config.jwt, limitCaller);
@@ -34,7 +37,7 @@ export async function createApp({ database, config, logger }: AppDependencies): 
   if (config.trustProxy !== undefined && config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
 
   app.use(securityHeaders());
-  const metrics = createMetrics(database);
+  const metrics = createMetrics(database, registry);
   // First, so that every answer, refusals included, has its correlation id, its log line and its count.
   app.use(observeRequests(logger, metrics));
   // Probes, scrapes and docs: never limited, never refused for a correlation id.
@@ -49,7 +52,7 @@ export async function createApp({ database, config, logger }: AppDependencies): 
   const idempotent = idempotency(database, retentionMs);
   const face = { database, auth, entry, idempotent, registry: metrics.registry };
   app.use(coreCreditRouter(face));
-  app.use(issuerRouter(face));
+  app.use(issuerRouter(face, { allowInsecureWebhooks: (config.webhooks ?? DEFAULT_WEBHOOKS).allowInsecure }));
   app.use(...entry, routeNotFound(), errorHandler(envelopeError));
   return app;
 }

@@ -66,6 +66,32 @@ export interface IdempotencyConfig {
 
 export const DEFAULT_IDEMPOTENCY: IdempotencyConfig = { retentionMs: 24 * 3_600_000, purgeIntervalMs: 300_000 };
 
+/** Webhook delivery: where subscriptions may point, the retry schedule, the claim lease and the polling. */
+export interface WebhookConfig {
+  /** http, loopback and private addresses allowed (never link-local or metadata ones). */
+  allowInsecure: boolean;
+  /** Seconds before each retry; the Standard Webhooks schedule by default. */
+  retryScheduleS: number[];
+  leaseMs: number;
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_RETRY_SCHEDULE_S = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+export const DEFAULT_WEBHOOKS: WebhookConfig = {
+  allowInsecure: true,
+  retryScheduleS: DEFAULT_RETRY_SCHEDULE_S,
+  leaseMs: 30_000,
+  pollIntervalMs: 250,
+};
+
+/** How long events are kept for the feed, and how often each instance purges the older ones. */
+export interface EventsConfig {
+  retentionMs: number;
+  purgeIntervalMs: number;
+}
+
+export const DEFAULT_EVENTS: EventsConfig = { retentionMs: 30 * 86_400_000, purgeIntervalMs: 300_000 };
+
 /** The process's configuration, its JWT key resolved: what the app is built with. */
 export interface Config<Jwt = JwtKeyConfig> {
   nodeEnv: string;
@@ -81,6 +107,8 @@ export interface Config<Jwt = JwtKeyConfig> {
   trustProxy: TrustProxy;
   http: HttpTimeouts;
   idempotency: IdempotencyConfig;
+  webhooks: WebhookConfig;
+  events: EventsConfig;
   /** Set when a development secret is in use, so that the process can warn about it. */
   warnings: string[];
 }
@@ -206,6 +234,14 @@ const httpUrl = makeValidator<string>((raw) => {
   return raw;
 });
 
+/** `5,300,1800`: whole seconds, at least one, each at most a day. */
+const retrySchedule = makeValidator<number[]>((raw) => {
+  const parts = raw.split(',').map((part) => part.trim());
+  if (parts.length > 20 || !parts.every((part) => /^\d{1,5}$/.test(part) && Number(part) <= 86_400))
+    throw new EnvError(`must be 1 to 20 comma-separated whole numbers of seconds, each at most 86400 (got "${raw}")`);
+  return parts.map(Number);
+});
+
 const optional = { default: undefined };
 
 /** Every variable the service reads, in the order their problems are listed. */
@@ -228,6 +264,12 @@ const schema = {
   HTTP_REQUEST_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs }),
   IDEMPOTENCY_RETENTION_HOURS: wholeNumber(1, 8_760)({ default: DEFAULT_IDEMPOTENCY.retentionMs / 3_600_000 }),
   IDEMPOTENCY_PURGE_INTERVAL_MS: wholeNumber(1_000, 86_400_000)({ default: DEFAULT_IDEMPOTENCY.purgeIntervalMs }),
+  WEBHOOK_ALLOW_INSECURE: trueOrFalse(optional),
+  WEBHOOK_RETRY_SCHEDULE_S: retrySchedule({ default: DEFAULT_RETRY_SCHEDULE_S }),
+  WEBHOOK_LEASE_S: wholeNumber(11, 3_600)({ default: DEFAULT_WEBHOOKS.leaseMs / 1000 }),
+  WEBHOOK_POLL_INTERVAL_MS: wholeNumber(50, 60_000)({ default: DEFAULT_WEBHOOKS.pollIntervalMs }),
+  EVENT_RETENTION_DAYS: wholeNumber(1, 3_650)({ default: DEFAULT_EVENTS.retentionMs / 86_400_000 }),
+  EVENT_PURGE_INTERVAL_MS: wholeNumber(1_000, 86_400_000)({ default: DEFAULT_EVENTS.purgeIntervalMs }),
   JWT_SECRET: jwtSecret(optional),
   JWT_PUBLIC_KEY: jwtPublicKey(optional),
   JWT_JWKS_URL: httpUrl(optional),
@@ -321,6 +363,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     idempotency: {
       retentionMs: values.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
       purgeIntervalMs: values.IDEMPOTENCY_PURGE_INTERVAL_MS,
+    },
+    webhooks: {
+      // Outside production a developer's receiver on localhost must work; in production only https to public hosts.
+      allowInsecure: values.WEBHOOK_ALLOW_INSECURE ?? values.NODE_ENV !== 'production',
+      retryScheduleS: values.WEBHOOK_RETRY_SCHEDULE_S,
+      leaseMs: values.WEBHOOK_LEASE_S * 1000,
+      pollIntervalMs: values.WEBHOOK_POLL_INTERVAL_MS,
+    },
+    events: {
+      retentionMs: values.EVENT_RETENTION_DAYS * 86_400_000,
+      purgeIntervalMs: values.EVENT_PURGE_INTERVAL_MS,
     },
     warnings,
   };

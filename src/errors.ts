@@ -21,6 +21,7 @@ export const ERRORS = {
   VALIDATION_FAILED: { code: 'ERR01100', status: 400, message: 'The request has invalid fields.' },
   MALFORMED_BODY: { code: 'ERR01101', status: 400, message: 'The request body must be a JSON object.' },
   UNSUPPORTED_API_VERSION: { code: 'ERR01102', status: 400, message: 'The APIVersion is not supported; use "2.0".' },
+  WEBHOOK_URL_REFUSED: { code: 'ERR01103', status: 400, message: 'The webhook URL may not be used.' },
 
   TOKEN_MISSING: { code: 'ERR01110', status: 401, message: 'A bearer token is required.' },
   TOKEN_INVALID: { code: 'ERR01111', status: 401, message: 'The bearer token is not valid.' },
@@ -44,6 +45,8 @@ export const ERRORS = {
     message: 'The account is already delinked from this SSUserID.',
   },
   ACCOUNT_NOT_FOUND: { code: 'ERR01133', status: 404, message: 'The account is not registered.' },
+  WEBHOOK_NOT_FOUND: { code: 'ERR01136', status: 404, message: 'The webhook subscription does not exist.' },
+  EVENT_NOT_FOUND: { code: 'ERR01137', status: 404, message: 'The event does not exist.' },
   ROUTE_NOT_FOUND: { code: 'ERR01134', status: 404, message: 'No such endpoint.' },
   METHOD_NOT_ALLOWED: { code: 'ERR01135', status: 405, message: 'This method is not allowed on this endpoint.' },
 

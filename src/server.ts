@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { createServer, type ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
+import { Registry } from 'prom-client';
 import { createApp } from './app';
 import { type Config, loadConfigOrExit } from './config';
 import { createDatabase, type Database } from './db/database';
@@ -9,6 +10,8 @@ import { resolveJwtKey } from './dev-secret';
 import type { Logger } from 'pino';
 import { answerClientErrors } from './http/client-errors';
 import { schedulePurge } from './http/idempotency';
+import { startDeliveryWorker } from './events/delivery';
+import { scheduleEventPurge } from './events/retention';
 import { createLogger } from './logger';
 
 /** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
@@ -66,7 +69,14 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   }
 
-  const app = await createApp({ database, config, logger });
+  const registry = new Registry();
+  const app = await createApp({ database, config, logger, registry });
+  const deliveries = startDeliveryWorker(database, config.webhooks, logger, registry);
+  const stopEventPurge = scheduleEventPurge(
+    database,
+    { retentionMs: config.events.retentionMs, intervalMs: config.events.purgeIntervalMs },
+    logger,
+  );
   const stopPurge = schedulePurge(
     database,
     { retentionMs: config.idempotency.retentionMs, intervalMs: config.idempotency.purgeIntervalMs },
@@ -119,7 +129,8 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
     force.unref();
     server.close(() => {
       clearTimeout(force);
-      stopPurge()
+      // Deliveries in flight finish (each within its 10 s timeout) or give their lease back before the pool closes.
+      Promise.all([stopPurge(), stopEventPurge(), deliveries.stop()])
         .then(() => database.close())
         .then(() => {
           logger.info('stopped');

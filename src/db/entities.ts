@@ -205,4 +205,127 @@ export class IdempotencyKey {
   createdAt!: Date;
 }
 
-export const ENTITIES = [Consumer, Account, AccountLink, Operation, IdempotencyKey];
+export type WebhookState = 'ACTIVE' | 'DISABLED' | 'DELETED';
+export type DeliveryState = 'PENDING' | 'DELIVERED' | 'FAILED' | 'CANCELLED';
+
+/** The outbox: one row per state change, written in the change's transaction. `body` is the JSON as delivered. */
+@Entity('events')
+@Index('ix_events_issuer', ['issuerId', 'id'])
+export class OutboxEvent {
+  /** Insertion order: the feed's cursor. */
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number;
+
+  @Index('uq_events_event_id', { unique: true })
+  @Column({ name: 'event_id', type: 'varchar', length: 40 })
+  eventId!: string;
+
+  @Column({ name: 'issuer_id', type: 'varchar', length: 10 })
+  issuerId!: string;
+
+  @Column({ name: 'type', type: 'varchar', length: 32 })
+  type!: string;
+
+  @Column({ name: 'body', type: 'text' })
+  body!: string;
+
+  @Index('ix_events_created_at')
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt!: Date;
+}
+
+/** A subscription of an issuer: where to POST which event types, signed with its secret. */
+@Entity('webhooks')
+@Index('ix_webhooks_issuer', ['issuerId', 'id'])
+export class Webhook {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number;
+
+  @Index('uq_webhooks_webhook_id', { unique: true })
+  @Column({ name: 'webhook_id', type: 'varchar', length: 40 })
+  webhookId!: string;
+
+  @Column({ name: 'issuer_id', type: 'varchar', length: 10 })
+  issuerId!: string;
+
+  @Column({ name: 'url', type: 'varchar', length: 2048 })
+  url!: string;
+
+  /** Comma-separated with a comma at each end (`,account.delinked,`), so that a LIKE matches one type exactly. */
+  @Column({ name: 'event_types', type: 'varchar', length: 255 })
+  eventTypes!: string;
+
+  @Column({ name: 'secret', type: 'varchar', length: 64 })
+  secret!: string;
+
+  @Column({ name: 'state', type: 'varchar', length: 8 })
+  state!: WebhookState;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt!: Date;
+}
+
+/** One event owed to one subscription. A worker claims it by setting a lease (`claimedUntil`, `claimToken`). */
+@Entity('deliveries')
+@Index('uq_deliveries_event_webhook', ['eventRowId', 'webhookRowId'], { unique: true })
+@Index('ix_deliveries_due', ['state', 'nextAttemptAt'])
+export class Delivery {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number;
+
+  @Column({ name: 'event_row_id', type: 'integer' })
+  eventRowId!: number;
+
+  @Column({ name: 'webhook_row_id', type: 'integer' })
+  webhookRowId!: number;
+
+  @Column({ name: 'state', type: 'varchar', length: 10 })
+  state!: DeliveryState;
+
+  @Column({ name: 'attempts', type: 'integer' })
+  attempts!: number;
+
+  @Column({ name: 'next_attempt_at', type: 'datetime', precision: 3 })
+  nextAttemptAt!: Date;
+
+  @Column({ name: 'claimed_until', type: 'datetime', precision: 3, nullable: true })
+  claimedUntil!: Date | null;
+
+  @Column({ name: 'claim_token', type: 'varchar', length: 36, nullable: true })
+  claimToken!: string | null;
+}
+
+/** One POST of a delivery: when, the status it got (or the error), how long it took. */
+@Entity('delivery_attempts')
+@Index('ix_delivery_attempts_delivery', ['deliveryId', 'id'])
+export class DeliveryAttempt {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number;
+
+  @Column({ name: 'delivery_id', type: 'integer' })
+  deliveryId!: number;
+
+  @Column({ name: 'attempted_at', type: 'datetime', precision: 3 })
+  attemptedAt!: Date;
+
+  @Column({ name: 'status_code', type: 'integer', nullable: true })
+  statusCode!: number | null;
+
+  @Column({ name: 'error', type: 'varchar', length: 255, nullable: true })
+  error!: string | null;
+
+  @Column({ name: 'duration_ms', type: 'integer' })
+  durationMs!: number;
+}
+
+export const ENTITIES = [
+  Consumer,
+  Account,
+  AccountLink,
+  Operation,
+  IdempotencyKey,
+  OutboxEvent,
+  Webhook,
+  Delivery,
+  DeliveryAttempt,
+];

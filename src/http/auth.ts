@@ -17,7 +17,7 @@ import { locals, type Principal } from './context';
 /** The longest `sub` an operation can record as its requestor. */
 export const MAX_SUB_LENGTH = 255;
 
-export type Scope = 'selfservice:delink' | 'selfservice:read' | 'issuer:write' | 'issuer:read';
+export type Scope = 'selfservice:delink' | 'selfservice:read' | 'issuer:write' | 'issuer:read' | 'issuer:webhooks';
 
 type TokenVerifier = (token: string) => Promise<Principal>;
 

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { isDuplicateKey } from '../db/driver-errors';
 import { AppError } from '../errors';
+import { PURGE_BATCH_SIZE, purgeInBatches, schedulePurgeJob } from '../jobs/purge';
 import { locals, principalOf } from './context';
 import { findKey, insertClaim, purgeBatch, releaseKey, storeResponse, takeOver } from './idempotency-store';
 import { requestLog } from './logging';
@@ -132,44 +133,22 @@ export function idempotency(database: Database, retentionMs: number): RequestHan
   };
 }
 
-/** At most this many keys are deleted per statement, so that a purge never holds long locks. */
-export const PURGE_BATCH_SIZE = 500;
+export { PURGE_BATCH_SIZE };
 
 /** Deletes the keys past their retention, in bounded batches; returns how many. */
-export async function purgeIdempotencyKeys(database: Database, retentionMs: number, now = new Date()): Promise<number> {
-  const cutoff = new Date(now.getTime() - retentionMs);
-  let purged = 0;
-  for (;;) {
-    const deleted = await database.transaction((manager) => purgeBatch(manager, cutoff, PURGE_BATCH_SIZE));
-    purged += deleted;
-    if (deleted < PURGE_BATCH_SIZE) return purged;
-  }
+export function purgeIdempotencyKeys(database: Database, retentionMs: number, now = new Date()): Promise<number> {
+  return purgeInBatches(database, new Date(now.getTime() - retentionMs), purgeBatch);
 }
 
-/**
- * Runs the purge every `intervalMs` in this instance; every instance does, and concurrent purges are harmless. A
- * failed run is logged and the next one tries again. Returns the function that stops it.
- */
+/** Runs the purge every `intervalMs` in this instance. Returns the function that stops it. */
 export function schedulePurge(
   database: Database,
   options: { retentionMs: number; intervalMs: number },
   logger: Logger,
 ): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    if (running !== undefined) return;
-    running = purgeIdempotencyKeys(database, options.retentionMs)
-      .then((purged) => {
-        if (purged > 0) logger.info({ purged }, 'expired idempotency keys purged');
-      })
-      .catch((error: unknown) => logger.warn({ err: error }, 'purging expired idempotency keys failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  }, options.intervalMs);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  return schedulePurgeJob(
+    () => purgeIdempotencyKeys(database, options.retentionMs),
+    { intervalMs: options.intervalMs, what: 'expired idempotency keys' },
+    logger,
+  );
 }

@@ -55,8 +55,7 @@ function poolState(database: Database): { open: number; inUse: number; waiting: 
  * A registry of the app's own: createApp may run twice in one process (two instances in one test), and each
  * instance reports its own requests and its own pool.
  */
-export function createMetrics(database: Database): HttpMetrics {
-  const registry = new Registry();
+export function createMetrics(database: Database, registry: Registry = new Registry()): HttpMetrics {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 

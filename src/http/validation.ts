@@ -21,14 +21,19 @@ function rank(constraint: string): number {
   return index === -1 ? PRIORITY.length : index;
 }
 
+/** The longest list a DTO field holds (a webhook's event types). */
+const MAX_LIST = 16;
+
 /**
- * No field of any DTO is an object or an array, so such a value fails as one whatever it holds: an empty stand-in of
- * the same kind keeps its message, and class-transformer never walks a deeply nested value (a 16 kB body of nested
- * arrays would overflow its recursion).
+ * No field of any DTO is an object, and the only arrays are short lists of strings, so any other value fails as what
+ * it is whatever it holds: an empty stand-in of the same kind keeps its message, and class-transformer never walks a
+ * deeply nested value (a 16 kB body of nested arrays would overflow its recursion).
  */
 function shallow(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
-  return Array.isArray(value) ? [] : {};
+  if (!Array.isArray(value)) return {};
+  const flat = value.length <= MAX_LIST && value.every((item) => typeof item !== 'object' || item === null);
+  return flat ? [...(value as unknown[])] : [null];
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   REGISTER_FIELDS,
   RegisterAccountDto,
 } from './dto';
+import { eventPaths, eventRequestSchemas, eventResponseSchemas } from './events-openapi';
 import { ACCOUNT_PATH, DELETE_PATH, OPERATIONS_PATH } from './routes';
 
 /** What a delete answers (src/issuer/routes.ts). */
@@ -64,6 +65,7 @@ export function issuerRequestSchemas(): Record<string, JsonSchema> {
   const register = dtoSchema(RegisterAccountDto, REGISTER_FIELDS, REGISTER_NOTES);
   const del = dtoSchema(DeleteAccountDto, DELETE_FIELDS, DELETE_NOTES);
   return {
+    ...eventRequestSchemas(),
     RegisterAccountRequest: {
       type: 'object',
       required: register.required,
@@ -98,6 +100,7 @@ export function issuerResponseSchemas(
   const timestamp: JsonSchema = { type: 'string', format: 'date-time', description: 'ISO 8601, UTC.' };
   const accountNumber: JsonSchema = { type: 'string', pattern: jsonPattern(ACCOUNT_NUMBER_PATTERN) };
   return {
+    ...eventResponseSchemas(),
     DeleteAccountResult: viewSchema<DeleteResultView>({
       operationId: { type: 'string', format: 'uuid', description: 'The operation this delete recorded.' },
       status: { const: 'SUCCESSFUL' },
@@ -163,6 +166,7 @@ export function issuerPaths(parameters: { correlation: Reference; idempotencyKey
     count: 'How many operations to return; default 10.',
   });
   return {
+    ...eventPaths(correlation),
     [openApiPath(ACCOUNT_PATH)]: pathItem(
       'issuer',
       {

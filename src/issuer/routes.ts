@@ -6,7 +6,9 @@ import { locals, principalOf } from '../http/context';
 import { errorHandler, methodNotAllowed, routeNotFound } from '../http/errors';
 import type { FaceDependencies } from '../http/face';
 import { logEvent } from '../http/logging';
-import { inputOf, parseInput, validateParts } from '../http/validation';
+import { inputOf, parseInput, validateDto, validateParts } from '../http/validation';
+import { getEvent, listEvents, redeliverEvent } from '../events/feed';
+import { createWebhook, deleteWebhook, listWebhooks } from '../events/webhooks';
 import { deleteAccount } from '../links/delete-account';
 import { registerAccount } from '../links/register';
 import { maskAccountNumber } from '../logger';
@@ -18,12 +20,22 @@ import {
   AccountPathDto,
   CONSUMER_PATH_FIELDS,
   ConsumerPathDto,
+  CREATE_WEBHOOK_FIELDS,
+  CreateWebhookDto,
   DELETE_FIELDS,
   DeleteAccountDto,
+  EVENT_PATH_FIELDS,
+  EventPathDto,
+  EVENTS_QUERY_FIELDS,
+  EventsQueryDto,
+  ISSUER_PATH_FIELDS,
+  IssuerPathDto,
   OPERATIONS_QUERY_FIELDS,
   OperationsQueryDto,
   REGISTER_FIELDS,
   RegisterAccountDto,
+  WEBHOOK_PATH_FIELDS,
+  WebhookPathDto,
 } from './dto';
 
 /** Everything below it is this face's: answered with its error object, unknown paths included. */
@@ -32,6 +44,27 @@ export const ACCOUNT_PATH = '/issuers/:issuerId/accounts/:accountId';
 // Express 5 reads an unescaped ':' as the start of a parameter.
 export const DELETE_PATH = '/issuers/:issuerId/accounts/:accountId/operations\\:delete';
 export const OPERATIONS_PATH = '/issuers/:issuerId/consumers/:consumerId/operations';
+export const WEBHOOKS_PATH = '/issuers/:issuerId/webhooks';
+export const WEBHOOK_PATH = '/issuers/:issuerId/webhooks/:webhookId';
+export const EVENTS_PATH = '/issuers/:issuerId/events';
+export const EVENT_PATH = '/issuers/:issuerId/events/:eventId';
+export const REDELIVER_PATH = '/issuers/:issuerId/events/:eventId/operations\\:redeliver';
+
+/** What the issuer face needs beyond the shared HTTP layer. */
+export interface IssuerOptions {
+  /** Webhook URLs may be http and point at loopback or private addresses (WEBHOOK_ALLOW_INSECURE). */
+  allowInsecureWebhooks: boolean;
+}
+
+/** A query with parameters the endpoint does not know is refused, naming them: a misspelt cursor is never ignored. */
+function refuseUnknownQuery(query: object, known: readonly string[]): void {
+  const unknown = Object.keys(query).filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new AppError('VALIDATION_FAILED', {
+      details: unknown.map((field) => ({ field, message: `${field} is not a parameter of this endpoint` })),
+    });
+  }
+}
 
 /** The caller must act for the issuer in the path, and as the issuer: a token bound to one user never may. */
 function issuerContext(res: Response, issuerId: string): RequestContext {
@@ -61,7 +94,22 @@ function accountInput<Body extends object>(cls: new () => Body, fields: readonly
   });
 }
 
-export function issuerRouter({ database, auth, entry, idempotent }: FaceDependencies): Router {
+/** The path alone, checked, then the caller against it. */
+async function pathInput<T extends { issuerId: string }>(
+  cls: new () => T,
+  input: object,
+  fields: readonly string[],
+  res: Response,
+): Promise<T> {
+  const path = await validateDto(cls, input, fields);
+  issuerContext(res, path.issuerId);
+  return path;
+}
+
+export function issuerRouter(
+  { database, auth, entry, idempotent }: FaceDependencies,
+  options: IssuerOptions = { allowInsecureWebhooks: true },
+): Router {
   const router = Router();
   router.use(ISSUER_PREFIX, ...entry);
 
@@ -115,7 +163,60 @@ export function issuerRouter({ database, auth, entry, idempotent }: FaceDependen
     res.status(200).json(page);
   });
 
+  router.post(WEBHOOKS_PATH, auth.require('issuer:webhooks'), ...jsonObjectBody(), async (req, res) => {
+    const [path, body] = await validateParts(
+      { cls: IssuerPathDto, input: req.params, fields: ISSUER_PATH_FIELDS },
+      { cls: CreateWebhookDto, input: req.body as object, fields: CREATE_WEBHOOK_FIELDS },
+    );
+    issuerContext(res, path.issuerId);
+    const created = await createWebhook(database, path.issuerId, body, {
+      allowInsecure: options.allowInsecureWebhooks,
+    });
+    logEvent(res, 'webhook created', { webhookId: created.webhookId, eventTypes: created.eventTypes });
+    res.status(201).json(created);
+  });
+
+  router.get(WEBHOOKS_PATH, auth.require('issuer:webhooks'), async (req, res) => {
+    const path = await pathInput(IssuerPathDto, req.params, ISSUER_PATH_FIELDS, res);
+    res.status(200).json({ webhooks: await listWebhooks(database, path.issuerId) });
+  });
+
+  router.delete(WEBHOOK_PATH, auth.require('issuer:webhooks'), async (req, res) => {
+    const path = await pathInput(WebhookPathDto, req.params, WEBHOOK_PATH_FIELDS, res);
+    await deleteWebhook(database, path.issuerId, path.webhookId);
+    logEvent(res, 'webhook deleted', { webhookId: path.webhookId });
+    res.status(204).end();
+  });
+
+  router.get(EVENTS_PATH, auth.require('issuer:read'), async (req, res) => {
+    refuseUnknownQuery(req.query, EVENTS_QUERY_FIELDS);
+    const [path, query] = await validateParts(
+      { cls: IssuerPathDto, input: req.params, fields: ISSUER_PATH_FIELDS },
+      { cls: EventsQueryDto, input: req.query, fields: EVENTS_QUERY_FIELDS },
+    );
+    issuerContext(res, path.issuerId);
+    const page = await listEvents(database, path.issuerId, { after: query.after, limit: Number(query.limit ?? 100) });
+    res.status(200).json(page);
+  });
+
+  router.get(EVENT_PATH, auth.require('issuer:read'), async (req, res) => {
+    const path = await pathInput(EventPathDto, req.params, EVENT_PATH_FIELDS, res);
+    res.status(200).json(await getEvent(database, path.issuerId, path.eventId));
+  });
+
+  router.post(REDELIVER_PATH, auth.require('issuer:webhooks'), async (req, res) => {
+    const path = await pathInput(EventPathDto, req.params, EVENT_PATH_FIELDS, res);
+    const result = await redeliverEvent(database, path.issuerId, path.eventId);
+    logEvent(res, 'event queued for redelivery', result);
+    res.status(202).json(result);
+  });
+
   router.all(ACCOUNT_PATH, methodNotAllowed(['PUT']));
+  router.all(WEBHOOKS_PATH, methodNotAllowed(['GET', 'POST']));
+  router.all(WEBHOOK_PATH, methodNotAllowed(['DELETE']));
+  router.all(EVENTS_PATH, methodNotAllowed(['GET']));
+  router.all(EVENT_PATH, methodNotAllowed(['GET']));
+  router.all(REDELIVER_PATH, methodNotAllowed(['POST']));
   router.all(DELETE_PATH, methodNotAllowed(['POST']));
   router.all(OPERATIONS_PATH, methodNotAllowed(['GET']));
   router.use(ISSUER_PREFIX, routeNotFound());

@@ -2,7 +2,7 @@
 // work's manager first.
 import type { EntityManager } from 'typeorm';
 import { Account, type AccountState } from '../db/entities';
-import { execute, persistentValue, rowInserter, select } from '../db/statements';
+import { execute, parseDbBoolean, persistentValue, rowInserter, select } from '../db/statements';
 
 /** A registered account with its link and the consumer it is linked to (every account has exactly one link). */
 export interface Registration {
@@ -10,10 +10,12 @@ export interface Registration {
   linkId: number;
   consumerId: string;
   consumerKey: string;
+  isMain: boolean;
 }
 
 const REGISTRATION_SQL =
-  'SELECT a.id AS accountId, l.id AS linkId, c.consumer_id AS consumerId, c.consumer_key AS consumerKey' +
+  'SELECT a.id AS accountId, l.id AS linkId, c.consumer_id AS consumerId, c.consumer_key AS consumerKey,' +
+  ' l.is_main AS isMain' +
   ' FROM accounts a JOIN account_links l ON l.account_id = a.id JOIN consumers c ON c.id = l.consumer_id' +
   ' WHERE a.issuer_id = ? AND a.account_number = ?';
 
@@ -22,8 +24,12 @@ export async function findRegistration(
   issuerId: string,
   accountNumber: string,
 ): Promise<Registration | undefined> {
-  const [row] = await select<Registration>(manager, REGISTRATION_SQL, [issuerId, accountNumber]);
-  return row === undefined ? undefined : { ...row, accountId: Number(row.accountId), linkId: Number(row.linkId) };
+  const [row] = await select<Omit<Registration, 'isMain'> & { isMain: unknown }>(manager, REGISTRATION_SQL, [
+    issuerId,
+    accountNumber,
+  ]);
+  if (row === undefined) return undefined;
+  return { ...row, accountId: Number(row.accountId), linkId: Number(row.linkId), isMain: parseDbBoolean(row.isMain) };
 }
 
 const insert = rowInserter(Account);

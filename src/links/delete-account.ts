@@ -26,7 +26,7 @@ export async function deleteAccount(
     const now = new Date();
     await markDeleted(manager, found.accountId, now);
     await unlinkSecondary(manager, found.linkId, now);
-    return done(undefined, { consumerId: found.consumerId });
+    return done(undefined, { consumerId: found.consumerId, isMainAccount: found.isMain });
   });
   return { operationId };
 }

@@ -20,6 +20,14 @@ const REFUSAL: Record<LinkState, ErrorName> = {
   delinked: 'ACCOUNT_ALREADY_DELINKED',
 };
 
+/** What the event says of the account: the link's own flag where there is a link. */
+const IS_MAIN: Record<LinkState, boolean | null> = {
+  'no-consumer': null,
+  'not-linked': null,
+  main: true,
+  delinked: false,
+};
+
 /**
  * The conditional delink decides alone, atomically under any concurrency: it changes only a linked secondary link.
  * When it changed nothing, the link's state says why.
@@ -29,7 +37,8 @@ export async function delinkAccount(db: Database, ctx: RequestContext, request: 
   const subject = { operation: 'DELINK' as const, consumerId: link.consumerId, accountNumber: link.accountNumber };
   await recordOperation(db, ctx, subject, async (manager) => {
     if (boundElsewhere(request.boundConsumerId, link.consumerId)) return refused(new AppError('USER_NOT_ALLOWED'));
-    if (await delinkSecondary(manager, link, new Date())) return done(undefined);
-    return refused(new AppError(REFUSAL[await linkState(manager, link)]));
+    if (await delinkSecondary(manager, link, new Date())) return done(undefined, { isMainAccount: false });
+    const state = await linkState(manager, link);
+    return refused(new AppError(REFUSAL[state]), { isMainAccount: IS_MAIN[state] });
   });
 }

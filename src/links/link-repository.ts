@@ -68,9 +68,9 @@ export async function insertLink(
 const RELINK_SQL =
   'UPDATE account_links SET delinked_at = NULL, linked_at = ? WHERE id = ? AND delinked_at IS NOT NULL';
 
-/** Links a delinked link again; a linked one is left as it is. */
-export async function relink(manager: EntityManager, linkId: number, now: Date): Promise<void> {
-  await execute(manager, RELINK_SQL, [at(manager, now), linkId]);
+/** Links a delinked link again; a linked one is left as it is. Returns whether it was delinked. */
+export async function relink(manager: EntityManager, linkId: number, now: Date): Promise<boolean> {
+  return (await execute(manager, RELINK_SQL, [at(manager, now), linkId])) === 1;
 }
 
 const UNLINK_SECONDARY_SQL =

@@ -34,14 +34,15 @@ export async function registerAccount(db: Database, ctx: RequestContext, request
       if (existing !== undefined) {
         if (existing.consumerKey !== consumerKey(consumerId)) return refused(new AppError('ACCOUNT_OF_OTHER_CONSUMER'));
         await updateAccount(manager, existing.accountId, account, now);
-        await relink(manager, existing.linkId, now);
-        return done(undefined);
+        const relinked = await relink(manager, existing.linkId, now);
+        return done(undefined, { isMainAccount: existing.isMain, relinked });
       }
       const consumer = await findConsumer(manager, ctx.issuerId, consumerId);
       const consumerRowId = consumer?.id ?? (await insertConsumer(manager, ctx.issuerId, consumerId, now));
       const accountId = await insertAccount(manager, account, now);
-      await insertLink(manager, { accountId, consumerId: consumerRowId, isMain: consumer === undefined }, now);
-      return done(undefined);
+      const isMain = consumer === undefined;
+      await insertLink(manager, { accountId, consumerId: consumerRowId, isMain }, now);
+      return done(undefined, { isMainAccount: isMain });
     },
     { retryOnDuplicateKey: true },
   );

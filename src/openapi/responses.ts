@@ -154,7 +154,7 @@ export const sortResponses = (responses: Responses): Responses =>
 
 export function pathItem(
   face: Face,
-  operations: Partial<Record<'get' | 'put' | 'post', OperationObject>>,
+  operations: Partial<Record<'get' | 'put' | 'post' | 'delete', OperationObject>>,
   options: { rateLimited?: boolean } = {},
 ): PathItem {
   const allow = Object.keys(operations).map((method) => method.toUpperCase());

@@ -23,4 +23,8 @@ export interface OperationSubject {
   accountNumber: string | null;
   reason?: string | null;
   reasonCode?: string | null;
+  /** For the event: whether the account is (or would have been) the consumer's main account; null when unknown. */
+  isMainAccount?: boolean | null;
+  /** Register: the account was delinked and is linked again. */
+  relinked?: boolean;
 }

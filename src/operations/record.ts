@@ -4,6 +4,8 @@ import type { EntityManager } from 'typeorm';
 import type { Database, TransactionOptions } from '../db/database';
 import type { Operation } from '../db/entities';
 import { AppError } from '../errors';
+import { buildEvent, eventTypeOf } from '../events/events';
+import { insertEvent } from '../events/outbox-repository';
 import { consumerKey } from '../links/identifiers';
 import type { OperationSubject, RequestContext } from './context';
 import { insertOperation } from './operation-repository';
@@ -52,9 +54,23 @@ function operationRow(
   };
 }
 
+/** The event of the state change (or the refused delink) an operation records, written in its transaction. */
+async function recordEvent(
+  manager: EntityManager,
+  operationId: string,
+  ctx: RequestContext,
+  subject: OperationSubject,
+  failure: AppError | null,
+): Promise<void> {
+  const type = eventTypeOf(subject, failure?.code ?? null);
+  if (type === undefined) return;
+  const now = new Date();
+  await insertEvent(manager, buildEvent(type, operationId, ctx, subject, failure?.code ?? null, now), now);
+}
+
 /**
- * Runs `work` in one transaction and records its operation in that same transaction, so a change never exists
- * without its record. A refusal commits its FAILED record and is then thrown. When the transaction itself fails,
+ * Runs `work` in one transaction and records its operation, and its event, in that same transaction, so a change
+ * never exists without its record and its event. A refusal commits its FAILED record and is then thrown. When the transaction itself fails,
  * a FAILED record is written in a transaction of its own; if even that cannot be written, the original error stands.
  */
 export async function recordOperation<T>(
@@ -71,10 +87,9 @@ export async function recordOperation<T>(
     outcome = await db.transaction(async (manager) => {
       const result = await work(manager);
       const failure = result.ok ? null : result.error;
-      await insertOperation(
-        manager,
-        operationRow(operationId, ctx, { ...subject, ...result.subject }, startTime, failure),
-      );
+      const recorded = { ...subject, ...result.subject };
+      await insertOperation(manager, operationRow(operationId, ctx, recorded, startTime, failure));
+      await recordEvent(manager, operationId, ctx, recorded, failure);
       return result;
     }, options);
   } catch (error) {
