@@ -379,7 +379,18 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
                 if (status === 415 || (status === 400 && code === CODE.MALFORMED_BODY)) return unchanged();
               }
 
-              // 4. The idempotency key (DeLinkAccount and register only).
+              // 4. The issuer API checks the caller against the path with the request's input, before the key: a
+              // user-bound token or another issuer's is refused then, and (not having executed) stores nothing.
+              const boundElsewhere = principal.ssUserId !== undefined && !sameUser(principal.ssUserId, ssUserIdCase);
+              const ownIssuer = principal.issuerId === user.issuerId;
+              const executes = endpoint !== 'register' || (principal.ssUserId === undefined && ownIssuer);
+              if (!executes) {
+                const code = principal.ssUserId !== undefined ? CODE.SCOPE_MISSING : CODE.ISSUER_NOT_ALLOWED;
+                same(outcome(), { status: 403, code });
+                return unchanged();
+              }
+
+              // 5. The idempotency key (DeLinkAccount and register only).
               const idempotent = endpoint !== 'GetLinkAccounts' && key !== undefined;
               const receivedKey = key === undefined ? '' : asReceived(key);
               const storeKey = `${principal.issuerId}\u0000${principal.sub}\u0000${receivedKey}`;
@@ -401,12 +412,10 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
                 }
               }
               same(res.headers['idempotent-replayed'], undefined);
-              if (idempotent)
+              if (idempotent && executes)
                 stored.set(storeKey, { request: `${method} ${path} ${raw}`, status: res.status, text: res.text });
 
-              // 5. The request itself: valid, so the outcome is the domain's.
-              const boundElsewhere = principal.ssUserId !== undefined && !sameUser(principal.ssUserId, ssUserIdCase);
-              const ownIssuer = principal.issuerId === user.issuerId;
+              // 6. The request itself: valid, so the outcome is the domain's.
               if (endpoint === 'register') {
                 if (principal.ssUserId !== undefined) same(outcome(), { status: 403, code: CODE.SCOPE_MISSING });
                 else if (!ownIssuer) same(outcome(), { status: 403, code: CODE.ISSUER_NOT_ALLOWED });
