@@ -11,7 +11,8 @@ import { errorHandler, routeNotFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { idempotency } from './http/idempotency';
 import { createMetrics } from './http/metrics';
-import { callerRateLimit, clientRateLimit } from './http/rate-limit';
+import { callerRateLimit, clientRateLimit, limiterSetup } from './http/rate-limit';
+import type { SharedCounters } from './http/rate-limit-store';
 import { securityHeaders } from './http/security-headers';
 import { issuerRouter } from './issuer/routes';
 import { docsRouter } from './openapi/routes';
@@ -21,11 +22,15 @@ export interface AppDependencies {
   /** Without `rateLimit` nothing is rate limited (tests that are not about it); server.ts always passes it. */
   config: Pick<Config, 'jwt'> & Partial<Pick<Config, 'rateLimit' | 'trustProxy' | 'idempotency'>>;
   logger: Logger;
+  /** Rate-limit counters shared by the fleet (a Redis client the process owns); without it, in this instance. */
+  rateLimitCounters?: SharedCounters;
 }
 
-export async function createApp({ database, config, logger }: AppDependencies): Promise<Express> {
-  const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, logger) : undefined;
-  const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, logger) : undefined;
+export async function createApp({ database, config, logger, rateLimitCounters }: AppDependencies): Promise<Express> {
+  const metrics = createMetrics(database);
+  const limits = limiterSetup(logger, metrics.registry, rateLimitCounters);
+  const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, limits) : undefined;
+  const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, limits) : undefined;
   const auth = await createAuthenticator(config.jwt, limitCaller);
   const app = express();
   app.disable('x-powered-by');
@@ -34,7 +39,6 @@ export async function createApp({ database, config, logger }: AppDependencies): 
   if (config.trustProxy !== undefined && config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
 
   app.use(securityHeaders());
-  const metrics = createMetrics(database);
   // First, so that every answer, refusals included, has its correlation id, its log line and its count.
   app.use(observeRequests(logger, metrics));
   // Probes, scrapes and docs: never limited, never refused for a correlation id.

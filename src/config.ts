@@ -32,7 +32,7 @@ export interface JwtClaimsConfig {
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_S = 86_400;
 
-/** Requests allowed per window; 0 turns that limit off. Counted in memory, per instance. */
+/** Requests allowed per window; 0 turns that limit off. Counted per instance, or in Redis when REDIS_URL is set. */
 export interface RateLimitConfig {
   windowMs: number;
   /** Per client address, before the token is verified. */
@@ -77,6 +77,8 @@ export interface Config<Jwt = JwtKeyConfig> {
   logLevel: string;
   migrationsRun: boolean;
   rateLimit: RateLimitConfig;
+  /** Redis for rate-limit counters shared by every instance; unset, each instance counts in its memory. */
+  redisUrl: string | undefined;
   trustProxy: TrustProxy;
   http: HttpTimeouts;
   idempotency: IdempotencyConfig;
@@ -205,6 +207,11 @@ const httpUrl = makeValidator<string>((raw) => {
   return raw;
 });
 
+const redisUrl = makeValidator<string>((raw) => {
+  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new EnvError('must be a redis:// or rediss:// URL');
+  return raw;
+});
+
 const optional = { default: undefined };
 
 /** Every variable the service reads, in the order their problems are listed. */
@@ -222,6 +229,7 @@ const schema = {
   RATE_LIMIT_WINDOW_MS: wholeNumber(1_000, 86_400_000)({ default: DEFAULT_RATE_LIMIT.windowMs }),
   RATE_LIMIT_PER_CLIENT: wholeNumber(0, 1_000_000)({ default: DEFAULT_RATE_LIMIT.perClient }),
   RATE_LIMIT_PER_CALLER: wholeNumber(0, 1_000_000)({ default: DEFAULT_RATE_LIMIT.perCaller }),
+  REDIS_URL: redisUrl(optional),
   TRUST_PROXY: trustProxy({ default: false }),
   HTTP_HEADERS_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs }),
   HTTP_REQUEST_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs }),
@@ -315,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       perClient: values.RATE_LIMIT_PER_CLIENT,
       perCaller: values.RATE_LIMIT_PER_CALLER,
     },
+    redisUrl: values.REDIS_URL,
     trustProxy: values.TRUST_PROXY,
     http: { headersTimeoutMs: values.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: values.HTTP_REQUEST_TIMEOUT_MS },
     idempotency: {

@@ -8,6 +8,7 @@ import { createDatabase } from './db/database';
 import { resolveJwtKey } from './dev-secret';
 import { answerClientErrors } from './http/client-errors';
 import { schedulePurge } from './http/idempotency';
+import { connectRateLimitRedis } from './http/redis-client';
 import { createLogger } from './logger';
 
 /** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
@@ -46,7 +47,8 @@ async function main(): Promise<void> {
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   }
 
-  const app = await createApp({ database, config, logger });
+  const redis = config.redisUrl !== undefined ? connectRateLimitRedis(config.redisUrl, logger) : undefined;
+  const app = await createApp({ database, config, logger, rateLimitCounters: redis?.counters });
   const stopPurge = schedulePurge(
     database,
     { retentionMs: config.idempotency.retentionMs, intervalMs: config.idempotency.purgeIntervalMs },
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
     server.close(() => {
       clearTimeout(force);
       stopPurge()
+        .then(() => redis?.close())
         .then(() => database.close())
         .then(() => {
           logger.info('stopped');
