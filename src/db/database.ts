@@ -3,15 +3,22 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../errors';
 import { buildDataSource } from './data-source';
 import { withDeadline } from './deadline';
-import { isConflict, isDuplicateKey, isUnavailable } from './driver-errors';
+import { isConflict, isConnectionLost, isDuplicateKey, isUnavailable } from './driver-errors';
 import { Gate } from './gate';
 import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions } from './options';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 import { unavailable } from './unavailable';
 
-export interface TransactionOptions {
+export interface TransactionOptions<T = unknown> {
   /** Also retry when a unique key was taken by a concurrent transaction (insert-if-absent races). */
   retryOnDuplicateKey?: boolean;
+  /**
+   * Tells whether the unit committed when COMMIT was sent but its answer never came (the deadline fired, or the
+   * connection was lost): run on a fresh connection, in a transaction of its own, it returns what the unit would
+   * have returned when the unit committed, and undefined when it did not. It must wait for a COMMIT still in flight
+   * (a locking read of a row the unit wrote does). Without it, such a unit answers 503 as any other timeout.
+   */
+  verify?: (manager: EntityManager) => Promise<T | undefined>;
 }
 
 export interface DatabaseLoad {
@@ -28,7 +35,7 @@ export interface Database {
   /** Applies pending migrations; returns their names. */
   migrate(): Promise<string[]>;
   /** Runs `work` in one transaction; `work` must use only the manager it is handed. */
-  transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions<T>): Promise<T>;
   /** Runs read-only work on one connection, bounded like a transaction. */
   read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T>;
   load(): DatabaseLoad;
@@ -42,6 +49,16 @@ export interface Database {
 function asUnavailable(error: unknown): unknown {
   return !(error instanceof AppError) && isUnavailable(error) ? unavailable(undefined, error) : error;
 }
+
+/** COMMIT was sent and no answer came back: the unit may have committed or not. */
+class CommitOutcomeUnknown extends Error {
+  constructor(readonly failure: unknown) {
+    super('the outcome of COMMIT is unknown', { cause: failure });
+  }
+}
+
+/** Lookups of an unknown COMMIT's outcome, each bounded by the query timeout, before the service gives up knowing. */
+const VERIFY_ATTEMPTS = 3;
 
 class SqlDatabase implements Database {
   readonly kind: DatabaseOptions['kind'];
@@ -69,14 +86,45 @@ class SqlDatabase implements Database {
     return applied.map((migration) => migration.name);
   }
 
-  async transaction<T>(work: (manager: EntityManager) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(work: (manager: EntityManager) => Promise<T>, options: TransactionOptions<T> = {}): Promise<T> {
     const retryable = (error: unknown) =>
       isConflict(error) || (options.retryOnDuplicateKey === true && isDuplicateKey(error));
     try {
       return await withRetries(this.retry, retryable, () => this.gate.run(() => this.transactionOnce(work)));
     } catch (error) {
-      throw asUnavailable(error);
+      if (!(error instanceof CommitOutcomeUnknown)) throw asUnavailable(error);
+      if (options.verify === undefined) throw asUnavailable(error.failure);
+      return this.committedOrUnavailable(options.verify, error.failure);
     }
+  }
+
+  /**
+   * Asks the database on a fresh connection whether a unit whose COMMIT went unanswered committed: its value if it
+   * did; a 503 once it is known that it did not, or when even the lookup cannot get an answer.
+   */
+  private async committedOrUnavailable<T>(
+    verify: (manager: EntityManager) => Promise<T | undefined>,
+    failure: unknown,
+  ): Promise<T> {
+    let lookupFailure: unknown;
+    for (let attempt = 1; attempt <= VERIFY_ATTEMPTS; attempt += 1) {
+      try {
+        const found = await this.gate.run(() =>
+          withDeadline(this.dataSource, this.queryTimeoutMs, async (runner) => {
+            await runner.startTransaction();
+            const value = await verify(runner.manager);
+            await runner.commitTransaction();
+            return value;
+          }),
+        );
+        if (found !== undefined) return found;
+        throw unavailable(undefined, failure);
+      } catch (error) {
+        if (error instanceof AppError && error.cause === failure) throw error;
+        lookupFailure = error;
+      }
+    }
+    throw unavailable('The database did not answer; whether the change was made is not known.', lookupFailure);
   }
 
   async read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
@@ -99,19 +147,28 @@ class SqlDatabase implements Database {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 
-  private transactionOnce<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  private async transactionOnce<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.kind === 'sqlite') return this.dataSource.transaction(work);
-    return withDeadline(this.dataSource, this.queryTimeoutMs, async (runner, expired) => {
-      await runner.startTransaction();
-      try {
-        const result = await work(runner.manager);
-        await runner.commitTransaction();
-        return result;
-      } catch (error) {
-        if (runner.isTransactionActive && !expired()) await runner.rollbackTransaction();
-        throw error;
-      }
-    });
+    // Once COMMIT is sent, a deadline or a lost connection no longer means that nothing committed.
+    let commitSent = false;
+    try {
+      return await withDeadline(this.dataSource, this.queryTimeoutMs, async (runner, expired) => {
+        await runner.startTransaction();
+        try {
+          const result = await work(runner.manager);
+          commitSent = true;
+          await runner.commitTransaction();
+          return result;
+        } catch (error) {
+          if (runner.isTransactionActive && !expired()) await runner.rollbackTransaction();
+          throw error;
+        }
+      });
+    } catch (error) {
+      // The deadline answers with its own 503 (an AppError); a server's error reply to COMMIT is a known rollback.
+      if (commitSent && (error instanceof AppError || isConnectionLost(error))) throw new CommitOutcomeUnknown(error);
+      throw error;
+    }
   }
 }
 
