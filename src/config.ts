@@ -223,6 +223,7 @@ const schema = {
   DB_POOL_SIZE: wholeNumber(1, 500)({ default: 10 }),
   DB_ACQUIRE_TIMEOUT_MS: wholeNumber(1, 600_000)({ default: DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs }),
   DB_QUERY_TIMEOUT_MS: wholeNumber(1, 600_000)({ default: DEFAULT_DATABASE_TIMEOUTS.queryTimeoutMs }),
+  DB_READ_YOUR_WRITES: oneOf(['auto', 'true', 'false'])({ default: 'auto' }),
   DATABASE_URL: databaseUrl({ default: parseDatabaseUrl(DEFAULT_DATABASE_URL) }),
   LOG_LEVEL: oneOf(LOG_LEVELS)({ default: 'info' }),
   MIGRATIONS_RUN: trueOrFalse({ default: true }),
@@ -308,7 +309,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     dataDir: values.DATA_DIR,
     database:
       location.kind === 'mysql'
-        ? { ...location, poolSize: values.DB_POOL_SIZE, ...timeouts }
+        ? {
+            ...location,
+            poolSize: values.DB_POOL_SIZE,
+            readYourWrites: values.DB_READ_YOUR_WRITES === 'auto' ? 'auto' : values.DB_READ_YOUR_WRITES === 'true',
+            ...timeouts,
+          }
         : { ...location, ...timeouts },
     jwt: {
       ...jwtKey,

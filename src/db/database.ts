@@ -1,11 +1,11 @@
 // The database as the service uses it: one object that owns the DataSource, the gate, the deadlines and the retries.
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { AppError } from '../errors';
 import { buildDataSource } from './data-source';
 import { withDeadline } from './deadline';
 import { isConflict, isConnectionLost, isDuplicateKey, isUnavailable } from './driver-errors';
 import { Gate } from './gate';
-import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions } from './options';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions, type ReadYourWrites } from './options';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 import { unavailable } from './unavailable';
 
@@ -27,6 +27,9 @@ export interface DatabaseLoad {
   waiting: number;
 }
 
+/** What a readiness probe needs to know of a cluster node; `galera: false` on a plain server (and SQLite). */
+export type NodeState = { galera: false } | { galera: true; ready: boolean; localState: number };
+
 export interface Database {
   readonly kind: DatabaseOptions['kind'];
   /** For what TypeORM itself does (migrations, schema checks) and for tests that read rows. */
@@ -38,6 +41,10 @@ export interface Database {
   transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions<T>): Promise<T>;
   /** Runs read-only work on one connection, bounded like a transaction. */
   read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T>;
+  /** Whether the server is a Galera node, and whether it is ready and Synced; bounded like a read. */
+  nodeState(): Promise<NodeState>;
+  /** Whether reads wait for the cluster's earlier commits (wsrep_sync_wait), as decided at initialize(). */
+  readonly readsYourWrites: boolean;
   load(): DatabaseLoad;
   close(): Promise<void>;
 }
@@ -57,6 +64,13 @@ class CommitOutcomeUnknown extends Error {
   }
 }
 
+/** A Galera node answers these; a plain server has no such status variables. */
+const WSREP_READY_SQL = "SHOW STATUS LIKE 'wsrep_ready'";
+const NODE_STATE_SQL =
+  "SELECT VARIABLE_NAME AS name, VARIABLE_VALUE AS value FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('WSREP_READY', 'WSREP_LOCAL_STATE')";
+/** Reads (SELECT, SHOW) wait until this node has applied what the cluster committed before them. */
+const SYNC_WAIT_SQL = 'SET SESSION wsrep_sync_wait = 1';
+
 /** Lookups of an unknown COMMIT's outcome, each bounded by the query timeout, before the service gives up knowing. */
 const VERIFY_ATTEMPTS = 3;
 
@@ -65,6 +79,10 @@ class SqlDatabase implements Database {
   readonly dataSource: DataSource;
   private readonly gate: Gate;
   private readonly queryTimeoutMs: number;
+  private readonly readYourWrites: ReadYourWrites;
+  private syncWait = false;
+  /** Connections that already have wsrep_sync_wait set (the pool keeps them). */
+  private readonly prepared = new WeakSet<object>();
 
   constructor(
     options: DatabaseOptions,
@@ -74,11 +92,36 @@ class SqlDatabase implements Database {
     this.kind = options.kind;
     this.dataSource = buildDataSource(options, queryTimeoutMs);
     this.queryTimeoutMs = queryTimeoutMs;
+    this.readYourWrites = options.kind === 'mysql' ? (options.readYourWrites ?? 'auto') : false;
     this.gate = new Gate(options.kind === 'mysql' ? options.poolSize : 1, acquireTimeoutMs);
+  }
+
+  get readsYourWrites(): boolean {
+    return this.syncWait;
   }
 
   async initialize(): Promise<void> {
     await this.dataSource.initialize();
+    if (this.readYourWrites === false) return;
+    const galera = (await this.dataSource.query<unknown[]>(WSREP_READY_SQL)).length > 0;
+    this.syncWait = galera && (this.readYourWrites === true || this.readYourWrites === 'auto');
+  }
+
+  async nodeState(): Promise<NodeState> {
+    if (this.kind === 'sqlite') return { galera: false };
+    const rows = await this.read((manager) => manager.query<{ name: string; value: string }[]>(NODE_STATE_SQL));
+    if (rows.length === 0) return { galera: false };
+    const value = (name: string) => rows.find((row) => row.name.toLowerCase() === name)?.value;
+    return { galera: true, ready: value('wsrep_ready') === 'ON', localState: Number(value('wsrep_local_state')) };
+  }
+
+  /** Sets wsrep_sync_wait once on each connection when reads must see the cluster's earlier writes. */
+  private async prepare(runner: QueryRunner): Promise<void> {
+    if (!this.syncWait) return;
+    const connection = (runner as QueryRunner & { databaseConnection?: object }).databaseConnection;
+    if (connection !== undefined && this.prepared.has(connection)) return;
+    await runner.query(SYNC_WAIT_SQL);
+    if (connection !== undefined) this.prepared.add(connection);
   }
 
   async migrate(): Promise<string[]> {
@@ -132,7 +175,10 @@ class SqlDatabase implements Database {
       // better-sqlite3 is synchronous: a unit cannot hang mid-way, and its one connection needs no deadline.
       if (this.kind === 'sqlite') return await this.gate.run(() => work(this.dataSource.manager));
       return await this.gate.run(() =>
-        withDeadline(this.dataSource, this.queryTimeoutMs, (runner) => work(runner.manager)),
+        withDeadline(this.dataSource, this.queryTimeoutMs, async (runner) => {
+          await this.prepare(runner);
+          return work(runner.manager);
+        }),
       );
     } catch (error) {
       throw asUnavailable(error);
@@ -153,6 +199,7 @@ class SqlDatabase implements Database {
     let commitSent = false;
     try {
       return await withDeadline(this.dataSource, this.queryTimeoutMs, async (runner, expired) => {
+        await this.prepare(runner);
         await runner.startTransaction();
         try {
           const result = await work(runner.manager);
