@@ -133,6 +133,8 @@ stop_node() {
 case "${1:-}" in
   start)
     mkdir -p "$DIR"
+    for n in "${NODES[@]}"; do write_config "$n"; done
+    chown -R "$RUN_AS" "$DIR"
     for n in "${NODES[@]}"; do init_node "$n"; done
     chown -R "$RUN_AS" "$DIR"
     if ! running 1; then
