@@ -64,8 +64,8 @@ class CommitOutcomeUnknown extends Error {
   }
 }
 
-/** A Galera node answers these; a plain server has no such status variables. */
-const WSREP_READY_SQL = "SHOW STATUS LIKE 'wsrep_ready'";
+/** ON on a Galera node; OFF on a MariaDB server that is not one; no row on MySQL. */
+const WSREP_ON_SQL = "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'";
 const NODE_STATE_SQL =
   "SELECT VARIABLE_NAME AS name, VARIABLE_VALUE AS value FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('WSREP_READY', 'WSREP_LOCAL_STATE')";
 /** Reads (SELECT, SHOW) wait until this node has applied what the cluster committed before them. */
@@ -80,6 +80,7 @@ class SqlDatabase implements Database {
   private readonly gate: Gate;
   private readonly queryTimeoutMs: number;
   private readonly readYourWrites: ReadYourWrites;
+  private galera = false;
   private syncWait = false;
   /** Connections that already have wsrep_sync_wait set (the pool keeps them). */
   private readonly prepared = new WeakSet<object>();
@@ -102,15 +103,17 @@ class SqlDatabase implements Database {
 
   async initialize(): Promise<void> {
     await this.dataSource.initialize();
-    if (this.readYourWrites === false) return;
-    const galera = (await this.dataSource.query<unknown[]>(WSREP_READY_SQL)).length > 0;
-    this.syncWait = galera && (this.readYourWrites === true || this.readYourWrites === 'auto');
+    if (this.kind === 'sqlite') return;
+    // MariaDB built with wsrep (Debian's, for one) has the wsrep_* status variables even when it is a plain server:
+    // wsrep_on is what tells a Galera node. MySQL has neither.
+    const [row] = await this.dataSource.query<{ Value: string }[]>(WSREP_ON_SQL);
+    this.galera = row?.Value === 'ON';
+    this.syncWait = this.galera && this.readYourWrites !== false;
   }
 
   async nodeState(): Promise<NodeState> {
-    if (this.kind === 'sqlite') return { galera: false };
+    if (!this.galera) return { galera: false };
     const rows = await this.read((manager) => manager.query<{ name: string; value: string }[]>(NODE_STATE_SQL));
-    if (rows.length === 0) return { galera: false };
     const value = (name: string) => rows.find((row) => row.name.toLowerCase() === name)?.value;
     return { galera: true, ready: value('wsrep_ready') === 'ON', localState: Number(value('wsrep_local_state')) };
   }
