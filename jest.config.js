@@ -7,10 +7,13 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // test/mariadb/ holds what only a networked database can show (faults on the wire); the SQLite run leaves it out.
   // The docs page never reads the database, so its browser test runs once, on SQLite; a second chromium run shows nothing new.
+  // test/galera/ needs the three-node cluster of scripts/galera-local.sh: scripts/test-galera.mjs runs it alone.
   testPathIgnorePatterns:
-    process.env.TEST_DATABASE === 'mariadb'
-      ? ['/node_modules/', '<rootDir>/test/docs-browser\\.test\\.ts$']
-      : ['/node_modules/', '<rootDir>/test/mariadb/'],
+    process.env.TEST_GALERA === '1'
+      ? ['/node_modules/']
+      : process.env.TEST_DATABASE === 'mariadb'
+        ? ['/node_modules/', '<rootDir>/test/docs-browser\\.test\\.ts$', '<rootDir>/test/galera/']
+        : ['/node_modules/', '<rootDir>/test/mariadb/', '<rootDir>/test/galera/'],
   transform: {
     '/node_modules/jose/.+\\.js$': '<rootDir>/scripts/jest-jose-transform.mjs',
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],

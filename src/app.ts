@@ -12,7 +12,8 @@ import { errorHandler, routeNotFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { idempotency } from './http/idempotency';
 import { createMetrics } from './http/metrics';
-import { callerRateLimit, clientRateLimit } from './http/rate-limit';
+import { callerRateLimit, clientRateLimit, limiterSetup } from './http/rate-limit';
+import type { SharedCounters } from './http/rate-limit-store';
 import { securityHeaders } from './http/security-headers';
 import { issuerRouter } from './issuer/routes';
 import { docsRouter } from './openapi/routes';
@@ -24,11 +25,21 @@ export interface AppDependencies {
   logger: Logger;
   /** Where the metrics go; server.ts shares it with the webhook delivery worker. A registry of its own otherwise. */
   registry?: Registry;
+  /** Rate-limit counters shared by the fleet (a Redis client the process owns); without it, in this instance. */
+  rateLimitCounters?: SharedCounters;
 }
 
-export async function createApp({ database, config, logger, registry }: AppDependencies): Promise<Express> {
-  const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, logger) : undefined;
-  const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, logger) : undefined;
+export async function createApp({
+  database,
+  config,
+  logger,
+  registry,
+  rateLimitCounters,
+}: AppDependencies): Promise<Express> {
+  const metrics = createMetrics(database, registry);
+  const limits = limiterSetup(logger, metrics.registry, rateLimitCounters);
+  const limitClient = config.rateLimit !== undefined ? clientRateLimit(config.rateLimit, limits) : undefined;
+  const limitCaller = config.rateLimit !== undefined ? callerRateLimit(config.rateLimit, limits) : undefined;
   const auth = await createAuthenticator(config.jwt, limitCaller);
   const app = express();
   app.disable('x-powered-by');
@@ -37,7 +48,6 @@ export async function createApp({ database, config, logger, registry }: AppDepen
   if (config.trustProxy !== undefined && config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
 
   app.use(securityHeaders());
-  const metrics = createMetrics(database, registry);
   // First, so that every answer, refusals included, has its correlation id, its log line and its count.
   app.use(observeRequests(logger, metrics));
   // Probes, scrapes and docs: never limited, never refused for a correlation id.

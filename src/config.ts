@@ -33,7 +33,7 @@ export interface JwtClaimsConfig {
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_S = 86_400;
 
-/** Requests allowed per window; 0 turns that limit off. Counted in memory, per instance. */
+/** Requests allowed per window; 0 turns that limit off. Counted per instance, or in Redis when REDIS_URL is set. */
 export interface RateLimitConfig {
   windowMs: number;
   /** Per client address, before the token is verified. */
@@ -104,6 +104,8 @@ export interface Config<Jwt = JwtKeyConfig> {
   logLevel: string;
   migrationsRun: boolean;
   rateLimit: RateLimitConfig;
+  /** Redis for rate-limit counters shared by every instance; unset, each instance counts in its memory. */
+  redisUrl: string | undefined;
   trustProxy: TrustProxy;
   http: HttpTimeouts;
   idempotency: IdempotencyConfig;
@@ -242,6 +244,11 @@ const retrySchedule = makeValidator<number[]>((raw) => {
   return parts.map(Number);
 });
 
+const redisUrl = makeValidator<string>((raw) => {
+  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new EnvError('must be a redis:// or rediss:// URL');
+  return raw;
+});
+
 const optional = { default: undefined };
 
 /** Every variable the service reads, in the order their problems are listed. */
@@ -253,12 +260,14 @@ const schema = {
   DB_POOL_SIZE: wholeNumber(1, 500)({ default: 10 }),
   DB_ACQUIRE_TIMEOUT_MS: wholeNumber(1, 600_000)({ default: DEFAULT_DATABASE_TIMEOUTS.acquireTimeoutMs }),
   DB_QUERY_TIMEOUT_MS: wholeNumber(1, 600_000)({ default: DEFAULT_DATABASE_TIMEOUTS.queryTimeoutMs }),
+  DB_READ_YOUR_WRITES: oneOf(['auto', 'true', 'false'])({ default: 'auto' }),
   DATABASE_URL: databaseUrl({ default: parseDatabaseUrl(DEFAULT_DATABASE_URL) }),
   LOG_LEVEL: oneOf(LOG_LEVELS)({ default: 'info' }),
   MIGRATIONS_RUN: trueOrFalse({ default: true }),
   RATE_LIMIT_WINDOW_MS: wholeNumber(1_000, 86_400_000)({ default: DEFAULT_RATE_LIMIT.windowMs }),
   RATE_LIMIT_PER_CLIENT: wholeNumber(0, 1_000_000)({ default: DEFAULT_RATE_LIMIT.perClient }),
   RATE_LIMIT_PER_CALLER: wholeNumber(0, 1_000_000)({ default: DEFAULT_RATE_LIMIT.perCaller }),
+  REDIS_URL: redisUrl(optional),
   TRUST_PROXY: trustProxy({ default: false }),
   HTTP_HEADERS_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs }),
   HTTP_REQUEST_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs }),
@@ -343,7 +352,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     dataDir: values.DATA_DIR,
     database:
       location.kind === 'mysql'
-        ? { ...location, poolSize: values.DB_POOL_SIZE, ...timeouts }
+        ? {
+            ...location,
+            poolSize: values.DB_POOL_SIZE,
+            readYourWrites: values.DB_READ_YOUR_WRITES === 'auto' ? 'auto' : values.DB_READ_YOUR_WRITES === 'true',
+            ...timeouts,
+          }
         : { ...location, ...timeouts },
     jwt: {
       ...jwtKey,
@@ -358,6 +372,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       perClient: values.RATE_LIMIT_PER_CLIENT,
       perCaller: values.RATE_LIMIT_PER_CALLER,
     },
+    redisUrl: values.REDIS_URL,
     trustProxy: values.TRUST_PROXY,
     http: { headersTimeoutMs: values.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: values.HTTP_REQUEST_TIMEOUT_MS },
     idempotency: {

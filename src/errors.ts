@@ -91,6 +91,11 @@ export const ERRORS = {
 
 export type ErrorName = keyof typeof ERRORS;
 
+/** The catalogue's name for a published code (e.g. the error code an operation recorded). */
+export function errorNameOf(code: string): ErrorName | undefined {
+  return (Object.keys(ERRORS) as ErrorName[]).find((name) => ERRORS[name].code === code);
+}
+
 export class AppError extends Error {
   readonly code: string;
   readonly status: number;

@@ -12,6 +12,7 @@ import { answerClientErrors } from './http/client-errors';
 import { schedulePurge } from './http/idempotency';
 import { startDeliveryWorker } from './events/delivery';
 import { scheduleEventPurge } from './events/retention';
+import { connectRateLimitRedis } from './http/redis-client';
 import { createLogger } from './logger';
 
 /** In-flight requests get this long to finish after SIGTERM/SIGINT before their connections are closed anyway. */
@@ -69,8 +70,9 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   }
 
+  const redis = config.redisUrl !== undefined ? connectRateLimitRedis(config.redisUrl, logger) : undefined;
   const registry = new Registry();
-  const app = await createApp({ database, config, logger, registry });
+  const app = await createApp({ database, config, logger, registry, rateLimitCounters: redis?.counters });
   const deliveries = startDeliveryWorker(database, config.webhooks, logger, registry);
   const stopEventPurge = scheduleEventPurge(
     database,
@@ -131,6 +133,7 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
       clearTimeout(force);
       // Deliveries in flight finish (each within its 10 s timeout) or give their lease back before the pool closes.
       Promise.all([stopPurge(), stopEventPurge(), deliveries.stop()])
+        .then(() => redis?.close())
         .then(() => database.close())
         .then(() => {
           logger.info('stopped');

@@ -235,6 +235,14 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ JWT_SECRET: secret, TRUST_PROXY: '0' }).trustProxy).toBe(false);
   });
 
+  it('when REDIS_URL is set, then the rate-limit counters go there; unset, they stay in memory; not a Redis URL, refused', () => {
+    expect(loadConfig({ JWT_SECRET: secret }).redisUrl).toBeUndefined();
+    expect(loadConfig({ JWT_SECRET: secret, REDIS_URL: 'redis://cache:6379/0' }).redisUrl).toBe('redis://cache:6379/0');
+    expect(problemsOf({ JWT_SECRET: secret, REDIS_URL: 'http://cache:6379' })).toEqual([
+      'REDIS_URL must be a redis:// or rediss:// URL',
+    ]);
+  });
+
   it('when the rate limits, TRUST_PROXY or the HTTP bounds are wrong, then each is reported', () => {
     expect(
       problemsOf({

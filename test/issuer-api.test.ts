@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { api, type Response } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
-import { Operation } from '../src/db/entities';
+import { Account, Operation } from '../src/db/entities';
 import {
   buildEnvelope,
   createTestContext,
@@ -363,6 +363,31 @@ describe('issuer account API', () => {
         accountNumber: second,
         correlationId: 'steal-1',
       });
+    });
+
+    it('when a PUT repeats the state and product the account has, then no row is written; a change of either is', async () => {
+      const issuerId = randomIssuerId();
+      const consumerId = newConsumer();
+      const account = newAccount();
+      const updatedAt = async () =>
+        (await ctx.dataSource.getRepository(Account).findOneByOrFail({ issuerId, accountNumber: account })).updatedAt;
+      expect((await put(issuerId, account, { consumerId, state: 'ACTIVE' })).status).toBe(204);
+      const first = await updatedAt();
+      const later = async (body: object) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect((await put(issuerId, account, { consumerId, ...body })).status).toBe(204);
+        return updatedAt();
+      };
+      // Unchanged (product absent on both sides): nothing to replicate, nothing to conflict with.
+      expect(await later({ state: 'ACTIVE' })).toEqual(first);
+      const withProduct = await later({ state: 'ACTIVE', accountProductId: 'GOLD' });
+      expect(withProduct.getTime()).toBeGreaterThan(first.getTime());
+      expect(await later({ state: 'ACTIVE', accountProductId: 'GOLD' })).toEqual(withProduct);
+      const inactive = await later({ state: 'INACTIVE', accountProductId: 'GOLD' });
+      expect(inactive.getTime()).toBeGreaterThan(withProduct.getTime());
+      expect((await later({ state: 'INACTIVE' })).getTime()).toBeGreaterThan(inactive.getTime());
+      const row = await ctx.dataSource.getRepository(Account).findOneByOrFail({ issuerId, accountNumber: account });
+      expect([row.state, row.productId]).toEqual(['INACTIVE', null]);
     });
 
     describe('validation', () => {

@@ -1,18 +1,25 @@
 // The database as the service uses it: one object that owns the DataSource, the gate, the deadlines and the retries.
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { AppError } from '../errors';
 import { buildDataSource } from './data-source';
 import { withDeadline } from './deadline';
-import { isConflict, isDuplicateKey, isUnavailable } from './driver-errors';
+import { isConflict, isConnectionLost, isDuplicateKey, isUnavailable } from './driver-errors';
 import { Gate } from './gate';
 import { type MigrationLockOptions, withMigrationLock } from './migration-lock';
-import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions } from './options';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseOptions, type ReadYourWrites } from './options';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 import { unavailable } from './unavailable';
 
-export interface TransactionOptions {
+export interface TransactionOptions<T = unknown> {
   /** Also retry when a unique key was taken by a concurrent transaction (insert-if-absent races). */
   retryOnDuplicateKey?: boolean;
+  /**
+   * Tells whether the unit committed when COMMIT was sent but its answer never came (the deadline fired, or the
+   * connection was lost): run on a fresh connection, in a transaction of its own, it returns what the unit would
+   * have returned when the unit committed, and undefined when it did not. It must wait for a COMMIT still in flight
+   * (a locking read of a row the unit wrote does). Without it, such a unit answers 503 as any other timeout.
+   */
+  verify?: (manager: EntityManager) => Promise<T | undefined>;
 }
 
 export interface DatabaseLoad {
@@ -20,6 +27,9 @@ export interface DatabaseLoad {
   active: number;
   waiting: number;
 }
+
+/** What a readiness probe needs to know of a cluster node; `galera: false` on a plain server (and SQLite). */
+export type NodeState = { galera: false } | { galera: true; ready: boolean; localState: number };
 
 export interface Database {
   readonly kind: DatabaseOptions['kind'];
@@ -32,9 +42,13 @@ export interface Database {
    */
   migrate(options?: MigrationLockOptions): Promise<string[]>;
   /** Runs `work` in one transaction; `work` must use only the manager it is handed. */
-  transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions<T>): Promise<T>;
   /** Runs read-only work on one connection, bounded like a transaction. */
   read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T>;
+  /** Whether the server is a Galera node, and whether it is ready and Synced; bounded like a read. */
+  nodeState(): Promise<NodeState>;
+  /** Whether reads wait for the cluster's earlier commits (wsrep_sync_wait), as decided at initialize(). */
+  readonly readsYourWrites: boolean;
   load(): DatabaseLoad;
   close(): Promise<void>;
 }
@@ -47,11 +61,33 @@ function asUnavailable(error: unknown): unknown {
   return !(error instanceof AppError) && isUnavailable(error) ? unavailable(undefined, error) : error;
 }
 
+/** COMMIT was sent and no answer came back: the unit may have committed or not. */
+class CommitOutcomeUnknown extends Error {
+  constructor(readonly failure: unknown) {
+    super('the outcome of COMMIT is unknown', { cause: failure });
+  }
+}
+
+/** ON on a Galera node; OFF on a MariaDB server that is not one; no row on MySQL. */
+const WSREP_ON_SQL = "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'";
+const NODE_STATE_SQL =
+  "SELECT VARIABLE_NAME AS name, VARIABLE_VALUE AS value FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('WSREP_READY', 'WSREP_LOCAL_STATE')";
+/** Reads (SELECT, SHOW) wait until this node has applied what the cluster committed before them. */
+const SYNC_WAIT_SQL = 'SET SESSION wsrep_sync_wait = 1';
+
+/** Lookups of an unknown COMMIT's outcome, each bounded by the query timeout, before the service gives up knowing. */
+const VERIFY_ATTEMPTS = 3;
+
 class SqlDatabase implements Database {
   readonly kind: DatabaseOptions['kind'];
   readonly dataSource: DataSource;
   private readonly gate: Gate;
   private readonly queryTimeoutMs: number;
+  private readonly readYourWrites: ReadYourWrites;
+  private galera = false;
+  private syncWait = false;
+  /** Connections that already have wsrep_sync_wait set (the pool keeps them). */
+  private readonly prepared = new WeakSet<object>();
 
   constructor(
     options: DatabaseOptions,
@@ -61,11 +97,38 @@ class SqlDatabase implements Database {
     this.kind = options.kind;
     this.dataSource = buildDataSource(options, queryTimeoutMs);
     this.queryTimeoutMs = queryTimeoutMs;
+    this.readYourWrites = options.kind === 'mysql' ? (options.readYourWrites ?? 'auto') : false;
     this.gate = new Gate(options.kind === 'mysql' ? options.poolSize : 1, acquireTimeoutMs);
+  }
+
+  get readsYourWrites(): boolean {
+    return this.syncWait;
   }
 
   async initialize(): Promise<void> {
     await this.dataSource.initialize();
+    if (this.kind === 'sqlite') return;
+    // MariaDB built with wsrep (Debian's, for one) has the wsrep_* status variables even when it is a plain server:
+    // wsrep_on is what tells a Galera node. MySQL has neither.
+    const [row] = await this.dataSource.query<{ Value: string }[]>(WSREP_ON_SQL);
+    this.galera = row?.Value === 'ON';
+    this.syncWait = this.galera && this.readYourWrites !== false;
+  }
+
+  async nodeState(): Promise<NodeState> {
+    if (!this.galera) return { galera: false };
+    const rows = await this.read((manager) => manager.query<{ name: string; value: string }[]>(NODE_STATE_SQL));
+    const value = (name: string) => rows.find((row) => row.name.toLowerCase() === name)?.value;
+    return { galera: true, ready: value('wsrep_ready') === 'ON', localState: Number(value('wsrep_local_state')) };
+  }
+
+  /** Sets wsrep_sync_wait once on each connection when reads must see the cluster's earlier writes. */
+  private async prepare(runner: QueryRunner): Promise<void> {
+    if (!this.syncWait) return;
+    const connection = (runner as QueryRunner & { databaseConnection?: object }).databaseConnection;
+    if (connection !== undefined && this.prepared.has(connection)) return;
+    await runner.query(SYNC_WAIT_SQL);
+    if (connection !== undefined) this.prepared.add(connection);
   }
 
   async migrate(options: MigrationLockOptions = {}): Promise<string[]> {
@@ -75,14 +138,45 @@ class SqlDatabase implements Database {
     return applied.map((migration) => migration.name);
   }
 
-  async transaction<T>(work: (manager: EntityManager) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(work: (manager: EntityManager) => Promise<T>, options: TransactionOptions<T> = {}): Promise<T> {
     const retryable = (error: unknown) =>
       isConflict(error) || (options.retryOnDuplicateKey === true && isDuplicateKey(error));
     try {
       return await withRetries(this.retry, retryable, () => this.gate.run(() => this.transactionOnce(work)));
     } catch (error) {
-      throw asUnavailable(error);
+      if (!(error instanceof CommitOutcomeUnknown)) throw asUnavailable(error);
+      if (options.verify === undefined) throw asUnavailable(error.failure);
+      return this.committedOrUnavailable(options.verify, error.failure);
     }
+  }
+
+  /**
+   * Asks the database on a fresh connection whether a unit whose COMMIT went unanswered committed: its value if it
+   * did; a 503 once it is known that it did not, or when even the lookup cannot get an answer.
+   */
+  private async committedOrUnavailable<T>(
+    verify: (manager: EntityManager) => Promise<T | undefined>,
+    failure: unknown,
+  ): Promise<T> {
+    let lookupFailure: unknown;
+    for (let attempt = 1; attempt <= VERIFY_ATTEMPTS; attempt += 1) {
+      try {
+        const found = await this.gate.run(() =>
+          withDeadline(this.dataSource, this.queryTimeoutMs, async (runner) => {
+            await runner.startTransaction();
+            const value = await verify(runner.manager);
+            await runner.commitTransaction();
+            return value;
+          }),
+        );
+        if (found !== undefined) return found;
+        throw unavailable(undefined, failure);
+      } catch (error) {
+        if (error instanceof AppError && error.cause === failure) throw error;
+        lookupFailure = error;
+      }
+    }
+    throw unavailable('The database did not answer; whether the change was made is not known.', lookupFailure);
   }
 
   async read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
@@ -90,7 +184,10 @@ class SqlDatabase implements Database {
       // better-sqlite3 is synchronous: a unit cannot hang mid-way, and its one connection needs no deadline.
       if (this.kind === 'sqlite') return await this.gate.run(() => work(this.dataSource.manager));
       return await this.gate.run(() =>
-        withDeadline(this.dataSource, this.queryTimeoutMs, (runner) => work(runner.manager)),
+        withDeadline(this.dataSource, this.queryTimeoutMs, async (runner) => {
+          await this.prepare(runner);
+          return work(runner.manager);
+        }),
       );
     } catch (error) {
       throw asUnavailable(error);
@@ -105,19 +202,29 @@ class SqlDatabase implements Database {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 
-  private transactionOnce<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  private async transactionOnce<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.kind === 'sqlite') return this.dataSource.transaction(work);
-    return withDeadline(this.dataSource, this.queryTimeoutMs, async (runner, expired) => {
-      await runner.startTransaction();
-      try {
-        const result = await work(runner.manager);
-        await runner.commitTransaction();
-        return result;
-      } catch (error) {
-        if (runner.isTransactionActive && !expired()) await runner.rollbackTransaction();
-        throw error;
-      }
-    });
+    // Once COMMIT is sent, a deadline or a lost connection no longer means that nothing committed.
+    let commitSent = false;
+    try {
+      return await withDeadline(this.dataSource, this.queryTimeoutMs, async (runner, expired) => {
+        await this.prepare(runner);
+        await runner.startTransaction();
+        try {
+          const result = await work(runner.manager);
+          commitSent = true;
+          await runner.commitTransaction();
+          return result;
+        } catch (error) {
+          if (runner.isTransactionActive && !expired()) await runner.rollbackTransaction();
+          throw error;
+        }
+      });
+    } catch (error) {
+      // The deadline answers with its own 503 (an AppError); a server's error reply to COMMIT is a known rollback.
+      if (commitSent && (error instanceof AppError || isConnectionLost(error))) throw new CommitOutcomeUnknown(error);
+      throw error;
+    }
   }
 }
 

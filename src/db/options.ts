@@ -6,8 +6,16 @@ export interface DatabaseTimeouts {
   queryTimeoutMs: number;
 }
 
+/**
+ * On a Galera cluster, whether each connection sets `wsrep_sync_wait=1`, so that its reads see every write the
+ * cluster committed before them (read-your-writes across nodes), at the cost of a wait per read. `auto`: on when the
+ * server is a Galera node.
+ */
+export type ReadYourWrites = boolean | 'auto';
+
 export type DatabaseOptions = (
-  { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string; poolSize: number } | { kind: 'sqlite'; path: string }
+  | { kind: 'mysql'; flavor: 'mysql' | 'mariadb'; url: string; poolSize: number; readYourWrites?: ReadYourWrites }
+  | { kind: 'sqlite'; path: string }
 ) &
   Partial<DatabaseTimeouts>;
 

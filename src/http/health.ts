@@ -5,6 +5,13 @@ import { methodNotAllowed } from './errors';
 
 export const READY_TIMEOUT_MS = 2_000;
 
+/** Galera's wsrep_local_state of a node that is part of the primary component and up to date. */
+const SYNCED = 4;
+
+/**
+ * The database answers, and on a Galera node, the node is ready and Synced: a donor, a joiner or a node cut off from
+ * the primary component would answer 1047 or stale reads, so the load balancer should send its traffic elsewhere.
+ */
 async function databaseAnswers(database: Database): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
@@ -12,8 +19,9 @@ async function databaseAnswers(database: Database): Promise<boolean> {
   });
   const probe = database
     .read((manager) => manager.query('SELECT 1'))
+    .then(() => database.nodeState())
     .then(
-      () => true,
+      (node) => !node.galera || (node.ready && node.localState === SYNCED),
       () => false,
     );
   try {

@@ -46,7 +46,14 @@ export function insertAccount(manager: EntityManager, account: NewAccount, at: D
   return insert(manager, { ...account, createdAt: at, updatedAt: at });
 }
 
-const UPDATE_SQL = 'UPDATE accounts SET state = ?, product_id = ?, updated_at = ? WHERE id = ?';
+/**
+ * Writes only when the state or the product changes: a repeated registration then changes no row, so on a cluster it
+ * replicates nothing and cannot fail certification against a concurrent one. (The product may be NULL on either side;
+ * COALESCE makes "unchanged" true or false, never NULL.)
+ */
+const UPDATE_SQL =
+  'UPDATE accounts SET state = ?, product_id = ?, updated_at = ? WHERE id = ? AND NOT ' +
+  '(state = ? AND COALESCE(product_id = ?, product_id IS NULL AND ? IS NULL))';
 
 export async function updateAccount(
   manager: EntityManager,
@@ -55,7 +62,8 @@ export async function updateAccount(
   at: Date,
 ): Promise<void> {
   const updatedAt = persistentValue(manager, Account, 'updatedAt', at);
-  await execute(manager, UPDATE_SQL, [change.state, change.productId, updatedAt, accountId]);
+  const { state, productId } = change;
+  await execute(manager, UPDATE_SQL, [state, productId, updatedAt, accountId, state, productId, productId]);
 }
 
 const MARK_DELETED_SQL = "UPDATE accounts SET state = 'DELETED', updated_at = ? WHERE id = ?";

@@ -7,6 +7,22 @@ import { consumerKey } from '../links/identifiers';
 export const insertOperation: (manager: EntityManager, row: Partial<Operation>) => Promise<number> =
   rowInserter(Operation);
 
+const RECORDED_SQL = 'SELECT status, error_code AS errorCode FROM operations WHERE operation_id = ? LOCK IN SHARE MODE';
+
+/**
+ * The outcome an operation recorded, or undefined when no such operation committed. A locking read (MySQL/MariaDB,
+ * in a transaction): while the transaction that inserts it is still committing, it waits for that COMMIT's outcome.
+ */
+export async function recordedOutcome(
+  manager: EntityManager,
+  operationId: string,
+): Promise<{ status: OperationStatus; errorCode: string | null } | undefined> {
+  const [row] = await select<{ status: OperationStatus; errorCode: string | null }>(manager, RECORDED_SQL, [
+    operationId,
+  ]);
+  return row;
+}
+
 /** An operation as the issuer API shows it: each field and the column it comes from. */
 export const OPERATION_VIEW_COLUMNS = {
   operationId: 'operation_id',

@@ -3,12 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { Database, TransactionOptions } from '../db/database';
 import type { Operation } from '../db/entities';
-import { AppError } from '../errors';
+import { AppError, errorNameOf } from '../errors';
 import { buildEvent, eventTypeOf } from '../events/events';
 import { insertEvent } from '../events/outbox-repository';
 import { consumerKey } from '../links/identifiers';
 import type { OperationSubject, RequestContext } from './context';
-import { insertOperation } from './operation-repository';
+import { insertOperation, recordedOutcome } from './operation-repository';
 
 /** What the work inside an operation's transaction decided: done, or refused (the refusal is recorded, then thrown). */
 export type Outcome<T> =
@@ -69,29 +69,46 @@ async function recordEvent(
 }
 
 /**
- * Runs `work` in one transaction and records its operation, and its event, in that same transaction, so a change
- * never exists without its record and its event. A refusal commits its FAILED record and is then thrown. When the transaction itself fails,
- * a FAILED record is written in a transaction of its own; if even that cannot be written, the original error stands.
+ * What an operation that committed recorded, as its transaction would have returned it; undefined when none
+ * committed. The use cases return nothing but their operation id, so the record alone answers as they would have.
  */
-export async function recordOperation<T>(
+async function committedOutcome(manager: EntityManager, operationId: string): Promise<Outcome<void> | undefined> {
+  const recorded = await recordedOutcome(manager, operationId);
+  if (recorded === undefined) return undefined;
+  if (recorded.status === 'SUCCESSFUL') return done(undefined);
+  return refused(new AppError(errorNameOf(recorded.errorCode ?? '') ?? 'INTERNAL'));
+}
+
+/**
+ * Runs `work` in one transaction and records its operation, and its event, in that same transaction, so a change
+ * never exists without its record and its event. A refusal commits its FAILED record and is then thrown. When the
+ * transaction itself fails,
+ * a FAILED record is written in a transaction of its own; if even that cannot be written, the original error stands.
+ * The operation id is chosen before the transaction: when its COMMIT goes unanswered, the record under that id says
+ * whether it committed, and the caller gets that answer rather than a 503 for a change that was made.
+ */
+export async function recordOperation(
   db: Database,
   ctx: RequestContext,
   subject: OperationSubject,
-  work: (manager: EntityManager) => Promise<Outcome<T>>,
-  options?: TransactionOptions,
-): Promise<{ value: T; operationId: string }> {
+  work: (manager: EntityManager) => Promise<Outcome<void>>,
+  options?: Omit<TransactionOptions, 'verify'>,
+): Promise<{ operationId: string }> {
   const operationId = randomUUID();
   const startTime = new Date();
-  let outcome: Outcome<T>;
+  let outcome: Outcome<void>;
   try {
-    outcome = await db.transaction(async (manager) => {
-      const result = await work(manager);
-      const failure = result.ok ? null : result.error;
-      const recorded = { ...subject, ...result.subject };
-      await insertOperation(manager, operationRow(operationId, ctx, recorded, startTime, failure));
-      await recordEvent(manager, operationId, ctx, recorded, failure);
-      return result;
-    }, options);
+    outcome = await db.transaction(
+      async (manager) => {
+        const result = await work(manager);
+        const failure = result.ok ? null : result.error;
+        const recorded = { ...subject, ...result.subject };
+        await insertOperation(manager, operationRow(operationId, ctx, recorded, startTime, failure));
+        await recordEvent(manager, operationId, ctx, recorded, failure);
+        return result;
+      },
+      { ...options, verify: (manager) => committedOutcome(manager, operationId) },
+    );
   } catch (error) {
     const failure = error instanceof AppError ? error : new AppError('INTERNAL', { cause: error });
     await db
@@ -100,5 +117,5 @@ export async function recordOperation<T>(
     throw error;
   }
   if (!outcome.ok) throw outcome.error;
-  return { value: outcome.value, operationId };
+  return { operationId };
 }

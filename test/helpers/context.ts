@@ -67,6 +67,8 @@ export async function createTestContext(
     /** Off unless given, so that suites sending many requests are not throttled. */
     rateLimit?: Config['rateLimit'];
     trustProxy?: Config['trustProxy'];
+    /** Rate-limit counters in Redis, shared by the contexts given the same ones. */
+    rateLimitCounters?: AppDependencies['rateLimitCounters'];
   } = {},
 ): Promise<TestContext> {
   const databaseOptions = options.databaseOptions ?? testDatabase();
@@ -77,7 +79,7 @@ export async function createTestContext(
     trustProxy: options.trustProxy,
   };
   const logger = options.logStream !== undefined ? createLogger('info', options.logStream) : createLogger('silent');
-  const app = await createApp({ database, config, logger });
+  const app = await createApp({ database, config, logger, rateLimitCounters: options.rateLimitCounters });
   return {
     database,
     dataSource: database.dataSource,

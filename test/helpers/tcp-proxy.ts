@@ -7,6 +7,7 @@ export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | { delayMs: number };
 export class TcpProxy {
   private mode: ProxyMode = 'pass';
   private readonly pairs = new Set<[Socket, Socket]>();
+  private trap: { pattern: string; deliver: boolean } | undefined;
   private readonly server: Server;
   port = 0;
 
@@ -35,6 +36,15 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * One connection's next client packet that contains `pattern` (e.g. `COMMIT`) is the last thing that passes on that
+   * connection, in either direction: delivered to the server (`deliver`, so the server acts on it and its answer is
+   * lost) or dropped with it. Other connections keep passing, like a network path that fails between two packets.
+   */
+  cutAfter(pattern: string, deliver: boolean): void {
+    this.trap = { pattern, deliver };
+  }
+
   async stop(): Promise<void> {
     this.set('refuse');
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -48,10 +58,18 @@ export class TcpProxy {
     const upstream = connect(this.targetPort, this.targetHost);
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
+    let cut = false;
     const forward = (from: Socket, to: Socket) =>
-      from.on('data', (chunk) => {
+      from.on('data', (chunk: Buffer) => {
         const mode = this.mode;
-        if (mode === 'blackhole' || mode === 'refuse') return; // dropped on the floor, like a dead network path
+        if (cut || mode === 'blackhole' || mode === 'refuse') return; // dropped on the floor, like a dead network path
+        const trap = this.trap;
+        if (from === client && trap !== undefined && chunk.includes(trap.pattern)) {
+          this.trap = undefined;
+          cut = true;
+          if (trap.deliver) to.write(chunk);
+          return;
+        }
         if (mode === 'pass') to.write(chunk);
         else setTimeout(() => to.writable && to.write(chunk), mode.delayMs);
       });

@@ -159,4 +159,53 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
       ),
     ).toEqual([]);
   });
+
+  describe('when the answer to COMMIT is lost', () => {
+    it('after the server committed, then the service looks the operation up and answers 200, not a false 503', async () => {
+      const user = await seedUser(direct);
+      const account = user.otherAccounts[0]!;
+      proxy.cutAfter('COMMIT', true);
+      const started = Date.now();
+      const res = await delink(
+        user.issuerId,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }),
+        'commit-answer-lost',
+      );
+      expect([res.status, res.body.ErrorCode]).toEqual([200, 'ERR01093']);
+      // It was the deadline, not a quick answer, that ended the first attempt.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(QUERY_TIMEOUT_MS);
+      expect(await linkOf(direct.dataSource, user.issuerId, account)).toMatchObject({ delinked: true });
+      const recorded = (await operationsOf(direct.dataSource, user.issuerId)).filter(
+        (op) => op.correlationId === 'commit-answer-lost',
+      );
+      expect(recorded.map((op) => op.status)).toEqual(['SUCCESSFUL']);
+    });
+
+    it('after the server committed a refusal, then the recorded refusal is the answer', async () => {
+      const user = await seedUser(direct);
+      proxy.cutAfter('COMMIT', true);
+      const res = await delink(
+        user.issuerId,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
+      );
+      expect([res.status, res.body.ErrorCode]).toEqual([409, 'ERR01140']);
+    });
+
+    it('before the server got the COMMIT, then 503 with Retry-After, and nothing committed', async () => {
+      const user = await seedUser(direct);
+      const account = user.otherAccounts[0]!;
+      proxy.cutAfter('COMMIT', false);
+      const res = await delink(
+        user.issuerId,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }),
+        'commit-lost',
+      );
+      expect([res.status, res.body.ErrorCode, res.headers['retry-after']]).toEqual([503, 'ERR01190', '2']);
+      expect(await linkOf(direct.dataSource, user.issuerId, account)).toMatchObject({ delinked: false });
+      const recorded = (await operationsOf(direct.dataSource, user.issuerId)).filter(
+        (op) => op.correlationId === 'commit-lost',
+      );
+      expect(recorded.map((op) => [op.status, op.errorCode])).toEqual([['FAILED', 'ERR01190']]);
+    });
+  });
 });
