@@ -18,7 +18,8 @@ for (const tool of ['/usr/lib/galera/libgalera_smm.so', '/usr/sbin/mariadbd', '/
     process.exit(1);
   }
 }
-const env = { ...process.env, GALERA_DIR: mkdtempSync(join(tmpdir(), 'galera-')) };
+// TEST_DATABASE=galera tells jest.config.js to run test/galera (and only this run does: CI exports TEST_GALERA=1 for all).
+const env = { ...process.env, TEST_DATABASE: 'galera', GALERA_DIR: mkdtempSync(join(tmpdir(), 'galera-')) };
 const cluster = (command) => spawnSync('bash', ['scripts/galera-local.sh', command], { stdio: 'inherit', env });
 let status = 1;
 try {
