@@ -1,11 +1,16 @@
+import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
 import { api } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { createApp } from '../src/app';
 import { DEFAULT_WEBHOOKS } from '../src/config';
-import { OutboxEvent } from '../src/db/entities';
+import { createDatabase, type Database } from '../src/db/database';
+import { Delivery, DeliveryAttempt, OutboxEvent } from '../src/db/entities';
 import { startDeliveryWorker, type DeliveryWorker } from '../src/events/delivery';
 import { buildEvent } from '../src/events/events';
+import { purgeEvents } from '../src/events/retention';
 import { addressRefusal } from '../src/events/url-policy';
+import { PURGE_BATCH_SIZE } from '../src/jobs/purge';
 import { delinkSecondary } from '../src/links/link-repository';
 import { createLogger } from '../src/logger';
 import { done, recordOperation } from '../src/operations/record';
@@ -20,6 +25,7 @@ import {
   type TestContext,
 } from './helpers/context';
 import { type Receiver, startReceiver } from './helpers/receiver';
+import { type ScratchDatabase, scratchDatabase } from './helpers/scratch-database';
 
 const WEBHOOK_SCOPE = 'issuer:webhooks issuer:read issuer:write';
 
@@ -354,3 +360,258 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     });
   });
 });
+
+describe('events: metrics, logs, retention and shutdown of the delivery worker', () => {
+  // A database of these tests' own: the backlog gauges count every issuer's deliveries and the purge every issuer's
+  // events, and no other suite's worker may take a delivery these tests count.
+  let scratch: ScratchDatabase;
+  let database: Database;
+  let ctx: TestContext;
+  const workers: DeliveryWorker[] = [];
+  const receivers: Receiver[] = [];
+
+  beforeAll(async () => {
+    scratch = await scratchDatabase('events_ops');
+    database = createDatabase(scratch.config);
+    await database.initialize();
+    await database.migrate();
+    ctx = await createTestContext({ database });
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+  });
+  afterAll(async () => {
+    await Promise.all(receivers.map((r) => r.close()));
+    await ctx.close();
+    await database.close();
+    await scratch.drop();
+  });
+
+  async function receiver(options?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
+    const started = await startReceiver(options);
+    receivers.push(started);
+    return started;
+  }
+
+  /** A worker that polls rarely, so that each test says when it claims (`poke`), with its own registry and log. */
+  function worker(options: Partial<Parameters<typeof startDeliveryWorker>[1]> = {}) {
+    const registry = new Registry();
+    const logs = logCollector();
+    const started = startDeliveryWorker(
+      database,
+      { retryScheduleS: [0], leaseMs: 30_000, pollIntervalMs: 60_000, allowInsecure: true, ...options },
+      createLogger('info', logs.stream),
+      registry,
+    );
+    workers.push(started);
+    return { worker: started, registry, logs };
+  }
+
+  async function subscribe(issuerId: string, url: string): Promise<string> {
+    const token = await issuerToken(issuerId, { scope: WEBHOOK_SCOPE });
+    const res = await api(ctx.app)
+      .post(`/issuers/${issuerId}/webhooks`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ url, eventTypes: ['account.delinked'] });
+    expect(res.status).toBe(201);
+    return res.body.secret as string;
+  }
+
+  async function delink(issuerId: string, ssUserId: string, accountNumber: string): Promise<void> {
+    const token = await mintToken(issuerId);
+    const res = await api(ctx.app)
+      .post(DELINK_PATH)
+      .set('Authorization', `Bearer ${token}`)
+      .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber }));
+    expect(res.status).toBe(200);
+  }
+
+  async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`not so within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  const deliveryRows = () => ctx.dataSource.getRepository(Delivery).find();
+
+  it('when deliveries wait, are retried, fail and succeed, then the three metrics say so', async () => {
+    const { worker: w, registry } = worker();
+    const user = await seedUser(database, { accounts: 3 });
+    const hook = await receiver();
+    hook.answers.push(500, 500);
+    await subscribe(user.issuerId, hook.url);
+
+    expect(await metric(registry, 'webhook_deliveries_waiting')).toBe(0);
+    expect(await metric(registry, 'webhook_oldest_undelivered_event_age_seconds')).toBe(0);
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await metric(registry, 'webhook_deliveries_waiting')).toBe(1);
+    const age = await metric(registry, 'webhook_oldest_undelivered_event_age_seconds');
+    expect(age).toBeGreaterThanOrEqual(0.15);
+    expect(age).toBeLessThan(30);
+
+    // 500, retried at once (the schedule is [0]), 500 again: the schedule is spent, the delivery failed.
+    w.poke();
+    await hook.waitFor(2);
+    await until(async () => (await metric(registry, 'webhook_deliveries_total', { result: 'failed' })) === 1);
+    expect(await metric(registry, 'webhook_deliveries_total', { result: 'retry' })).toBe(1);
+    expect(await metric(registry, 'webhook_deliveries_waiting')).toBe(0);
+    expect(await metric(registry, 'webhook_oldest_undelivered_event_age_seconds')).toBe(0);
+
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[1]!);
+    expect(await metric(registry, 'webhook_deliveries_waiting')).toBe(1);
+    w.poke();
+    await until(async () => (await metric(registry, 'webhook_deliveries_total', { result: 'delivered' })) === 1);
+    expect(hook.received).toHaveLength(3);
+    expect(await metric(registry, 'webhook_deliveries_waiting')).toBe(0);
+    expect(await metric(registry, 'webhook_deliveries_total', { result: 'retry' })).toBe(1);
+    expect(await metric(registry, 'webhook_deliveries_total', { result: 'failed' })).toBe(1);
+  });
+
+  it('when a delivery takes three attempts, then it logs one line per attempt, with neither secret nor account number', async () => {
+    const { worker: w, logs } = worker({ retryScheduleS: [0, 0] });
+    const user = await seedUser(database);
+    const account = user.otherAccounts[0]!;
+    const hook = await receiver();
+    hook.answers.push(503, 500);
+    const secret = await subscribe(user.issuerId, `${hook.url}?token=receiver-credential`);
+    await delink(user.issuerId, user.ssUserId, account);
+    w.poke();
+    const got = await hook.waitFor(3);
+    hook.verifyAll(secret);
+    await until(() => logs.lines().filter((l) => l.msg === 'webhook delivery attempt').length >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const lines = logs.lines().filter((l) => l.msg === 'webhook delivery attempt');
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => [l.attempt, l.statusCode, l.result])).toEqual([
+      [1, 503, 'retry'],
+      [2, 500, 'retry'],
+      [3, 200, 'delivered'],
+    ]);
+    for (const line of lines)
+      expect(line).toMatchObject({
+        eventId: got[0]!.json.id,
+        eventType: 'account.delinked',
+        target: `http://127.0.0.1:${hook.port}`,
+      });
+    const text = logs.text();
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(secret.slice('whsec_'.length));
+    expect(text).not.toContain(account);
+    expect(text).not.toContain('receiver-credential');
+  });
+
+  it('when events are older than the retention, then they are purged in batches with their deliveries, and younger ones kept', async () => {
+    const issuerId = randomIssuerId();
+    const retentionMs = 30 * 86_400_000;
+    const now = Date.now();
+    const row = (createdAt: Date, i: number) => {
+      const event = buildEvent(
+        'account.delinked',
+        '00000000-0000-4000-8000-000000000000',
+        { issuerId, requestorType: 'USER', requestorId: null, correlationId: `old-${i}` },
+        { operation: 'DELINK', consumerId: 'OLD1', accountNumber: '8000000000000227', isMainAccount: false },
+        null,
+        createdAt,
+      );
+      return { eventId: event.id, issuerId, type: event.type, body: JSON.stringify(event), createdAt };
+    };
+    const old = Array.from({ length: 2 * PURGE_BATCH_SIZE + 1 }, (_, i) =>
+      row(new Date(now - retentionMs - 60_000), i),
+    );
+    const young = Array.from({ length: 3 }, (_, i) => row(new Date(now - retentionMs + 3_600_000), old.length + i));
+    const events = ctx.dataSource.getRepository(OutboxEvent);
+    for (let i = 0; i < old.length; i += 500) await events.insert(old.slice(i, i + 500));
+    await events.insert(young);
+
+    // An old event with a delivery and its attempt, as a subscription and a delivery made them.
+    const user = await seedUser(database);
+    const hook = await receiver();
+    await subscribe(user.issuerId, hook.url);
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
+    const { worker: w } = worker();
+    w.poke();
+    await hook.waitFor(1);
+    await until(async () => (await deliveryRows()).every((d) => d.state !== 'PENDING'));
+    await events.update({ issuerId: user.issuerId }, { createdAt: new Date(now - retentionMs - 1_000) });
+    // Its registrations too: seedUser registered its accounts, each with its event.
+    const backdated = await events.count({ where: { issuerId: user.issuerId } });
+    const [delivered] = await ctx.dataSource.getRepository(Delivery).find({
+      where: { eventRowId: (await events.findOneByOrFail({ issuerId: user.issuerId, type: 'account.delinked' })).id },
+    });
+    expect(await ctx.dataSource.getRepository(DeliveryAttempt).countBy({ deliveryId: delivered!.id })).toBe(1);
+    const before = await events.count();
+    const deliveriesBefore = await ctx.dataSource.getRepository(Delivery).count();
+
+    const transaction = jest.spyOn(database, 'transaction');
+    try {
+      expect(await purgeEvents(database, retentionMs, new Date(now))).toBe(old.length + backdated);
+      // 500, 500 and the rest: each batch in a transaction of its own.
+      expect(transaction).toHaveBeenCalledTimes(3);
+    } finally {
+      transaction.mockRestore();
+    }
+    expect(await events.count()).toBe(before - old.length - backdated);
+    expect((await events.find({ where: { issuerId } })).map((e) => e.eventId)).toEqual(young.map((e) => e.eventId));
+    expect(await events.count({ where: { issuerId: user.issuerId } })).toBe(0);
+    expect(await ctx.dataSource.getRepository(Delivery).count()).toBe(deliveriesBefore - 1);
+    expect(await ctx.dataSource.getRepository(DeliveryAttempt).countBy({ deliveryId: delivered!.id })).toBe(0);
+    expect(await purgeEvents(database, retentionMs, new Date(now))).toBe(0);
+  });
+
+  it('when the worker stops while a receiver holds the request, then the attempt ends first and no lease is left held', async () => {
+    const first = worker({ pollIntervalMs: 50 });
+    const user = await seedUser(database);
+    const hook = await receiver({ delayMs: 1_000 });
+    const secret = await subscribe(user.issuerId, hook.url);
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
+    const [got] = await hook.waitFor(1);
+    const held = await ctx.dataSource.getRepository(Delivery).findOneByOrFail({ state: 'PENDING' });
+    expect(held.claimToken).not.toBeNull();
+
+    const stopping = Date.now();
+    await first.worker.stop();
+    expect(Date.now() - stopping).toBeGreaterThanOrEqual(500);
+    expect(got!.closed()).toBe(false);
+    const after = await ctx.dataSource.getRepository(Delivery).findOneByOrFail({ id: held.id });
+    expect(after).toMatchObject({ state: 'DELIVERED', claimToken: null, claimedUntil: null, attempts: 1 });
+
+    // Another instance finds nothing of it to deliver again.
+    const second = worker({ pollIntervalMs: 50 });
+    second.worker.poke();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hook.received).toHaveLength(1);
+    hook.verifyAll(secret);
+  });
+});
+
+/** Collects what a logger writes. */
+function logCollector(): { stream: Writable; text(): string; lines(): Record<string, unknown>[] } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk.toString();
+      callback();
+    },
+  });
+  return {
+    stream,
+    text: () => text,
+    lines: () =>
+      text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+/** A metric's value as a scrape reads it (gauges collected), 0 when the series has not been written. */
+async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const found = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+  if (found === undefined) throw new Error(`no metric ${name}`);
+  const value = found.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
+  return value?.value ?? 0;
+}
