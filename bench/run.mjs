@@ -20,6 +20,7 @@ import {
   readFileSync,
   rmSync,
 } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, connect } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -78,6 +79,7 @@ function options() {
       'skip-build': { type: 'boolean', default: false },
       out: { type: 'string' },
       render: { type: 'string' },
+      webhook: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -85,6 +87,7 @@ function options() {
     console.log(`usage: node bench/run.mjs [--smoke] [--links 100000,1000000] [--connections 16,64] [--duration 10] [--warmup 3] [--rounds 5]
                          [--scenarios ${SCENARIOS.join(',')}] [--targets ${TARGETS.join(',')}]
                          [--function-users ${FUNCTION_USERS}] [--no-profile] [--skip-build] [--out bench/results]
+                         [--webhook]    (also: DeLinkAccount without and with a webhook subscription, and the delivery backlog)
        node bench/run.mjs --render bench/results/results.json    (the report and chart again, from a run's numbers)
 environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVER}), BENCH_LINKS`);
     process.exit(0);
@@ -121,6 +124,7 @@ environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVE
     // Short runs need finer samples than autocannon's one per second, which also sets when a run can end.
     sampleInt: smoke ? 250 : 1000,
     render: values.render === undefined ? undefined : resolve(values.render),
+    webhook: values.webhook,
   };
   if (!Number.isInteger(o.rounds)) throw new Error('--rounds must be a whole number');
   for (const s of o.scenarios)
@@ -655,6 +659,7 @@ async function tokens(secret) {
   return {
     channel: await sign('selfservice:delink selfservice:read', 'bench-portal'),
     issuer: await sign('issuer:write issuer:read', 'bench-core-banking'),
+    webhooks: await sign('issuer:webhooks issuer:read', 'bench-core-banking'),
   };
 }
 
@@ -668,6 +673,10 @@ const SERVICE_ENV = {
   LOG_LEVEL: 'info',
   RATE_LIMIT_PER_CLIENT: '1000000',
   RATE_LIMIT_PER_CALLER: '1000000',
+  // The --webhook phase subscribes a receiver on 127.0.0.1, which production refuses; without a subscription this
+  // changes nothing. The first retry comes soon, so that a slow attempt does not hide the backlog for minutes.
+  WEBHOOK_ALLOW_INSECURE: 'true',
+  WEBHOOK_RETRY_SCHEDULE_S: '1,5,30',
 };
 
 /** A target that stopped in the middle of the runs makes every number after it meaningless: the run fails. */
@@ -786,6 +795,147 @@ async function verifyThroughApi(port, tok, { fromUsers, toUsers, functionUsers, 
     throw new Error(`seeded user ${newUser} lists operations ${status} ${JSON.stringify(body)}`);
   }
   return { usersChecked: sample.size, operationsChecked: body.total };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The webhook phase (--webhook): what the outbox and delivery cost DeLinkAccount, and how far delivery falls behind
+
+/** A receiver on 127.0.0.1 that answers 200 at once and counts what it got, by webhook-id. */
+async function startWebhookReceiver() {
+  const ids = new Set();
+  let requests = 0;
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests += 1;
+      ids.add(req.headers['webhook-id']);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hooks`,
+    counts: () => ({ requests, events: ids.size }),
+    close: () =>
+      new Promise((resolveClose) => {
+        server.closeAllConnections();
+        server.close(() => resolveClose());
+      }),
+  };
+}
+
+/** The service's delivery backlog, from its own /metrics. */
+async function deliveryBacklog(port) {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  const text = await response.text();
+  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    waiting: value('webhook_deliveries_waiting'),
+    oldestAgeS: round1(value('webhook_oldest_undelivered_event_age_seconds')),
+  };
+}
+
+/**
+ * DeLinkAccount on the smallest data set at the first concurrency, in turn without and with a subscription to its
+ * events (rounds alternate, as the main runs do), then the backlog the loaded runs left and how long it took to drain.
+ */
+async function webhookPhase(service, { server, o, tok, say }) {
+  const connections = o.connections[0];
+  const receiver = await startWebhookReceiver();
+  const path = `/issuers/${ISSUER_ID}/webhooks`;
+  const parts = { without: [], with: [] };
+  const backlogs = [];
+  let webhookId;
+  try {
+    for (let round = 0; round < o.rounds; round += 1) {
+      for (const mode of round % 2 === 0 ? ['without', 'with'] : ['with', 'without']) {
+        assertRunning([service]);
+        await relinkAll(server, service.db.name);
+        if (mode === 'with') {
+          const created = await post(service.port, path, tok.webhooks, {
+            url: receiver.url,
+            eventTypes: ['account.delinked', 'account.delink_refused'],
+          });
+          if (created.status !== 201)
+            throw new Error(`subscribing the receiver: ${created.status} ${JSON.stringify(created.body)}`);
+          webhookId = created.body.webhookId;
+        }
+        const measured = await withCpu(service.pid, undefined, () =>
+          load({
+            port: service.port,
+            scenario: 'delink',
+            target: 'service',
+            connections,
+            duration: o.duration / o.rounds,
+            sampleInt: o.sampleInt,
+            state: service.db.state,
+            tokens: tok,
+          }),
+        );
+        parts[mode].push({
+          load: measured.result,
+          cpu: measured.cpu,
+          peakRssMb: measured.peakRssMb,
+          hwmMb: measured.hwmMb,
+          quietPct: null,
+          heap: null,
+        });
+        if (mode === 'with') {
+          // Read as the load ends (load() lets the stragglers commit first), then until every delivery is made.
+          const atEnd = await deliveryBacklog(service.port);
+          const drainStart = Date.now();
+          let left = atEnd;
+          while (left.waiting > 0 && Date.now() - drainStart < 120_000) {
+            await sleep(100);
+            left = await deliveryBacklog(service.port);
+          }
+          backlogs.push({ ...atEnd, drainedInS: left.waiting === 0 ? round1((Date.now() - drainStart) / 1000) : null });
+          const removed = await fetch(`http://127.0.0.1:${service.port}${path}/${webhookId}`, {
+            method: 'DELETE',
+            headers: { authorization: `Bearer ${tok.webhooks}` },
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (removed.status !== 204) throw new Error(`removing the subscription: ${removed.status}`);
+        }
+      }
+    }
+  } finally {
+    await receiver.close();
+  }
+  const without = summarize(parts.without);
+  const withWebhook = summarize(parts.with);
+  const received = receiver.counts();
+  const result = {
+    links: service.db.links,
+    connections,
+    without: {
+      rps: without.rps,
+      latencyMs: without.latencyMs,
+      errors: without.errors,
+      usPerRequest: without.cpu.targetUsPerRequest,
+    },
+    with: {
+      rps: withWebhook.rps,
+      latencyMs: withWebhook.latencyMs,
+      errors: withWebhook.errors,
+      usPerRequest: withWebhook.cpu.targetUsPerRequest,
+    },
+    backlogAtEnd: backlogs,
+    received,
+  };
+  say(
+    `webhook  delink c${connections}: ${without.rps} req/s without a subscription, ${withWebhook.rps} with one` +
+      ` (p99 ${without.latencyMs.p99} → ${withWebhook.latencyMs.p99} ms, ${without.cpu.targetUsPerRequest} → ${withWebhook.cpu.targetUsPerRequest} µs/req);` +
+      ` backlog at the end ${backlogs.map((b) => `${b.waiting} waiting, oldest ${b.oldestAgeS} s, drained in ${b.drainedInS} s`).join('; ')};` +
+      ` receiver got ${received.requests} requests of ${received.events} events`,
+  );
+  if (without.errors > 0 || withWebhook.errors > 0)
+    throw new Error(
+      `webhook phase: unexpected answers ${JSON.stringify([without.unexpectedSamples, withWebhook.unexpectedSamples])}`,
+    );
+  if (backlogs.some((b) => b.drainedInS === null))
+    throw new Error('webhook phase: deliveries still waiting after 120 s');
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1033,6 +1183,11 @@ async function main() {
         if (run.unexpectedSamples.length > 0) say(`  unexpected: ${JSON.stringify(run.unexpectedSamples[0])}`);
       }
     }
+  }
+
+  if (o.webhook) {
+    const service = participants.find((p) => p.target === 'service' && p.db === small);
+    meta.webhook = await webhookPhase(service, { server, o, tok, say });
   }
 
   for (const p of participants) meta.processes[p.key] = { vmHwmMb: Math.round(readStatus(p.pid).hwmKb / 102.4) / 10 };
