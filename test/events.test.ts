@@ -586,6 +586,46 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     expect(hook.received).toHaveLength(1);
     hook.verifyAll(secret);
   });
+
+  it('when recording an attempt fails and the worker stops, then it gives the lease back and another worker delivers it at once', async () => {
+    const first = worker();
+    const user = await seedUser(database);
+    const hook = await receiver();
+    const secret = await subscribe(user.issuerId, hook.url);
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
+
+    // The claim commits; the transaction recording the attempt fails (the database went away for a moment).
+    const transaction = database.transaction.bind(database);
+    let calls = 0;
+    const spy = jest.spyOn(database, 'transaction').mockImplementation((work) => {
+      calls += 1;
+      return calls === 2 ? Promise.reject(new Error('the connection was lost')) : transaction(work);
+    });
+    try {
+      first.worker.poke();
+      const [got] = await hook.waitFor(1);
+      await until(() => calls >= 2);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const held = await ctx.dataSource.getRepository(Delivery).findOneByOrFail({ state: 'PENDING' });
+      expect(held.claimToken).not.toBeNull();
+      spy.mockRestore();
+
+      await first.worker.stop();
+      const released = await ctx.dataSource.getRepository(Delivery).findOneByOrFail({ id: held.id });
+      expect(released).toMatchObject({ state: 'PENDING', claimToken: null, claimedUntil: null, attempts: 0 });
+
+      const second = worker();
+      const started = Date.now();
+      second.worker.poke();
+      const again = await hook.waitFor(2, 1_000);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(again[1]!.headers['webhook-id']).toBe(got!.headers['webhook-id']);
+      hook.verifyAll(secret);
+      await until(async () => (await deliveryRows()).every((d) => d.state !== 'PENDING'));
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
 
 /** Collects what a logger writes. */

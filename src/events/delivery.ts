@@ -158,12 +158,15 @@ export function startDeliveryWorker(
 
   function start(delivery: ClaimedDelivery, token: string): void {
     const running: Promise<void> = attempt(delivery)
-      .catch((err: unknown) => logger.warn({ err, eventId: delivery.eventId }, 'recording a webhook attempt failed'))
-      .finally(() => {
-        inFlight.delete(running);
+      .then(() => {
+        // Settled, its lease given back with it. One whose settle failed stays counted, so that stop() releases it.
         const left = (held.get(token) ?? 1) - 1;
         if (left > 0) held.set(token, left);
         else held.delete(token);
+      })
+      .catch((err: unknown) => logger.warn({ err, eventId: delivery.eventId }, 'recording a webhook attempt failed'))
+      .finally(() => {
+        inFlight.delete(running);
         poke();
       });
     inFlight.add(running);
