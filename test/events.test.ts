@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { api } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
@@ -26,6 +25,7 @@ import {
 } from './helpers/context';
 import { type Receiver, startReceiver } from './helpers/receiver';
 import { type ScratchDatabase, scratchDatabase } from './helpers/scratch-database';
+import { logCollector } from './helpers/log-collector';
 
 const WEBHOOK_SCOPE = 'issuer:webhooks issuer:read issuer:write';
 
@@ -627,26 +627,6 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     }
   });
 });
-
-/** Collects what a logger writes. */
-function logCollector(): { stream: Writable; text(): string; lines(): Record<string, unknown>[] } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return {
-    stream,
-    text: () => text,
-    lines: () =>
-      text
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
 
 /** A metric's value as a scrape reads it (gauges collected), 0 when the series has not been written. */
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {

@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { api, type Response, type Test } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
 import { ACCOUNT_PATH, DELETE_PATH, OPERATIONS_PATH } from '../src/issuer/routes';
@@ -19,28 +18,7 @@ import {
   TEST_SECRET,
   type TestContext,
 } from './helpers/context';
-
-type LogLine = Record<string, unknown>;
-
-/** Collects everything the app's logger writes, as raw text. */
-function logCollector(): { stream: Writable; text(): string; lines(): LogLine[] } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      text += chunk.toString();
-      callback();
-    },
-  });
-  return {
-    stream,
-    text: () => text,
-    lines: () =>
-      text
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as LogLine),
-  };
-}
+import { logCollector } from './helpers/log-collector';
 
 interface Expected {
   correlationId: string;
