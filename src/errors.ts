@@ -75,6 +75,14 @@ export const ERRORS = {
   },
   REQUEST_TIMEOUT: { code: 'ERR01152', status: 408, message: 'The request was not received in time.' },
 
+  ACCOUNT_ALREADY_LINKED: { code: 'ERR01175', status: 409, message: 'The account is already linked to this SSUserID.' },
+  ACCOUNT_NOT_LINKABLE: {
+    code: 'ERR01176',
+    status: 404,
+    message: 'The account is not registered for this SSUserID and cannot be linked.',
+  },
+  ACCOUNT_CLOSED: { code: 'ERR01177', status: 409, message: 'The account is closed and cannot be linked.' },
+
   RATE_LIMITED: {
     code: 'ERR01160',
     status: 429,

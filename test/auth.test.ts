@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { api, type Response } from './helpers/api';
-import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
+import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../src/corecredit/routes';
 import {
   buildEnvelope,
   createTestContext,
@@ -29,7 +29,7 @@ function signToken(claims: JWTPayload, alg: string, key: CryptoKey | Uint8Array)
 /** The claims of a token that would pass, for tokens built by hand. */
 const validClaims = (issuerId: string): JWTPayload => ({
   issuerId,
-  scope: 'selfservice:delink selfservice:read',
+  scope: 'selfservice:delink selfservice:link selfservice:read',
   sub: 'portal-backend',
   iat: nowSeconds(),
   exp: nowSeconds() + 300,
@@ -42,6 +42,8 @@ interface Endpoint {
   /** The other self-service scope: a token with only this one may not call the endpoint. */
   otherScope: string;
   body(user: SeededUser): Record<string, unknown>;
+  /** What the user's data must hold before the endpoint can serve `body(user)`. */
+  prepare?(ctx: TestContext, user: SeededUser): Promise<void>;
   /** Proof in the response and the database that the endpoint did its work for `user`. */
   expectServed(ctx: TestContext, user: SeededUser, res: Response): Promise<void>;
 }
@@ -77,7 +79,34 @@ const ENDPOINTS: Endpoint[] = [
       return Promise.resolve();
     },
   },
+  {
+    name: 'LinkMultipleAccounts',
+    path: LINK_PATH,
+    scope: 'selfservice:link',
+    otherScope: 'selfservice:delink',
+    body: (user) => buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] }),
+    async prepare(ctx, user) {
+      const token = await mintToken(user.issuerId, { scope: 'selfservice:delink' });
+      const res = await post(ctx, DELINK_PATH, `Bearer ${token}`, ENDPOINTS[0]!.body(user));
+      expect(res.status).toBe(200);
+    },
+    async expectServed(ctx, user, res) {
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual(DELINK_SUCCESS);
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({
+        delinked: false,
+        isMain: false,
+      });
+    },
+  },
 ];
+
+/** A user seeded so that the endpoint can serve them. */
+async function seedFor(ctx: TestContext, endpoint: Endpoint, options: Parameters<typeof seedUser>[1] = {}) {
+  const user = await seedUser(ctx.database, options);
+  await endpoint.prepare?.(ctx, user);
+  return user;
+}
 
 function post(ctx: TestContext, path: string, authorization: string | undefined, body: Record<string, unknown>) {
   const req = api(ctx.app).post(path);
@@ -274,7 +303,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
 
   describe.each(ENDPOINTS)('POST $path', (endpoint) => {
     it.each(REFUSALS)('when $when, then $status $code and the database is unchanged', async (refusal) => {
-      const user = await seedUser(ctx.database);
+      const user = await seedFor(ctx, endpoint);
       const before = await snapshot(ctx.dataSource, user.issuerId);
 
       const res = await post(
@@ -298,7 +327,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       { when: 'the scheme is written in lower case', scope: endpoint.scope, scheme: 'bearer' },
       { when: 'the token lives just under the longest lifetime', scope: endpoint.scope, scheme: 'Bearer', ttl: 86_000 },
     ])('when $when, then the request is served', async ({ scope, scheme, ttl }) => {
-      const user = await seedUser(ctx.database);
+      const user = await seedFor(ctx, endpoint);
       const expiresIn = ttl === undefined ? undefined : nowSeconds() + ttl;
       const res = await post(
         ctx,
@@ -310,13 +339,13 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     });
 
     it('when the token is bound to the envelope SSUserID, then it may act for that user', async () => {
-      const user = await seedUser(ctx.database);
+      const user = await seedFor(ctx, endpoint);
       const token = await mintToken(user.issuerId, { ssUserId: user.ssUserId });
       await endpoint.expectServed(ctx, user, await post(ctx, endpoint.path, `Bearer ${token}`, endpoint.body(user)));
     });
 
     it('when the bound SSUserID and the envelope SSUserID differ only in letter case, then it may act for that user', async () => {
-      const user = await seedUser(ctx.database, { ssUserId: `PortalUser${Date.now()}` });
+      const user = await seedFor(ctx, endpoint, { ssUserId: `PortalUser${Date.now()}` });
       const token = await mintToken(user.issuerId, { ssUserId: user.ssUserId.toLowerCase() });
       const res = await post(ctx, endpoint.path, `Bearer ${token}`, {
         ...endpoint.body(user),
@@ -326,16 +355,17 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     });
 
     it('when the token belongs to another issuer, then it sees no user of this one (404 ERR01130) and changes nothing here', async () => {
-      const user = await seedUser(ctx.database);
+      const user = await seedFor(ctx, endpoint);
       const stranger = await seedUser(ctx.database);
       const before = await snapshot(ctx.dataSource, user.issuerId);
+      const linkBefore = await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!);
 
       const res = await post(ctx, endpoint.path, `Bearer ${await mintToken(stranger.issuerId)}`, endpoint.body(user));
 
       expectRefused(res, 404, 'ERR01130');
       expect(res.body.Message).toBe('The SSUserID is not known.');
       expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-      expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: false });
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toEqual(linkBefore);
     });
   });
 
@@ -374,6 +404,38 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         errorCode: 'ERR01121',
         requestorType: 'USER',
         requestorId: 'portal-session-7',
+        consumerId: owner.ssUserId,
+        accountNumber: account,
+      });
+    });
+  });
+
+  describe(`POST ${LINK_PATH} with a token bound to another SSUserID`, () => {
+    it('when the bound user is another user of the issuer, then 403 ERR01121, the account stays delinked, and one FAILED operation is recorded', async () => {
+      const endpoint = ENDPOINTS[2]!;
+      const owner = await seedFor(ctx, endpoint);
+      const bound = await seedUser(ctx.database, { issuerId: owner.issuerId });
+      const account = owner.otherAccounts[0]!;
+      const before = await snapshot(ctx.dataSource, owner.issuerId);
+      const operationsBefore = (await operationsOf(ctx.dataSource, owner.issuerId)).length;
+      const token = await mintToken(owner.issuerId, { ssUserId: bound.ssUserId, sub: 'portal-session-8' });
+
+      const res = await post(ctx, LINK_PATH, `Bearer ${token}`, endpoint.body(owner));
+
+      expectRefused(res, 403, 'ERR01121');
+      expect(await linkOf(ctx.dataSource, owner.issuerId, account)).toMatchObject({ delinked: true, isMain: false });
+      expect(await snapshot(ctx.dataSource, owner.issuerId)).toEqual({
+        ...before,
+        operations: (before.operations as number) + 1,
+      });
+      const operations = (await operationsOf(ctx.dataSource, owner.issuerId)).slice(operationsBefore);
+      expect(operations).toHaveLength(1);
+      expect(operations[0]).toMatchObject({
+        operation: 'LINK',
+        status: 'FAILED',
+        errorCode: 'ERR01121',
+        requestorType: 'USER',
+        requestorId: 'portal-session-8',
         consumerId: owner.ssUserId,
         accountNumber: account,
       });
@@ -481,7 +543,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         { when: 'iss and aud are the configured ones', claims: { iss: ISSUER, aud: AUDIENCE } },
         { when: 'aud is a list holding the configured audience', claims: { iss: ISSUER, aud: ['billing', AUDIENCE] } },
       ])('when $when, then the request is served', async ({ claims }) => {
-        const user = await seedUser(ctx.database);
+        const user = await seedFor(ctx, endpoint);
         const res = await post(
           idp,
           endpoint.path,
@@ -497,7 +559,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         { when: 'aud is another audience', claims: { iss: ISSUER, aud: 'billing' } },
         { when: 'aud is missing', claims: { iss: ISSUER } },
       ])('when $when, then 401 ERR01114 and the database is unchanged', async ({ claims }) => {
-        const user = await seedUser(ctx.database);
+        const user = await seedFor(ctx, endpoint);
         const before = await snapshot(ctx.dataSource, user.issuerId);
         const res = await post(
           idp,
@@ -542,7 +604,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       it.each(ENDPOINTS)(
         `when a ${algorithm} token is signed by the matching private key, then $name serves it`,
         async (endpoint) => {
-          const user = await seedUser(ctx.database);
+          const user = await seedFor(ctx, endpoint);
           const token = await signToken(validClaims(user.issuerId), algorithm, privateKey);
           await endpoint.expectServed(
             keyed,

@@ -7,7 +7,7 @@ import type { Express } from 'express';
 import { api } from './helpers/api';
 import type { DataSource } from 'typeorm';
 import type { Database } from '../src/db/database';
-import { DELINK_PATH, GET_LINKS_PATH } from '../src/corecredit/routes';
+import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../src/corecredit/routes';
 import { Account, AccountLink, type Operation, Consumer } from '../src/db/entities';
 import {
   buildEnvelope,
@@ -56,6 +56,16 @@ async function sendDelink(target: Target, token: string, ssUserId: string, accou
   const correlationId = nextCorrelationId('delink');
   const res = await api(target)
     .post(DELINK_PATH)
+    .set('Authorization', `Bearer ${token}`)
+    .set('x-correlation-id', correlationId)
+    .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber }));
+  return { correlationId, accountNumber, status: res.status, body: res.body as Record<string, unknown> };
+}
+
+async function sendLink(target: Target, token: string, ssUserId: string, accountNumber: string): Promise<Sent> {
+  const correlationId = nextCorrelationId('link');
+  const res = await api(target)
+    .post(LINK_PATH)
     .set('Authorization', `Bearer ${token}`)
     .set('x-correlation-id', correlationId)
     .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber }));
@@ -480,6 +490,108 @@ describe('concurrent requests on one instance', () => {
         await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK'),
         'DELINK',
       );
+    });
+  });
+
+  describe('LinkMultipleAccounts racing DeLinkAccount', () => {
+    /** Which accounts a user has, which link is main, and the row counts: what a link may never change. */
+    async function shapeOf(issuerId: string) {
+      const accounts = await ctx.dataSource.getRepository(Account).count({ where: { issuerId } });
+      const users = await ctx.dataSource.getRepository(Consumer).count({ where: { issuerId } });
+      const links = await ctx.dataSource
+        .getRepository(AccountLink)
+        .createQueryBuilder('l')
+        .innerJoin(Account, 'a', 'a.id = l.account_id')
+        .select(['l.id AS id', 'l.is_main AS isMain', 'l.consumer_id AS consumerId'])
+        .where('a.issuer_id = :issuerId', { issuerId })
+        .orderBy('l.id')
+        .getRawMany<{ id: number; isMain: unknown; consumerId: number }>();
+      return { accounts, users, links: links.map((l) => [Number(l.id), Number(l.isMain), Number(l.consumerId)]) };
+    }
+
+    it('when each of 12 secondary accounts, half of them delinked, gets a link and a delink at once, then each ends as the later of the two left it, with one operation each and no main account moved', async () => {
+      const user = await seedUser(ctx.database, { accounts: 13 });
+      const token = await mintToken(user.issuerId);
+      const startsDelinked = user.otherAccounts.filter((_account, i) => i % 2 === 0);
+      for (const account of startsDelinked)
+        expect((await sendDelink(ctx.app, token, user.ssUserId, account)).status).toBe(200);
+      const shapeBefore = await shapeOf(user.issuerId);
+      const delinksBefore = new Set((await operationsOf(ctx.dataSource, user.issuerId)).map((o) => o.correlationId));
+
+      const races = await Promise.all(
+        user.otherAccounts.map(async (account, i) => {
+          const [linked, delinked] =
+            i % 4 < 2
+              ? await Promise.all([
+                  sendLink(ctx.app, token, user.ssUserId, account),
+                  sendDelink(ctx.app, token, user.ssUserId, account),
+                ])
+              : await Promise.all([
+                  sendDelink(ctx.app, token, user.ssUserId, account),
+                  sendLink(ctx.app, token, user.ssUserId, account),
+                ]).then(([dl, ln]) => [ln, dl] as const);
+          return { account, linked, delinked };
+        }),
+      );
+
+      expectOneOperationPerRequest(
+        races.map((r) => r.linked),
+        await operationsByCorrelation(ctx.dataSource, user.issuerId, 'LINK'),
+        'LINK',
+      );
+      const delinks = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK');
+      for (const correlationId of delinksBefore) delinks.delete(correlationId);
+      expectOneOperationPerRequest(
+        races.map((r) => r.delinked),
+        delinks,
+        'DELINK',
+      );
+      for (const { account, linked, delinked } of races) {
+        const outcome = [linked.status, delinked.status];
+        const link = await linkOf(ctx.dataSource, user.issuerId, account);
+        expect(link).toMatchObject({ isMain: false, state: 'ACTIVE', ownerKey: user.ssUserId.toLowerCase() });
+        if (startsDelinked.includes(account)) {
+          // Link then delink: both change it, it ends delinked. Delink first: it finds it delinked, the link wins.
+          expect([
+            [200, 200],
+            [200, 404],
+          ]).toContainEqual(outcome);
+          expect(link!.delinked).toBe(outcome[1] === 200);
+          if (outcome[1] === 404) expect(delinked.body).toEqual(ALREADY_DELINKED);
+        } else {
+          // Delink then link: both change it, it ends linked. Link first: it finds it linked, the delink wins.
+          expect([
+            [200, 200],
+            [409, 200],
+          ]).toContainEqual(outcome);
+          expect(link!.delinked).toBe(outcome[0] === 409);
+          if (outcome[0] === 409) expect(linked.body).toMatchObject({ ErrorCode: 'ERR01175', Status: false });
+        }
+      }
+      expect(await shapeOf(user.issuerId)).toEqual(shapeBefore);
+      expect(await linkOf(ctx.dataSource, user.issuerId, user.mainAccount)).toMatchObject({
+        isMain: true,
+        delinked: false,
+      });
+    });
+
+    it('when 30 links of one delinked account race, then exactly one answers 200 and the rest 409 ERR01175, with 30 operations', async () => {
+      const user = await seedUser(ctx.database, { accounts: 2 });
+      const token = await mintToken(user.issuerId);
+      const account = user.otherAccounts[0]!;
+      expect((await sendDelink(ctx.app, token, user.ssUserId, account)).status).toBe(200);
+      const shapeBefore = await shapeOf(user.issuerId);
+
+      const sent = await Promise.all(
+        Array.from({ length: 30 }, () => sendLink(ctx.app, token, user.ssUserId, account)),
+      );
+
+      expect(sent.filter((s) => s.status === 200)).toHaveLength(1);
+      for (const s of sent.filter((r) => r.status !== 200))
+        expect([s.status, s.body.ErrorCode]).toEqual([409, 'ERR01175']);
+      expectOneOperationPerRequest(sent, await operationsByCorrelation(ctx.dataSource, user.issuerId, 'LINK'), 'LINK');
+      expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: false, isMain: false });
+      expect(await shapeOf(user.issuerId)).toEqual(shapeBefore);
     });
   });
 });

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { api } from './helpers/api';
-import { DELINK_PATH } from '../src/corecredit/routes';
+import { DELINK_PATH, LINK_PATH } from '../src/corecredit/routes';
 import { createApp } from '../src/app';
 import { DEFAULT_WEBHOOKS } from '../src/config';
 import { createDatabase, type Database } from '../src/db/database';
@@ -19,6 +19,7 @@ import {
   issuerToken,
   linkOf,
   mintToken,
+  operationsOf,
   randomIssuerId,
   seedUser,
   type TestContext,
@@ -123,6 +124,56 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       type: 'account.delink_refused',
       data: { accountId: user.mainAccount, isMainAccount: true, errorCode: 'ERR01140' },
     });
+  });
+
+  async function link(issuerId: string, ssUserId: string, accountNumber: string) {
+    const token = await mintToken(issuerId);
+    return api(ctx.app)
+      .post(LINK_PATH)
+      .set('Authorization', `Bearer ${token}`)
+      .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber }));
+  }
+
+  it("when a delinked account is linked and another user's account is tried, then account.linked and account.link_refused arrive, each naming its operation", async () => {
+    const user = await seedUser(ctx.database);
+    const other = await seedUser(ctx.database, { issuerId: user.issuerId });
+    const hook = await receiver();
+    const created = await subscribe(user.issuerId, hook.url, ['account.linked', 'account.link_refused']);
+    expect((await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!)).status).toBe(200);
+
+    expect((await link(user.issuerId, user.ssUserId, user.otherAccounts[0]!)).status).toBe(200);
+    await hook.waitFor(1);
+    expect((await link(user.issuerId, user.ssUserId, other.otherAccounts[0]!)).status).toBe(404);
+    const got = await hook.waitFor(2);
+    hook.verifyAll(created.body.secret as string);
+
+    const links = (await operationsOf(ctx.dataSource, user.issuerId)).filter((o) => o.operation === 'LINK');
+    expect(got.map((r) => r.json)).toMatchObject([
+      {
+        type: 'account.linked',
+        data: {
+          operationId: links[0]!.operationId,
+          consumerId: user.ssUserId,
+          accountId: user.otherAccounts[0],
+          isMainAccount: false,
+          errorCode: null,
+          channel: { source: 'Web' },
+        },
+      },
+      {
+        type: 'account.link_refused',
+        data: {
+          operationId: links[1]!.operationId,
+          consumerId: user.ssUserId,
+          accountId: other.otherAccounts[0],
+          isMainAccount: null,
+          errorCode: 'ERR01176',
+        },
+      },
+    ]);
+    // The delink was not subscribed to: only the two link events came.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hook.received).toHaveLength(2);
   });
 
   it('when the receiver answers 500 twice then 200, then it gets three attempts of one event, all recorded', async () => {

@@ -1,6 +1,6 @@
 import { DEFAULT_IDEMPOTENCY } from '../src/config';
 import { api } from './helpers/api';
-import { DELINK_PATH } from '../src/corecredit/routes';
+import { DELINK_PATH, LINK_PATH } from '../src/corecredit/routes';
 import { IdempotencyKey } from '../src/db/entities';
 import {
   IDEMPOTENCY_LEASE_MS,
@@ -67,6 +67,43 @@ describe('Idempotency-Key', () => {
     const replay = await delink(user.issuerId, body, 'main-1');
     expect([replay.status, replay.body]).toEqual([409, first.body]);
     expect(await operationsOf(ctx.dataSource, user.issuerId)).toHaveLength(operations);
+  });
+
+  async function link(issuerId: string, body: Record<string, unknown>, key?: string) {
+    const req = api(ctx.app)
+      .post(LINK_PATH)
+      .set('Authorization', `Bearer ${await mintToken(issuerId)}`);
+    if (key !== undefined) req.set('Idempotency-Key', key);
+    return req.send(body);
+  }
+
+  it('when a link is repeated with the same key and body, then the first success is replayed, not an ERR01175', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    expect((await delink(user.issuerId, body)).status).toBe(200);
+    const first = await link(user.issuerId, body, 'relink-1');
+    expect([first.status, first.body.ErrorCode]).toEqual([200, 'ERR01093']);
+    const after = await snapshot(ctx.dataSource, user.issuerId);
+
+    const replay = await link(user.issuerId, body, 'relink-1');
+    expect([replay.status, replay.headers['idempotent-replayed']]).toEqual([200, 'true']);
+    expect(replay.body).toEqual(first.body);
+    expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(after);
+
+    // Without the key, the same request runs and meets the linked account.
+    expect((await link(user.issuerId, body)).body.ErrorCode).toBe('ERR01175');
+  });
+
+  it('when a delink key is sent again with the same body to LinkMultipleAccounts, then 422 ERR01143 and nothing runs', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    expect((await delink(user.issuerId, body, 'one-key')).status).toBe(200);
+    const before = await snapshot(ctx.dataSource, user.issuerId);
+
+    const res = await link(user.issuerId, body, 'one-key');
+    expect([res.status, res.body.ErrorCode]).toEqual([422, 'ERR01143']);
+    expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
   });
 
   it('when the same key comes with another body, then 422 ERR01143 and nothing runs', async () => {

@@ -24,7 +24,14 @@ import { serializeOpenApiDocument } from '../scripts/export-openapi';
 import { createTestContext, type TestContext } from './helpers/context';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'];
-const SCOPES = ['selfservice:delink', 'selfservice:read', 'issuer:write', 'issuer:read', 'issuer:webhooks'];
+const SCOPES = [
+  'selfservice:delink',
+  'selfservice:link',
+  'selfservice:read',
+  'issuer:write',
+  'issuer:read',
+  'issuer:webhooks',
+];
 
 type Node = Record<string, unknown>;
 const isObject = (value: unknown): value is Node =>

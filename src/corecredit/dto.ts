@@ -141,6 +141,17 @@ export class DeLinkAccountDto extends EnvelopeDto {
   AccountNumber!: string;
 }
 
+/**
+ * CoreCard documents LinkMultipleAccounts as linking "another account number" to the user, with the envelope of
+ * DeLinkAccount: one account per request, named as DeLinkAccount names it.
+ */
+export class LinkMultipleAccountsDto extends EnvelopeDto {
+  @required('AccountNumber')
+  @aString('AccountNumber')
+  @Matches(ACCOUNT_NUMBER_PATTERN, { message: 'AccountNumber must be 1 to 19 digits' })
+  AccountNumber!: string;
+}
+
 export class GetLinkAccountsDto extends EnvelopeDto {
   @IsOptional()
   @aString('AccountNumber')

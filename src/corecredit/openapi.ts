@@ -18,8 +18,14 @@ import {
   success,
 } from '../openapi/responses';
 import { type JsonSchema, type Paths, ref, type Reference, viewSchema } from '../openapi/types';
-import { DeLinkAccountDto, ENVELOPE_FIELDS, GetLinkAccountsDto, SUPPORTED_API_VERSION } from './dto';
-import { DELINK_PATH, GET_LINKS_PATH } from './routes';
+import {
+  DeLinkAccountDto,
+  ENVELOPE_FIELDS,
+  GetLinkAccountsDto,
+  LinkMultipleAccountsDto,
+  SUPPORTED_API_VERSION,
+} from './dto';
+import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from './routes';
 
 /** One account of GetLinkAccounts' ResponseData, as the route writes it. */
 export interface LinkedAccountView {
@@ -65,7 +71,10 @@ const ENVELOPE_NOTES: Record<string, string> = {
   SSUserID: 'The self-service user; case-insensitive.',
 };
 
-function envelopeSchema(cls: typeof DeLinkAccountDto | typeof GetLinkAccountsDto, title: string): JsonSchema {
+function envelopeSchema(
+  cls: typeof DeLinkAccountDto | typeof LinkMultipleAccountsDto | typeof GetLinkAccountsDto,
+  title: string,
+): JsonSchema {
   const { properties, required } = dtoSchema(cls, ENVELOPE_FIELDS, ENVELOPE_NOTES, ENVELOPE_RULES);
   // The DTO takes any string; the route refuses all but the supported version with its own code.
   properties.APIVersion = { ...properties.APIVersion, const: SUPPORTED_API_VERSION };
@@ -86,6 +95,7 @@ const ssUserIdSchema = (): JsonSchema => ({ type: 'string', pattern: jsonPattern
 export function coreCreditRequestSchemas(): Record<string, JsonSchema> {
   return {
     DeLinkAccountRequest: envelopeSchema(DeLinkAccountDto, 'DeLinkAccount request'),
+    LinkMultipleAccountsRequest: envelopeSchema(LinkMultipleAccountsDto, 'LinkMultipleAccounts request'),
     GetLinkAccountsRequest: envelopeSchema(GetLinkAccountsDto, 'GetLinkAccounts request'),
   };
 }
@@ -98,6 +108,7 @@ export function coreCreditResponseSchemas(): Record<string, JsonSchema> {
   };
   return {
     DeLinkAccountSuccess: coreCreditSuccess({ type: 'object', additionalProperties: false }),
+    LinkMultipleAccountsSuccess: coreCreditSuccess({ type: 'object', additionalProperties: false }),
     GetLinkAccountsSuccess: coreCreditSuccess(
       viewSchema<LinkAccountsView>({
         SSUserID: { ...ssUserIdSchema(), description: 'As the user was registered.' },
@@ -176,6 +187,49 @@ export function coreCreditPaths(parameters: { correlation: Reference; idempotenc
                 'ACCOUNT_NOT_LINKED',
                 'ACCOUNT_ALREADY_DELINKED',
                 'MAIN_ACCOUNT',
+                ...IDEMPOTENCY,
+                'SERVICE_UNAVAILABLE',
+              ],
+              { idempotent: true, ...LIMITED },
+            ),
+          }),
+        },
+      },
+      LIMITED,
+    ),
+    [LINK_PATH]: pathItem(
+      'corecredit',
+      {
+        post: {
+          operationId: 'LinkMultipleAccounts',
+          tags: ['CoreCredit'],
+          summary: 'Link an account to a self-service user again',
+          description: prose('LinkMultipleAccounts', {
+            ALREADY_LINKED: ERRORS.ACCOUNT_ALREADY_LINKED.code,
+            NOT_LINKABLE: ERRORS.ACCOUNT_NOT_LINKABLE.code,
+            CLOSED: ERRORS.ACCOUNT_CLOSED.code,
+            USER_NOT_FOUND: ERRORS.USER_NOT_FOUND.code,
+            USER_NOT_ALLOWED: ERRORS.USER_NOT_ALLOWED.code,
+          }),
+          security: bearer('selfservice:link'),
+          parameters: [correlation, idempotencyKey],
+          requestBody: jsonBody('LinkMultipleAccountsRequest', true, {
+            web: { summary: 'From the web portal', value: SAMPLE_ENVELOPE },
+            ivr: { summary: 'From the IVR, with the phone numbers', value: IVR_ENVELOPE },
+          }),
+          responses: sortResponses({
+            '200': success('Linked.', ref('schemas', 'LinkMultipleAccountsSuccess'), { idempotent: true, ...LIMITED }),
+            ...errorResponses(
+              'corecredit',
+              [
+                ...BODY,
+                'UNSUPPORTED_API_VERSION',
+                ...AUTH,
+                'USER_NOT_ALLOWED',
+                'USER_NOT_FOUND',
+                'ACCOUNT_NOT_LINKABLE',
+                'ACCOUNT_ALREADY_LINKED',
+                'ACCOUNT_CLOSED',
                 ...IDEMPOTENCY,
                 'SERVICE_UNAVAILABLE',
               ],

@@ -1,5 +1,5 @@
-// The CoreCredit face: DeLinkAccount and GetLinkAccounts, for the web portal and the IVR.
-import { type RequestHandler, Router } from 'express';
+// The CoreCredit face: DeLinkAccount, LinkMultipleAccounts and GetLinkAccounts, for the web portal and the IVR.
+import { type RequestHandler, type Response, Router } from 'express';
 import { Counter } from 'prom-client';
 import { AppError } from '../errors';
 import { jsonObjectBody } from '../http/body';
@@ -9,16 +9,25 @@ import type { FaceDependencies } from '../http/face';
 import { logEvent } from '../http/logging';
 import { inputOf, parseInput, validateDto } from '../http/validation';
 import { delinkAccount } from '../links/delink';
+import { linkAccount } from '../links/link';
 import { listLinkedAccounts } from '../links/list-links';
 import { maskAccountNumber } from '../logger';
 import type { RequestContext } from '../operations/context';
 import { envelopeError, sendSuccess } from './envelope';
-import { DeLinkAccountDto, ENVELOPE_FIELDS, type EnvelopeDto, GetLinkAccountsDto, SUPPORTED_API_VERSION } from './dto';
+import {
+  DeLinkAccountDto,
+  ENVELOPE_FIELDS,
+  type EnvelopeDto,
+  GetLinkAccountsDto,
+  LinkMultipleAccountsDto,
+  SUPPORTED_API_VERSION,
+} from './dto';
 
 /** Everything below it is this face's: answered in its envelope, unknown paths included. */
 export const CORECREDIT_PREFIX = '/api/CoreCredit';
 export const DELINK_PATH = '/api/CoreCredit/UserManagement/DeLinkAccount';
 export const GET_LINKS_PATH = '/api/CoreCredit/UserManagement/GetLinkAccounts';
+export const LINK_PATH = '/api/CoreCredit/UserManagement/LinkMultipleAccounts';
 
 /** An unsupported APIVersion may mean another schema altogether, so it is refused before the fields are judged. */
 function checkApiVersion(body: Record<string, unknown>): void {
@@ -47,6 +56,25 @@ export function formatDate(date: Date, dateFormat: string | null | undefined): s
     default:
       return `${mm}/${dd}/${yyyy} ${time}`;
   }
+}
+
+/** Who asks, through which channel: what the operation of a cardholder's request records besides its outcome. */
+function userContext(res: Response, dto: EnvelopeDto): RequestContext {
+  const principal = principalOf(res);
+  return {
+    issuerId: principal.issuerId,
+    requestorType: 'USER',
+    requestorId: principal.sub,
+    correlationId: locals(res).correlationId,
+    channel: {
+      source: dto.Source,
+      sessionId: dto.SessionID ?? null,
+      ipAddress: dto.IPAddress ?? null,
+      externalIp: dto.ExternalIP,
+      callerId: dto.CallerID ?? null,
+      calledId: dto.CalledID ?? null,
+    },
+  };
 }
 
 /** Counts every DeLinkAccount answer by its ErrorCode, refusals included. */
@@ -80,20 +108,7 @@ export function coreCreditRouter({ database, auth, entry, idempotent, registry }
     async (_req, res) => {
       const dto = inputOf<DeLinkAccountDto>(res);
       const principal = principalOf(res);
-      const ctx: RequestContext = {
-        issuerId: principal.issuerId,
-        requestorType: 'USER',
-        requestorId: principal.sub,
-        correlationId: locals(res).correlationId,
-        channel: {
-          source: dto.Source,
-          sessionId: dto.SessionID ?? null,
-          ipAddress: dto.IPAddress ?? null,
-          externalIp: dto.ExternalIP,
-          callerId: dto.CallerID ?? null,
-          calledId: dto.CalledID ?? null,
-        },
-      };
+      const ctx = userContext(res, dto);
       // The events carry no SSUserID (it is often a number like an account's); the correlation id leads to the
       // operation, which records everything.
       const account = maskAccountNumber(dto.AccountNumber);
@@ -110,6 +125,31 @@ export function coreCreditRouter({ database, auth, entry, idempotent, registry }
         throw error;
       }
       logEvent(res, 'account delinked', { account });
+      sendSuccess(res);
+    },
+  );
+
+  router.post(
+    LINK_PATH,
+    auth.require('selfservice:link'),
+    ...jsonObjectBody(),
+    parseInput((req) => envelope(LinkMultipleAccountsDto, req.body as Record<string, unknown>)),
+    idempotent,
+    async (_req, res) => {
+      const dto = inputOf<LinkMultipleAccountsDto>(res);
+      const account = maskAccountNumber(dto.AccountNumber);
+      const request = {
+        consumerId: dto.SSUserID,
+        accountNumber: dto.AccountNumber,
+        boundConsumerId: principalOf(res).ssUserId,
+      };
+      try {
+        await linkAccount(database, userContext(res, dto), request);
+      } catch (error) {
+        if (error instanceof AppError && error.status < 500) logEvent(res, 'link refused', { account });
+        throw error;
+      }
+      logEvent(res, 'account linked', { account });
       sendSuccess(res);
     },
   );
@@ -132,7 +172,7 @@ export function coreCreditRouter({ database, auth, entry, idempotent, registry }
     });
   });
 
-  router.all([DELINK_PATH, GET_LINKS_PATH], methodNotAllowed(['POST']));
+  router.all([DELINK_PATH, LINK_PATH, GET_LINKS_PATH], methodNotAllowed(['POST']));
   router.use(CORECREDIT_PREFIX, routeNotFound());
   router.use(errorHandler(envelopeError));
   return router;

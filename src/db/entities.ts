@@ -2,7 +2,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 
 export type AccountState = 'ACTIVE' | 'INACTIVE' | 'DELETED';
-export type OperationKind = 'REGISTER' | 'DELINK' | 'DELETE';
+export type OperationKind = 'REGISTER' | 'DELINK' | 'LINK' | 'DELETE';
 export type OperationStatus = 'SUCCESSFUL' | 'FAILED';
 export type RequestorType = 'USER' | 'ISSUER';
 

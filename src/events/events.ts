@@ -8,6 +8,8 @@ export const EVENT_TYPES = [
   'account.delinked',
   'account.deleted',
   'account.delink_refused',
+  'account.linked',
+  'account.link_refused',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -34,12 +36,15 @@ export interface EventBody {
 
 /**
  * The state change an operation made, as an event type: none for a refusal that changed nothing, except a refused
- * DeLinkAccount, which issuers' fraud teams watch.
+ * DeLinkAccount or LinkMultipleAccounts, which issuers' fraud teams watch (a cardholder trying account numbers that
+ * are not theirs shows as link refusals).
  */
 export function eventTypeOf(subject: OperationSubject, refusal: string | null): EventType | undefined {
   switch (subject.operation) {
     case 'DELINK':
       return refusal === null ? 'account.delinked' : 'account.delink_refused';
+    case 'LINK':
+      return refusal === null ? 'account.linked' : 'account.link_refused';
     case 'DELETE':
       return refusal === null ? 'account.deleted' : undefined;
     case 'REGISTER':

@@ -17,7 +17,8 @@ import { locals, type Principal } from './context';
 /** The longest `sub` an operation can record as its requestor. */
 export const MAX_SUB_LENGTH = 255;
 
-export type Scope = 'selfservice:delink' | 'selfservice:read' | 'issuer:write' | 'issuer:read' | 'issuer:webhooks';
+export type Scope =
+  'selfservice:delink' | 'selfservice:link' | 'selfservice:read' | 'issuer:write' | 'issuer:read' | 'issuer:webhooks';
 
 type TokenVerifier = (token: string) => Promise<Principal>;
 

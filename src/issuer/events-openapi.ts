@@ -116,7 +116,7 @@ export function eventResponseSchemas(): Record<string, JsonSchema> {
           isMainAccount: { type: ['boolean', 'null'], description: 'Null when no link of the consumer says.' },
           errorCode: {
             oneOf: [ref('schemas', 'ErrorCode'), { type: 'null' }],
-            description: 'The refusal (`account.delink_refused`); null otherwise.',
+            description: 'The refusal (`account.delink_refused`, `account.link_refused`); null otherwise.',
           },
           reason: { type: ['string', 'null'] },
           reasonCode: { enum: ['USER_DECISION', 'ISSUER_DECISION', null] },

@@ -46,7 +46,7 @@ export interface OperationsPageView {
   total: number;
 }
 
-const OPERATION_KINDS = ['REGISTER', 'DELINK', 'DELETE'] satisfies OperationKind[];
+const OPERATION_KINDS = ['REGISTER', 'DELINK', 'LINK', 'DELETE'] satisfies OperationKind[];
 const OPERATION_STATUSES = ['SUCCESSFUL', 'FAILED'] satisfies OperationStatus[];
 const REQUESTOR_TYPES = ['USER', 'ISSUER'] satisfies RequestorType[];
 

@@ -1,11 +1,27 @@
-// Every statement about links: the conditional delink that holds the main-account rule, and the reads of a
-// consumer's links. Each takes the unit of work's manager first.
+// Every statement about links: the conditional delink that holds the main-account rule, the conditional link of a
+// delinked account, and the reads of a consumer's links. Each takes the unit of work's manager first.
 import type { EntityManager } from 'typeorm';
 import { AccountLink, type AccountState } from '../db/entities';
 import { execute, parseDbBoolean, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
 import { consumerKey } from './identifiers';
 
 const at = (manager: EntityManager, date: Date): unknown => persistentValue(manager, AccountLink, 'linkedAt', date);
+
+/** An account and a consumer of one issuer, as a request names them. */
+export interface LinkKey {
+  issuerId: string;
+  consumerId: string;
+  accountNumber: string;
+}
+
+/** The parameters of a conditional UPDATE of one link: the time it writes, then the account and the consumer. */
+const changeParameters = (manager: EntityManager, link: LinkKey, now: Date): unknown[] => [
+  at(manager, now),
+  link.issuerId,
+  link.accountNumber,
+  link.issuerId,
+  consumerKey(link.consumerId),
+];
 
 /**
  * Delinks the account from the consumer only if its link is there, linked, and not the main one: a single conditional
@@ -17,13 +33,8 @@ const DELINK_SECONDARY_SQL =
   ' AND account_id = (SELECT a.id FROM accounts a WHERE a.issuer_id = ? AND a.account_number = ?)' +
   ' AND consumer_id = (SELECT c.id FROM consumers c WHERE c.issuer_id = ? AND c.consumer_key = ?)';
 
-export async function delinkSecondary(
-  manager: EntityManager,
-  link: { issuerId: string; consumerId: string; accountNumber: string },
-  now: Date,
-): Promise<boolean> {
-  const parameters = [at(manager, now), link.issuerId, link.accountNumber, link.issuerId, consumerKey(link.consumerId)];
-  return (await execute(manager, DELINK_SECONDARY_SQL, parameters)) === 1;
+export async function delinkSecondary(manager: EntityManager, link: LinkKey, now: Date): Promise<boolean> {
+  return (await execute(manager, DELINK_SECONDARY_SQL, changeParameters(manager, link, now))) === 1;
 }
 
 /** What stands between an account and a consumer: no consumer, no link between them, or the link as it is. */
@@ -36,10 +47,7 @@ const LINK_STATE_SQL =
   ' WHERE c.issuer_id = ? AND c.consumer_key = ?';
 
 /** Read after a delink changed nothing, to say why: the write alone decided the outcome. */
-export async function linkState(
-  manager: EntityManager,
-  link: { issuerId: string; consumerId: string; accountNumber: string },
-): Promise<LinkState> {
+export async function linkState(manager: EntityManager, link: LinkKey): Promise<LinkState> {
   const [row] = await select<{ consumerId: number; isMain: unknown; linkId: number | null }>(manager, LINK_STATE_SQL, [
     link.accountNumber,
     link.issuerId,
@@ -48,6 +56,52 @@ export async function linkState(
   if (row === undefined) return 'no-consumer';
   if (row.linkId === null) return 'not-linked';
   return parseDbBoolean(row.isMain) ? 'main' : 'delinked';
+}
+
+/**
+ * Links the account to the consumer again only if the issuer registered it for this very consumer, its link is
+ * delinked, and the account is not DELETED: a single conditional UPDATE, so that a link racing a delink (in this
+ * process or any other) ends in one state or the other and each changes the row at most once. It never inserts a row
+ * and never touches is_main. Returns whether it did.
+ */
+const LINK_DELINKED_SQL =
+  'UPDATE account_links SET delinked_at = NULL, linked_at = ? WHERE delinked_at IS NOT NULL' +
+  " AND account_id = (SELECT a.id FROM accounts a WHERE a.issuer_id = ? AND a.account_number = ? AND a.state <> 'DELETED')" +
+  ' AND consumer_id = (SELECT c.id FROM consumers c WHERE c.issuer_id = ? AND c.consumer_key = ?)';
+
+export async function linkDelinked(manager: EntityManager, link: LinkKey, now: Date): Promise<boolean> {
+  return (await execute(manager, LINK_DELINKED_SQL, changeParameters(manager, link, now))) === 1;
+}
+
+/**
+ * Why an account could not be linked to a consumer: no consumer; the account is not this consumer's (unknown, or
+ * registered to another: one answer, so that the refusal never tells which); it is linked already; or it is DELETED.
+ */
+export type Linkability = 'no-consumer' | 'not-theirs' | 'linked' | 'linked-main' | 'closed';
+
+const LINKABILITY_SQL =
+  'SELECT c.id AS consumerId, l.id AS linkId, l.is_main AS isMain, l.delinked_at AS delinkedAt, a.state AS state' +
+  ' FROM consumers c' +
+  ' LEFT JOIN accounts a ON a.issuer_id = c.issuer_id AND a.account_number = ?' +
+  ' LEFT JOIN account_links l ON l.account_id = a.id AND l.consumer_id = c.id' +
+  ' WHERE c.issuer_id = ? AND c.consumer_key = ?';
+
+/**
+ * Read after a link changed nothing, to say why: the write alone decided the outcome. A link that reads as delinked
+ * and open was delinked by a request that committed after the write found it linked, so it answers "linked".
+ */
+export async function linkability(manager: EntityManager, link: LinkKey): Promise<Linkability> {
+  const [row] = await select<{
+    consumerId: number;
+    linkId: number | null;
+    isMain: unknown;
+    delinkedAt: unknown;
+    state: AccountState | null;
+  }>(manager, LINKABILITY_SQL, [link.accountNumber, link.issuerId, consumerKey(link.consumerId)]);
+  if (row === undefined) return 'no-consumer';
+  if (row.linkId === null) return 'not-theirs';
+  if (row.delinkedAt !== null && row.state === 'DELETED') return 'closed';
+  return parseDbBoolean(row.isMain) ? 'linked-main' : 'linked';
 }
 
 const insert = rowInserter(AccountLink);

@@ -1,7 +1,7 @@
 // Fuzzing the request bodies of every body endpoint of both faces: any JSON value, any text, or nothing.
 // The contract, oracles, generators and harness are test/helpers/fuzz.ts's; FUZZ_SEED and FUZZ_RUNS as described there.
 import fc from 'fast-check';
-import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
+import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../../src/corecredit/routes';
 import {
   buildEnvelope,
   issuerToken,
@@ -24,6 +24,7 @@ import {
   FIELDS,
   fuzzHarness,
   GET_LINKS,
+  LINK,
   hugeText,
   isPlainObject,
   issuerFields,
@@ -57,9 +58,10 @@ describe('fuzzing request bodies, on every body endpoint (fast-check)', () => {
       const missing = randomDigits(17);
       const envelopeText = JSON.stringify(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: victim }));
 
-      type Target = 'DeLinkAccount' | 'GetLinkAccounts' | 'register' | 'delete';
+      type Target = 'DeLinkAccount' | 'LinkMultipleAccounts' | 'GetLinkAccounts' | 'register' | 'delete';
       const targets: Record<Target, { method: string; path: string; token: string }> = {
         DeLinkAccount: { method: 'POST', path: DELINK_PATH, token: channelToken },
+        LinkMultipleAccounts: { method: 'POST', path: LINK_PATH, token: channelToken },
         GetLinkAccounts: { method: 'POST', path: GET_LINKS_PATH, token: channelToken },
         register: { method: 'PUT', path: `/issuers/${user.issuerId}/accounts/${victim}`, token: issuer },
         delete: {
@@ -104,11 +106,11 @@ describe('fuzzing request bodies, on every body endpoint (fast-check)', () => {
 
       await fc.assert(
         fc.asyncProperty(
-          fc.constantFrom<Target>('DeLinkAccount', 'GetLinkAccounts', 'register', 'delete'),
+          fc.constantFrom<Target>('DeLinkAccount', 'LinkMultipleAccounts', 'GetLinkAccounts', 'register', 'delete'),
           anyBody,
           async (target, raw) => {
             const { method, path, token } = targets[target];
-            const corecredit = target === 'DeLinkAccount' || target === 'GetLinkAccounts';
+            const corecredit = target !== 'register' && target !== 'delete';
             const parsed = raw === undefined || raw === '' ? undefined : parseAsServer(raw);
             const object = parsed?.ok === true && isPlainObject(parsed.value) ? parsed.value : undefined;
             const isString = (key: string): boolean =>
@@ -129,7 +131,9 @@ describe('fuzzing request bodies, on every body endpoint (fast-check)', () => {
               if (isString('APIVersion') && object.APIVersion !== '2.0')
                 expected = { status: 400, code: CODE.UNSUPPORTED_API_VERSION };
               else {
-                const mandatory = target === 'DeLinkAccount' ? DELINK.mandatory : GET_LINKS.mandatory;
+                const mandatory = { DeLinkAccount: DELINK, LinkMultipleAccounts: LINK, GetLinkAccounts: GET_LINKS }[
+                  target
+                ].mandatory;
                 const broken = mandatory.filter((f) => !isString(f));
                 // A random object with every mandatory field a string is not worth an oracle of its own.
                 fc.pre(broken.length > 0);

@@ -1,4 +1,5 @@
-// Fuzzing the CoreCredit envelope of DeLinkAccount and GetLinkAccounts: every field valid, broken or wild.
+// Fuzzing the CoreCredit envelope of DeLinkAccount, LinkMultipleAccounts and GetLinkAccounts: every field valid, broken
+// or wild.
 // The contract, oracles, generators and harness are test/helpers/fuzz.ts's; FUZZ_SEED and FUZZ_RUNS as described there.
 import fc from 'fast-check';
 import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
@@ -24,6 +25,7 @@ import {
   fuzzHarness,
   GET_LINKS,
   hugeText,
+  LINK,
   listedFields,
   newUserId,
   NULL,
@@ -45,7 +47,7 @@ import {
   wrongType,
 } from '../helpers/fuzz';
 
-describe('fuzzing POST /api/CoreCredit/UserManagement/DeLinkAccount and GetLinkAccounts: the envelope (fast-check)', () => {
+describe('fuzzing POST /api/CoreCredit/UserManagement/DeLinkAccount, LinkMultipleAccounts and GetLinkAccounts: the envelope (fast-check)', () => {
   const fuzz = fuzzHarness();
   const { send, nextCorrelationId, operationOf } = fuzz;
   let ctx: TestContext;
@@ -59,7 +61,8 @@ describe('fuzzing POST /api/CoreCredit/UserManagement/DeLinkAccount and GetLinkA
       const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 3 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const token = await mintToken(user.issuerId, { expiresIn: '1h' });
-      // A wrongly accepted DeLinkAccount would delink this account: the snapshot would show it.
+      // A wrongly accepted DeLinkAccount would delink this account, a wrongly accepted LinkMultipleAccounts would record
+      // its refusal: the snapshot would show either.
       const base = Object.fromEntries(
         Object.entries(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] })).map(
           ([field, value]) => [field, typeof value === 'string' ? str(value) : NULL],
@@ -151,6 +154,12 @@ describe('fuzzing POST /api/CoreCredit/UserManagement/DeLinkAccount and GetLinkA
           fc.oneof(fc.constant(user.mainAccount), unregisteredAccount(user)),
           ssUserIds,
         ),
+        // Never a delinked account: a valid LinkMultipleAccounts meets a linked account (409) or one not theirs (404).
+        LinkMultipleAccounts: envelopeSpecs(
+          LINK,
+          fc.oneof(fc.constantFrom(user.mainAccount, ...user.otherAccounts), unregisteredAccount(user)),
+          ssUserIds,
+        ),
         GetLinkAccounts: envelopeSpecs(GET_LINKS, fc.stringMatching(ACCOUNT_PATTERN), ssUserIds),
       };
       const shared = { extra: extras(FIELDS), order: fc.array(fc.integer(), { minLength: 20, maxLength: 20 }) };
@@ -224,16 +233,22 @@ describe('fuzzing POST /api/CoreCredit/UserManagement/DeLinkAccount and GetLinkA
                   );
               }
             } else {
+              const account = text('AccountNumber')!;
+              const theirs = account === user.mainAccount || user.otherAccounts.includes(account);
               const code = !owner
                 ? CODE.USER_NOT_FOUND
-                : text('AccountNumber') === user.mainAccount
-                  ? CODE.MAIN_ACCOUNT
-                  : CODE.ACCOUNT_NOT_LINKED;
+                : endpoint === LINK
+                  ? theirs
+                    ? CODE.ACCOUNT_ALREADY_LINKED
+                    : CODE.ACCOUNT_NOT_LINKABLE
+                  : account === user.mainAccount
+                    ? CODE.MAIN_ACCOUNT
+                    : CODE.ACCOUNT_NOT_LINKED;
               same(outcome, { status: STATUS_OF_CODE.get(code), code });
               // The refusal is recorded, with the envelope's channel fields verbatim, and nothing else changes.
               same(after, { ...before, operations: (before.operations as number) + 1 });
               expect(await operationOf(correlationId)).toMatchObject({
-                operation: 'DELINK',
+                operation: endpoint === LINK ? 'LINK' : 'DELINK',
                 status: 'FAILED',
                 errorCode: code,
                 requestorType: 'USER',

@@ -3,7 +3,7 @@
 // The contract, oracles, generators and harness are test/helpers/fuzz.ts's; FUZZ_SEED and FUZZ_RUNS as described there.
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
-import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
+import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../../src/corecredit/routes';
 import { buildEnvelope, mintToken, seedUser, snapshot, TEST_SECRET, type TestContext } from '../helpers/context';
 import {
   anyCase,
@@ -51,13 +51,14 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
       const victim = user.otherAccounts[0]!;
       const now = (): number => Math.floor(Date.now() / 1000);
 
-      type Endpoint = 'DeLinkAccount' | 'GetLinkAccounts' | 'register';
+      type Endpoint = 'DeLinkAccount' | 'LinkMultipleAccounts' | 'GetLinkAccounts' | 'register';
       const scopeOf: Record<Endpoint, string> = {
         DeLinkAccount: 'selfservice:delink',
+        LinkMultipleAccounts: 'selfservice:link',
         GetLinkAccounts: 'selfservice:read',
         register: 'issuer:write',
       };
-      const ALL_SCOPES = ['selfservice:delink', 'selfservice:read', 'issuer:write', 'issuer:read'];
+      const ALL_SCOPES = ['selfservice:delink', 'selfservice:link', 'selfservice:read', 'issuer:write', 'issuer:read'];
 
       /**
        * The claims of a token, each good (mostly: a third of the tokens pass, so that every later check is reached with
@@ -220,7 +221,7 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
         headerText(300),
       );
       const arbitrary = fc.record({
-        endpoint: fc.constantFrom<Endpoint>('DeLinkAccount', 'GetLinkAccounts', 'register'),
+        endpoint: fc.constantFrom<Endpoint>('DeLinkAccount', 'LinkMultipleAccounts', 'GetLinkAccounts', 'register'),
         ssUserIdCase: anyCase(user.ssUserId),
         authorization,
         contentType,
@@ -298,9 +299,9 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
             const path =
               endpoint === 'register'
                 ? `/issuers/${user.issuerId}/accounts/${victim}`
-                : endpoint === 'DeLinkAccount'
-                  ? DELINK_PATH
-                  : GET_LINKS_PATH;
+                : { DeLinkAccount: DELINK_PATH, LinkMultipleAccounts: LINK_PATH, GetLinkAccounts: GET_LINKS_PATH }[
+                    endpoint
+                  ];
             const issuerFace = endpoint === 'register';
 
             const headers: Record<string, string> = {};
@@ -390,7 +391,7 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
                 return unchanged();
               }
 
-              // 5. The idempotency key (DeLinkAccount and register only).
+              // 5. The idempotency key (DeLinkAccount, LinkMultipleAccounts and register only).
               const idempotent = endpoint !== 'GetLinkAccounts' && key !== undefined;
               const receivedKey = key === undefined ? '' : asReceived(key);
               const storeKey = `${principal.issuerId}\u0000${principal.sub}\u0000${receivedKey}`;
@@ -427,12 +428,14 @@ describe('fuzzing request headers: correlation id, token, content type, idempote
                 else same(outcome(), { status: 200, code: CODE.SUCCESS });
                 return unchanged();
               }
-              // DeLinkAccount of the main account: refused, and recorded in the token's issuer.
+              // DeLinkAccount or LinkMultipleAccounts of the main account: refused, and recorded in the token's issuer.
               const code = boundElsewhere
                 ? CODE.USER_NOT_ALLOWED
                 : !ownIssuer
                   ? CODE.USER_NOT_FOUND
-                  : CODE.MAIN_ACCOUNT;
+                  : endpoint === 'LinkMultipleAccounts'
+                    ? CODE.ACCOUNT_ALREADY_LINKED
+                    : CODE.MAIN_ACCOUNT;
               same(outcome(), { status: STATUS_OF_CODE.get(code), code });
               same(after, ownIssuer ? { ...before, operations: (before.operations as number) + 1 } : before);
             };

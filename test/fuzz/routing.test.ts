@@ -36,7 +36,7 @@ describe('fuzzing any method on any path (fast-check)', () => {
       const user = await seedUser(ctx.database, { ssUserId: newUserId(), accounts: 2 });
       const db = await tracked(() => snapshot(ctx.dataSource, user.issuerId));
       const token = await mintToken(randomIssuerId(), {
-        scope: 'selfservice:delink selfservice:read issuer:write issuer:read',
+        scope: 'selfservice:delink selfservice:link selfservice:read issuer:write issuer:read',
         expiresIn: '1h',
       });
       const methods = METHODS.filter((m) => m !== 'CONNECT');
@@ -46,6 +46,7 @@ describe('fuzzing any method on any path (fast-check)', () => {
         'corecredit',
         'UserManagement',
         'DeLinkAccount',
+        'LinkMultipleAccounts',
         'GetLinkAccounts',
         'issuers',
         'Issuers',
@@ -97,6 +98,7 @@ describe('fuzzing any method on any path (fast-check)', () => {
       // that many land on or near an endpoint; the rest are random segments.
       const ROUTES = [
         ['api', 'CoreCredit', 'UserManagement', 'DeLinkAccount'],
+        ['api', 'CoreCredit', 'UserManagement', 'LinkMultipleAccounts'],
         ['api', 'CoreCredit', 'UserManagement', 'GetLinkAccounts'],
         ['issuers', '{id}', 'accounts', '{id}'],
         ['issuers', '{id}', 'accounts', '{id}', 'operations:delete'],

@@ -117,7 +117,7 @@ export interface TokenOptions {
 export function mintToken(issuerId: string, options: TokenOptions = {}, extraClaims: JWTPayload = {}): Promise<string> {
   const claims: JWTPayload = {
     issuerId,
-    scope: options.scope ?? 'selfservice:delink selfservice:read',
+    scope: options.scope ?? 'selfservice:delink selfservice:link selfservice:read',
     ...extraClaims,
   };
   if (options.ssUserId !== undefined) claims.ssUserId = options.ssUserId;

@@ -13,7 +13,7 @@ import { Agent, createServer, type Server } from 'node:http';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
+import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../../src/corecredit/routes';
 import { Operation } from '../../src/db/entities';
 import { ERRORS } from '../../src/errors';
 import { openApiDocument } from '../../src/openapi/document';
@@ -58,7 +58,7 @@ export const FIELDS = [
 export type Field = (typeof FIELDS)[number];
 
 export interface CoreCreditEndpoint {
-  name: 'DeLinkAccount' | 'GetLinkAccounts';
+  name: 'DeLinkAccount' | 'LinkMultipleAccounts' | 'GetLinkAccounts';
   path: string;
   mandatory: readonly Field[];
 }
@@ -67,12 +67,17 @@ export const DELINK: CoreCreditEndpoint = {
   path: DELINK_PATH,
   mandatory: ['Source', 'ExternalIP', 'APIVersion', 'AccountNumber', 'SSUserID'],
 };
+export const LINK: CoreCreditEndpoint = {
+  name: 'LinkMultipleAccounts',
+  path: LINK_PATH,
+  mandatory: ['Source', 'ExternalIP', 'APIVersion', 'AccountNumber', 'SSUserID'],
+};
 export const GET_LINKS: CoreCreditEndpoint = {
   name: 'GetLinkAccounts',
   path: GET_LINKS_PATH,
   mandatory: ['Source', 'ExternalIP', 'APIVersion', 'SSUserID'],
 };
-export const CORECREDIT_ENDPOINTS = [DELINK, GET_LINKS] as const;
+export const CORECREDIT_ENDPOINTS = [DELINK, LINK, GET_LINKS] as const;
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
 export const CORRELATION_PATTERN = /^[a-zA-Z0-9_\-. ]{1,64}$/;
