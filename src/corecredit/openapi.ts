@@ -43,7 +43,7 @@ const ENVELOPE_RULES: Record<string, RuleConverter> = {
   isRequestTime: () => ({ type: 'string', pattern: REQUEST_TIME_PATTERN }),
 };
 
-const ACCOUNT_STATES = ['ACTIVE', 'INACTIVE', 'DELETED'] satisfies AccountState[];
+const ACCOUNT_STATES = ['ACTIVE', 'INACTIVE', 'SUSPENDED', 'CLOSED', 'DELETED'] satisfies AccountState[];
 
 const ENVELOPE_NOTES: Record<string, string> = {
   Source: 'The channel, recorded on the operation as sent (e.g. `WEB`, `IVR`, `WEB.PORTAL`).',

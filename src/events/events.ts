@@ -8,6 +8,7 @@ export const EVENT_TYPES = [
   'account.delinked',
   'account.deleted',
   'account.delink_refused',
+  'consumer.deleted',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -42,6 +43,8 @@ export function eventTypeOf(subject: OperationSubject, refusal: string | null): 
       return refusal === null ? 'account.delinked' : 'account.delink_refused';
     case 'DELETE':
       return refusal === null ? 'account.deleted' : undefined;
+    case 'DELETE_CONSUMER':
+      return refusal === null ? 'consumer.deleted' : undefined;
     case 'REGISTER':
       if (refusal !== null) return undefined;
       return subject.relinked === true ? 'account.relinked' : 'account.registered';
