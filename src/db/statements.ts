@@ -25,7 +25,8 @@ export function select<Row>(manager: EntityManager, sql: string, parameters: unk
  * on SQLite, whose one writer already makes every transaction see the latest rows.
  */
 export function forUpdate(manager: EntityManager): string {
-  return manager.connection.driver.options.type === 'mysql' ? ' FOR UPDATE' : '';
+  const { type } = manager.connection.driver.options;
+  return type === 'mysql' || type === 'mariadb' ? ' FOR UPDATE' : '';
 }
 
 /** `?, ?, ?` for an IN list of `count` values. */
