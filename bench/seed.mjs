@@ -150,11 +150,20 @@ async function seedInBulk(serverUrl, database, from, to) {
       for (let user = first; user < last; user += 1) {
         const ssUserId = ssUserIdOf(user);
         const thisUserId = userId++;
-        users.push([thisUserId, ISSUER_ID, ssUserId, ssUserId.toLowerCase(), now]);
+        users.push([thisUserId, ISSUER_ID, ssUserId, ssUserId.toLowerCase(), ssUserId.toLowerCase(), now]);
         for (let slot = 0; slot < LINKS_PER_USER; slot += 1) {
           const isMain = slot === 0;
           const thisAccountId = accountId++;
-          accounts.push([thisAccountId, ISSUER_ID, accountOf(user, slot), null, 'ACTIVE', now, now]);
+          accounts.push([
+            thisAccountId,
+            ISSUER_ID,
+            accountOf(user, slot),
+            accountOf(user, slot),
+            null,
+            'ACTIVE',
+            now,
+            now,
+          ]);
           links.push([linkId++, thisAccountId, thisUserId, isMain, isMain ? thisUserId : null, now, null]);
           operations.push([
             randomUUID(),
@@ -182,11 +191,12 @@ async function seedInBulk(serverUrl, database, from, to) {
         }
       }
       await connection.query('START TRANSACTION');
-      await connection.query('INSERT INTO consumers (id, issuer_id, consumer_id, consumer_key, created_at) VALUES ?', [
-        users,
-      ]);
       await connection.query(
-        'INSERT INTO accounts (id, issuer_id, account_number, product_id, state, created_at, updated_at) VALUES ?',
+        'INSERT INTO consumers (id, issuer_id, consumer_id, consumer_key, live_key, created_at) VALUES ?',
+        [users],
+      );
+      await connection.query(
+        'INSERT INTO accounts (id, issuer_id, account_number, live_key, product_id, state, created_at, updated_at) VALUES ?',
         [accounts],
       );
       await connection.query(

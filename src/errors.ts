@@ -67,6 +67,18 @@ export const ERRORS = {
     message: 'This Idempotency-Key was used with a different request.',
   },
 
+  CONSUMER_NOT_FOUND: { code: 'ERR01180', status: 404, message: 'The consumer is not known.' },
+  ACCOUNT_CLOSED: {
+    code: 'ERR01181',
+    status: 409,
+    message: 'The account is CLOSED, which is final: it can only be deleted.',
+  },
+  CONSUMER_TOO_MANY_ACCOUNTS: {
+    code: 'ERR01182',
+    status: 409,
+    message: 'The consumer has more accounts than one delete may delete; delete some of its accounts first.',
+  },
+
   PAYLOAD_TOO_LARGE: { code: 'ERR01150', status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     code: 'ERR01151',
@@ -81,7 +93,11 @@ export const ERRORS = {
     status: 404,
     message: 'The account is not registered for this SSUserID and cannot be linked.',
   },
-  ACCOUNT_CLOSED: { code: 'ERR01177', status: 409, message: 'The account is closed and cannot be linked.' },
+  ACCOUNT_DELETED: {
+    code: 'ERR01177',
+    status: 409,
+    message: 'The issuer deleted the account; it cannot be linked again.',
+  },
 
   RATE_LIMITED: {
     code: 'ERR01160',

@@ -630,3 +630,116 @@ describe('concurrent requests on two instances sharing one database', () => {
     await raceEveryAccountOfAUser(databases[1]!, urls);
   });
 });
+
+describe('concurrent reuse of deleted ids and consumer deletes', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  async function sendConsumerDelete(issuerId: string, token: string, consumerId: string) {
+    const res = await api(ctx.app)
+      .post(`/issuers/${issuerId}/consumers/${consumerId}/operations:delete`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({});
+    return { status: res.status, body: res.body as Record<string, unknown> };
+  }
+
+  /** Every live account is linked to a live consumer, and every account of a deleted consumer is DELETED and unlinked. */
+  async function expectConsistent(issuerId: string): Promise<void> {
+    const rows = await ctx.dataSource
+      .createQueryBuilder(AccountLink, 'l')
+      .innerJoin(Account, 'a', 'a.id = l.account_id')
+      .innerJoin(Consumer, 'c', 'c.id = l.consumer_id')
+      .select([
+        'a.live_key AS accountLive',
+        'a.state AS state',
+        'c.live_key AS consumerLive',
+        'l.delinked_at AS delinkedAt',
+      ])
+      .where('a.issuer_id = :issuerId', { issuerId })
+      .getRawMany<{ accountLive: string | null; state: string; consumerLive: string | null; delinkedAt: unknown }>();
+    for (const row of rows) {
+      if (row.consumerLive === null)
+        expect([row.accountLive, row.state, row.delinkedAt !== null]).toEqual([null, 'DELETED', true]);
+      if (row.accountLive !== null) expect(row.consumerLive).not.toBeNull();
+    }
+  }
+
+  it('when a deleted account is registered 10 times at once for two other consumers, then exactly one consumer gets it as a new account and the other gets 409 ERR01141', async () => {
+    const issuerId = randomIssuerId();
+    const token = await issuerToken(issuerId);
+    const account = randomDigits(16);
+    expect((await sendRegister(ctx.app, token, issuerId, account, `O${randomDigits(12)}`)).status).toBe(204);
+    expect((await sendDelete(ctx.app, token, issuerId, account)).status).toBe(200);
+    const consumers = [`A${randomDigits(12)}`, `B${randomDigits(12)}`];
+
+    const sent = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => sendRegister(ctx.app, token, issuerId, account, consumers[i % 2]!)),
+    );
+
+    const rows = await ctx.dataSource.getRepository(Account).find({ where: { issuerId }, order: { id: 'ASC' } });
+    expect(rows.map((row) => [row.state, row.liveKey])).toEqual([
+      ['DELETED', null],
+      ['ACTIVE', account],
+    ]);
+    const link = await linkOf(ctx.dataSource, issuerId, account);
+    const owner = consumers.find((c) => c.toLowerCase() === link!.ownerKey)!;
+    expect(owner).toBeDefined();
+    for (const s of sent) expect([s.consumerId, s.status]).toEqual([s.consumerId, s.consumerId === owner ? 204 : 409]);
+    for (const s of sent.filter((r) => r.status === 409)) expect(s.body).toMatchObject({ errorCode: 'ERR01141' });
+    expect(await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER')).toHaveProperty('size', 11);
+  });
+
+  it('when a consumer delete races registers and delinks of that consumer, then every request is answered and the end state is consistent', async () => {
+    const user = await seedUser(ctx.database, { accounts: 4 });
+    const token = await issuerToken(user.issuerId);
+    const userToken = await mintToken(user.issuerId);
+    const fresh = Array.from({ length: 5 }, () => randomDigits(16));
+
+    const [deleted, registered, delinked] = await Promise.all([
+      sendConsumerDelete(user.issuerId, token, user.ssUserId),
+      Promise.all(fresh.map((account) => sendRegister(ctx.app, token, user.issuerId, account, user.ssUserId))),
+      Promise.all(user.otherAccounts.map((account) => sendDelink(ctx.app, userToken, user.ssUserId, account))),
+    ]);
+
+    expect(deleted.status).toBe(200);
+    for (const r of registered) expect(r.status).toBe(204);
+    for (const d of delinked) {
+      expect([200, 404]).toContain(d.status);
+      if (d.status === 404) expect(['ERR01130', 'ERR01132']).toContain(d.body.ErrorCode);
+    }
+    await expectConsistent(user.issuerId);
+    // At most one live consumer: a register that came after the delete made a new one, the others joined it.
+    const consumers = await ctx.dataSource.getRepository(Consumer).find({ where: { issuerId: user.issuerId } });
+    expect(consumers.filter((c) => c.liveKey !== null).length).toBeLessThanOrEqual(1);
+    // The consumer delete recorded one DELETE per account the old consumer had when it committed.
+    const old = consumers.find((c) => c.deletedAt !== null)!;
+    const oldAccounts = await ctx.dataSource.getRepository(AccountLink).count({ where: { consumerId: old.id } });
+    const operations = await operationsOf(ctx.dataSource, user.issuerId);
+    expect(operations.filter((op) => op.operation === 'DELETE' && op.status === 'SUCCESSFUL')).toHaveLength(
+      oldAccounts,
+    );
+    // Every fresh account was registered: deleted with the old consumer, or live under the new one.
+    for (const account of fresh) expect(await linkOf(ctx.dataSource, user.issuerId, account)).toBeDefined();
+  });
+
+  it('when a consumer is deleted twice at once, then one delete answers 200, the other 404 ERR01180, and its accounts are deleted once', async () => {
+    const user = await seedUser(ctx.database, { accounts: 3 });
+    const token = await issuerToken(user.issuerId);
+
+    const answers = await Promise.all([
+      sendConsumerDelete(user.issuerId, token, user.ssUserId),
+      sendConsumerDelete(user.issuerId, token, user.ssUserId),
+    ]);
+
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 404]);
+    expect(answers.find((a) => a.status === 404)!.body).toMatchObject({ errorCode: 'ERR01180' });
+    const operations = await operationsOf(ctx.dataSource, user.issuerId);
+    expect(operations.filter((op) => op.operation === 'DELETE')).toHaveLength(3);
+    await expectConsistent(user.issuerId);
+  });
+});

@@ -441,14 +441,14 @@ describe('issuer account API', () => {
         { name: 'state is null', body: { ...valid, state: null }, fields: ['state'] },
         {
           name: 'every body field is wrong',
-          body: { consumerId: 7, accountProductId: '!', state: 'CLOSED' },
+          body: { consumerId: 7, accountProductId: '!', state: 'OPEN' },
           fields: ['consumerId', 'accountProductId', 'state'],
         },
         {
           name: 'the path and the body are both wrong',
           issuerId: 'bad',
           accountId: 'x1',
-          body: { consumerId: 'a-b', state: 'CLOSED' },
+          body: { consumerId: 'a-b', state: 'OPEN' },
           fields: ['issuerId', 'accountId', 'consumerId', 'state'],
         },
       ];
@@ -482,7 +482,7 @@ describe('issuer account API', () => {
           errors: [
             { field: 'consumerId', message: 'consumerId is required and may not be null' },
             { field: 'accountProductId', message: 'accountProductId must be a string' },
-            { field: 'state', message: 'state must be ACTIVE or INACTIVE' },
+            { field: 'state', message: 'state must be one of ACTIVE, INACTIVE, SUSPENDED, CLOSED' },
           ],
         });
         expect(await snapshot(ctx.dataSource, issuerId)).toMatchObject({ users: 0, accounts: [], operations: 0 });
@@ -803,12 +803,17 @@ describe('issuer account API', () => {
       ]);
     });
 
-    it('when a deleted secondary account is registered again, then it is ACTIVE and linked again', async () => {
+    it('when a deleted secondary account is registered again, then it is a new ACTIVE account, linked again', async () => {
       const { issuerId, consumerId, second } = await registeredConsumer();
       expect((await remove(issuerId, second, {})).status).toBe(200);
 
       expect((await put(issuerId, second, { consumerId, state: 'ACTIVE' })).status).toBe(204);
 
+      const rows = await ctx.dataSource.getRepository(Account).find({ where: { issuerId, accountNumber: second } });
+      expect(rows.map((row) => [row.state, row.liveKey]).sort()).toEqual([
+        ['ACTIVE', second],
+        ['DELETED', null],
+      ]);
       expect(await linkOf(ctx.dataSource, issuerId, second)).toMatchObject({
         state: 'ACTIVE',
         delinked: false,

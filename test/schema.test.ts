@@ -17,10 +17,16 @@ describe('migrations', () => {
         'ConsumerVocabulary1764600000000',
         'IdempotencyErrorCode1764600100000',
         'EventsOutbox1765000000000',
+        'AccountLifecycle1765300000000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
 
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      const lifecycleReverted = dataSource.createQueryRunner();
+      expect(await lifecycleReverted.hasColumn('accounts', 'live_key')).toBe(false);
+      expect(await lifecycleReverted.hasColumn('consumers', 'deleted_at')).toBe(false);
+      await lifecycleReverted.release();
       await dataSource.undoLastMigration({ transaction: 'each' });
       // Back to the first schema, whose table names the vocabulary migration changed, then away altogether.
       await dataSource.undoLastMigration({ transaction: 'each' });
@@ -39,7 +45,7 @@ describe('migrations', () => {
       await dataSource.runMigrations({ transaction: 'each' });
       expect(await dataSource.showMigrations()).toBe(false);
       await dataSource.query(
-        `INSERT INTO consumers (issuer_id, consumer_id, consumer_key, created_at) VALUES ('SCHEMATEST', 'A${randomUUID().slice(0, 8)}', 'a', '2026-01-01 00:00:00.000')`,
+        `INSERT INTO consumers (issuer_id, consumer_id, consumer_key, live_key, created_at) VALUES ('SCHEMATEST', 'A${randomUUID().slice(0, 8)}', 'a', 'a', '2026-01-01 00:00:00.000')`,
       );
     } finally {
       await db.close();

@@ -49,7 +49,7 @@ const ENVELOPE_RULES: Record<string, RuleConverter> = {
   isRequestTime: () => ({ type: 'string', pattern: REQUEST_TIME_PATTERN }),
 };
 
-const ACCOUNT_STATES = ['ACTIVE', 'INACTIVE', 'DELETED'] satisfies AccountState[];
+const ACCOUNT_STATES = ['ACTIVE', 'INACTIVE', 'SUSPENDED', 'CLOSED', 'DELETED'] satisfies AccountState[];
 
 const ENVELOPE_NOTES: Record<string, string> = {
   Source: 'The channel, recorded on the operation as sent (e.g. `WEB`, `IVR`, `WEB.PORTAL`).',
@@ -207,7 +207,7 @@ export function coreCreditPaths(parameters: { correlation: Reference; idempotenc
           description: prose('LinkMultipleAccounts', {
             ALREADY_LINKED: ERRORS.ACCOUNT_ALREADY_LINKED.code,
             NOT_LINKABLE: ERRORS.ACCOUNT_NOT_LINKABLE.code,
-            CLOSED: ERRORS.ACCOUNT_CLOSED.code,
+            DELETED: ERRORS.ACCOUNT_DELETED.code,
             USER_NOT_FOUND: ERRORS.USER_NOT_FOUND.code,
             USER_NOT_ALLOWED: ERRORS.USER_NOT_ALLOWED.code,
           }),
@@ -229,7 +229,7 @@ export function coreCreditPaths(parameters: { correlation: Reference; idempotenc
                 'USER_NOT_FOUND',
                 'ACCOUNT_NOT_LINKABLE',
                 'ACCOUNT_ALREADY_LINKED',
-                'ACCOUNT_CLOSED',
+                'ACCOUNT_DELETED',
                 ...IDEMPOTENCY,
                 'SERVICE_UNAVAILABLE',
               ],

@@ -54,11 +54,24 @@ export interface Database {
 }
 
 /**
+ * Thrown by a unit that read a row by a plain read and found, once it locked the row, that a concurrent transaction
+ * had changed it since (a delete, say): the unit runs again, in a new transaction that sees the change. Like a
+ * conflict, it is retried a few times, and a unit that keeps meeting it is unavailable.
+ */
+export class StaleRead extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleRead';
+  }
+}
+
+/**
  * What leaves the database layer is an AppError (503 when the database is away, too slow, or kept colliding) or a
  * fault of the code: no caller has to classify driver errors.
  */
 function asUnavailable(error: unknown): unknown {
-  return !(error instanceof AppError) && isUnavailable(error) ? unavailable(undefined, error) : error;
+  const unavailableNow = error instanceof StaleRead || (!(error instanceof AppError) && isUnavailable(error));
+  return unavailableNow ? unavailable(undefined, error) : error;
 }
 
 /** COMMIT was sent and no answer came back: the unit may have committed or not. */
@@ -140,7 +153,9 @@ class SqlDatabase implements Database {
 
   async transaction<T>(work: (manager: EntityManager) => Promise<T>, options: TransactionOptions<T> = {}): Promise<T> {
     const retryable = (error: unknown) =>
-      isConflict(error) || (options.retryOnDuplicateKey === true && isDuplicateKey(error));
+      error instanceof StaleRead ||
+      isConflict(error) ||
+      (options.retryOnDuplicateKey === true && isDuplicateKey(error));
     try {
       return await withRetries(this.retry, retryable, () => this.gate.run(() => this.transactionOnce(work)));
     } catch (error) {

@@ -1,17 +1,20 @@
 // Table mappings. Column types are explicit so the same entities serve MySQL/MariaDB and SQLite.
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 
-export type AccountState = 'ACTIVE' | 'INACTIVE' | 'DELETED';
-export type OperationKind = 'REGISTER' | 'DELINK' | 'LINK' | 'DELETE';
+export type AccountState = 'ACTIVE' | 'INACTIVE' | 'SUSPENDED' | 'CLOSED' | 'DELETED';
+export type OperationKind = 'REGISTER' | 'DELINK' | 'LINK' | 'DELETE' | 'DELETE_CONSUMER';
 export type OperationStatus = 'SUCCESSFUL' | 'FAILED';
 export type RequestorType = 'USER' | 'ISSUER';
 
 /**
  * A consumer (a self-service user) of one issuer: CoreCredit's SSUserID, the issuer API's consumerId. `consumerKey` is
- * the lower-cased id: matching never depends on collation.
+ * the lower-cased id: matching never depends on collation. A deleted consumer's row stays (its links and operations
+ * keep pointing at it); `liveKey` is the key while the consumer is not deleted and NULL once it is, so that its
+ * unique index holds one live consumer per id and the id can be registered again.
  */
 @Entity('consumers')
-@Index('uq_consumers_issuer_key', ['issuerId', 'consumerKey'], { unique: true })
+@Index('uq_consumers_issuer_live_key', ['issuerId', 'liveKey'], { unique: true })
+@Index('ix_consumers_issuer_key', ['issuerId', 'consumerKey'])
 export class Consumer {
   @PrimaryGeneratedColumn({ type: 'int' })
   id!: number;
@@ -26,12 +29,24 @@ export class Consumer {
   @Column({ name: 'consumer_key', type: 'varchar', length: 30 })
   consumerKey!: string;
 
+  @Column({ name: 'live_key', type: 'varchar', length: 30, nullable: true })
+  liveKey!: string | null;
+
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt!: Date;
+
+  @Column({ name: 'deleted_at', type: 'datetime', precision: 3, nullable: true })
+  deletedAt!: Date | null;
 }
 
+/**
+ * An account of one issuer. A DELETED account's row stays for the history; its number may be registered again, as a
+ * new row. `liveKey` is the number while the account is not DELETED and NULL once it is: its unique index holds one
+ * live account per number (MySQL has no partial index; NULLs never collide).
+ */
 @Entity('accounts')
-@Index('uq_accounts_issuer_number', ['issuerId', 'accountNumber'], { unique: true })
+@Index('uq_accounts_issuer_live_key', ['issuerId', 'liveKey'], { unique: true })
+@Index('ix_accounts_issuer_number', ['issuerId', 'accountNumber'])
 export class Account {
   @PrimaryGeneratedColumn({ type: 'int' })
   id!: number;
@@ -45,7 +60,10 @@ export class Account {
   @Column({ name: 'product_id', type: 'varchar', length: 64, nullable: true })
   productId!: string | null;
 
-  @Column({ name: 'state', type: 'varchar', length: 8 })
+  @Column({ name: 'live_key', type: 'varchar', length: 19, nullable: true })
+  liveKey!: string | null;
+
+  @Column({ name: 'state', type: 'varchar', length: 9 })
   state!: AccountState;
 
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
@@ -107,7 +125,7 @@ export class Operation {
   @Column({ name: 'operation_id', type: 'varchar', length: 36 })
   operationId!: string;
 
-  @Column({ name: 'operation', type: 'varchar', length: 8 })
+  @Column({ name: 'operation', type: 'varchar', length: 16 })
   operation!: OperationKind;
 
   @Column({ name: 'status', type: 'varchar', length: 10 })

@@ -20,6 +20,18 @@ export function select<Row>(manager: EntityManager, sql: string, parameters: unk
   return manager.query<Row[]>(sql, parameters);
 }
 
+/**
+ * The suffix of a SELECT that locks the rows it reads and reads their latest committed version (MySQL/MariaDB). Empty
+ * on SQLite, whose one writer already makes every transaction see the latest rows.
+ */
+export function forUpdate(manager: EntityManager): string {
+  const { type } = manager.connection.driver.options;
+  return type === 'mysql' || type === 'mariadb' ? ' FOR UPDATE' : '';
+}
+
+/** `?, ?, ?` for an IN list of `count` values. */
+export const marks = (count: number): string => Array.from({ length: count }, () => '?').join(', ');
+
 /** mysql2 reports the generated key as `insertId`, better-sqlite3 as `lastInsertRowid`. */
 function insertedId(raw: unknown): number {
   const id = typeof raw === 'object' && raw !== null && 'insertId' in raw ? raw.insertId : raw;

@@ -10,6 +10,7 @@ export const EVENT_TYPES = [
   'account.delink_refused',
   'account.linked',
   'account.link_refused',
+  'consumer.deleted',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -47,6 +48,8 @@ export function eventTypeOf(subject: OperationSubject, refusal: string | null): 
       return refusal === null ? 'account.linked' : 'account.link_refused';
     case 'DELETE':
       return refusal === null ? 'account.deleted' : undefined;
+    case 'DELETE_CONSUMER':
+      return refusal === null ? 'consumer.deleted' : undefined;
     case 'REGISTER':
       if (refusal !== null) return undefined;
       return subject.relinked === true ? 'account.relinked' : 'account.registered';

@@ -2,6 +2,7 @@
 import { ArrayNotEmpty, IsArray, IsDefined, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { EVENT_TYPES, type EventType } from '../events/events';
 import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
+import { REGISTER_STATES, type RegisterState } from '../links/lifecycle';
 
 const required = (field: string) => IsDefined({ message: `${field} is required and may not be null` });
 const aString = (field: string) => IsString({ message: `${field} must be a string` });
@@ -38,11 +39,12 @@ export class RegisterAccountDto {
 
   @required('state')
   @aString('state')
-  @IsIn(['ACTIVE', 'INACTIVE'], { message: 'state must be ACTIVE or INACTIVE' })
-  state!: 'ACTIVE' | 'INACTIVE';
+  @IsIn(REGISTER_STATES, { message: `state must be one of ${REGISTER_STATES.join(', ')}` })
+  state!: RegisterState;
 }
 export const REGISTER_FIELDS = ['consumerId', 'accountProductId', 'state'] as const;
 
+/** The body of an account delete, and of a consumer delete. */
 export class DeleteAccountDto {
   @IsOptional()
   @aString('reason')

@@ -1,5 +1,6 @@
 // The issuer face in the OpenAPI document: its paths, its request schemas (from the DTOs) and its views.
 import type { OperationKind, OperationStatus, RequestorType } from '../db/entities';
+import type { ErrorName } from '../errors';
 import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
 import { dtoSchema, jsonPattern, parameterSchema, parametersOf } from '../openapi/dto-schema';
 import { openApiPath } from '../openapi/paths';
@@ -33,7 +34,8 @@ import {
   RegisterAccountDto,
 } from './dto';
 import { eventPaths, eventRequestSchemas, eventResponseSchemas } from './events-openapi';
-import { ACCOUNT_PATH, DELETE_PATH, OPERATIONS_PATH } from './routes';
+import { MAX_ACCOUNTS_PER_CONSUMER_DELETE } from '../links/delete-consumer';
+import { ACCOUNT_PATH, CONSUMER_DELETE_PATH, DELETE_PATH, OPERATIONS_PATH } from './routes';
 
 /** What a delete answers (src/issuer/routes.ts). */
 export interface DeleteResultView {
@@ -46,14 +48,14 @@ export interface OperationsPageView {
   total: number;
 }
 
-const OPERATION_KINDS = ['REGISTER', 'DELINK', 'LINK', 'DELETE'] satisfies OperationKind[];
+const OPERATION_KINDS = ['REGISTER', 'DELINK', 'LINK', 'DELETE', 'DELETE_CONSUMER'] satisfies OperationKind[];
 const OPERATION_STATUSES = ['SUCCESSFUL', 'FAILED'] satisfies OperationStatus[];
 const REQUESTOR_TYPES = ['USER', 'ISSUER'] satisfies RequestorType[];
 
 const REGISTER_NOTES = {
   consumerId: 'The self-service user (SSUserID); case-insensitive.',
   accountProductId: 'The card product.',
-  state: 'The account state.',
+  state: 'The account state. CLOSED is final: a CLOSED account keeps it until it is deleted.',
 };
 const DELETE_NOTES = {
   reason: 'Free text, recorded on the operation.',
@@ -146,9 +148,24 @@ export function issuerResponseSchemas(
         calledId: fromEnvelope('CalledID'),
         correlationId: CORRELATION_ID_SCHEMA,
       },
-      'One state-changing request (register, delink, delete) that passed authentication and validation, successful or refused.',
+      'One state-changing request (register, delink, delete, consumer delete) that passed authentication and validation, successful or refused; a consumer delete also records a DELETE of each account it deleted.',
     ),
   };
+}
+
+/** What an account delete and a consumer delete answer: the operation, or the errors they share and their own. */
+function deleteResponses(own: ErrorName[]) {
+  return sortResponses({
+    '200': success('Deleted.', ref('schemas', 'DeleteAccountResult'), { idempotent: true, ...LIMITED }),
+    ...errorResponses(
+      'issuer',
+      [...BODY, ...AUTH, 'ISSUER_NOT_ALLOWED', ...own, ...IDEMPOTENCY, 'SERVICE_UNAVAILABLE'],
+      {
+        idempotent: true,
+        ...LIMITED,
+      },
+    ),
+  });
 }
 
 export function issuerPaths(parameters: { correlation: Reference; idempotencyKey: Reference }): Paths {
@@ -195,6 +212,7 @@ export function issuerPaths(parameters: { correlation: Reference; idempotencyKey
                 ...AUTH,
                 'ISSUER_NOT_ALLOWED',
                 'ACCOUNT_OF_OTHER_CONSUMER',
+                'ACCOUNT_CLOSED',
                 ...IDEMPOTENCY,
                 'SERVICE_UNAVAILABLE',
               ],
@@ -221,14 +239,28 @@ export function issuerPaths(parameters: { correlation: Reference; idempotencyKey
               value: { reason: 'customer was contacted on June 28', reasonCode: 'USER_DECISION' },
             },
           }),
-          responses: sortResponses({
-            '200': success('Deleted.', ref('schemas', 'DeleteAccountResult'), { idempotent: true, ...LIMITED }),
-            ...errorResponses(
-              'issuer',
-              [...BODY, ...AUTH, 'ISSUER_NOT_ALLOWED', 'ACCOUNT_NOT_FOUND', ...IDEMPOTENCY, 'SERVICE_UNAVAILABLE'],
-              { idempotent: true, ...LIMITED },
-            ),
+          responses: deleteResponses(['ACCOUNT_NOT_FOUND']),
+        },
+      },
+      LIMITED,
+    ),
+    [openApiPath(CONSUMER_DELETE_PATH)]: pathItem(
+      'issuer',
+      {
+        post: {
+          operationId: 'DeleteConsumer',
+          tags: ['Issuer'],
+          summary: 'Delete a consumer and all of its accounts',
+          description: prose('DeleteConsumer', { MAX_ACCOUNTS: String(MAX_ACCOUNTS_PER_CONSUMER_DELETE) }),
+          security: bearer('issuer:write'),
+          parameters: [...consumerParams, correlation, idempotencyKey],
+          requestBody: jsonBody('DeleteAccountRequest', false, {
+            user: {
+              summary: "At the user's request",
+              value: { reason: 'customer left the bank', reasonCode: 'USER_DECISION' },
+            },
           }),
+          responses: deleteResponses(['CONSUMER_NOT_FOUND', 'CONSUMER_TOO_MANY_ACCOUNTS']),
         },
       },
       LIMITED,

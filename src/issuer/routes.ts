@@ -10,6 +10,7 @@ import { inputOf, parseInput, validateDto, validateParts } from '../http/validat
 import { getEvent, listEvents, redeliverEvent } from '../events/feed';
 import { createWebhook, deleteWebhook, listWebhooks } from '../events/webhooks';
 import { deleteAccount } from '../links/delete-account';
+import { deleteConsumer } from '../links/delete-consumer';
 import { registerAccount } from '../links/register';
 import { maskAccountNumber } from '../logger';
 import type { RequestContext } from '../operations/context';
@@ -44,6 +45,7 @@ export const ACCOUNT_PATH = '/issuers/:issuerId/accounts/:accountId';
 // Express 5 reads an unescaped ':' as the start of a parameter.
 export const DELETE_PATH = '/issuers/:issuerId/accounts/:accountId/operations\\:delete';
 export const OPERATIONS_PATH = '/issuers/:issuerId/consumers/:consumerId/operations';
+export const CONSUMER_DELETE_PATH = '/issuers/:issuerId/consumers/:consumerId/operations\\:delete';
 export const WEBHOOKS_PATH = '/issuers/:issuerId/webhooks';
 export const WEBHOOK_PATH = '/issuers/:issuerId/webhooks/:webhookId';
 export const EVENTS_PATH = '/issuers/:issuerId/events';
@@ -88,6 +90,23 @@ function accountInput<Body extends object>(cls: new () => Body, fields: readonly
   return parseInput(async (req, res): Promise<AccountInput<Body>> => {
     const [path, body] = await validateParts(
       { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
+      { cls, input: req.body as object, fields },
+    );
+    return { path, body, ctx: issuerContext(res, path.issuerId) };
+  });
+}
+
+interface ConsumerInput<Body> {
+  path: ConsumerPathDto;
+  body: Body;
+  ctx: RequestContext;
+}
+
+/** The consumer path and the body, checked together (one 400 lists both), then the caller against the path. */
+function consumerInput<Body extends object>(cls: new () => Body, fields: readonly string[]) {
+  return parseInput(async (req, res): Promise<ConsumerInput<Body>> => {
+    const [path, body] = await validateParts(
+      { cls: ConsumerPathDto, input: req.params, fields: CONSUMER_PATH_FIELDS },
       { cls, input: req.body as object, fields },
     );
     return { path, body, ctx: issuerContext(res, path.issuerId) };
@@ -146,6 +165,24 @@ export function issuerRouter(
         reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
       });
       logEvent(res, 'account deleted', { account: maskAccountNumber(path.accountId), operationId });
+      res.status(200).json({ operationId, status: 'SUCCESSFUL' });
+    },
+  );
+
+  router.post(
+    CONSUMER_DELETE_PATH,
+    auth.require('issuer:write'),
+    ...jsonObjectBody({ optional: true }),
+    consumerInput(DeleteAccountDto, DELETE_FIELDS),
+    idempotent,
+    async (_req, res) => {
+      const { path, body, ctx } = inputOf<ConsumerInput<DeleteAccountDto>>(res);
+      const { operationId } = await deleteConsumer(database, ctx, {
+        consumerId: path.consumerId,
+        reason: body.reason ?? null,
+        reasonCode: body.reasonCode ?? 'ISSUER_DECISION',
+      });
+      logEvent(res, 'consumer deleted', { operationId });
       res.status(200).json({ operationId, status: 'SUCCESSFUL' });
     },
   );
@@ -219,6 +256,7 @@ export function issuerRouter(
   router.all(REDELIVER_PATH, methodNotAllowed(['POST']));
   router.all(DELETE_PATH, methodNotAllowed(['POST']));
   router.all(OPERATIONS_PATH, methodNotAllowed(['GET']));
+  router.all(CONSUMER_DELETE_PATH, methodNotAllowed(['POST']));
   router.use(ISSUER_PREFIX, routeNotFound());
   router.use(errorHandler(issuerError));
   return router;

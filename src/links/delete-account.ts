@@ -1,9 +1,10 @@
 // Deleting an account: the issuer closes it for good.
 import type { Database } from '../db/database';
+import { StaleRead } from '../db/database';
 import { AppError } from '../errors';
 import type { RequestContext } from '../operations/context';
 import { done, recordOperation, refused } from '../operations/record';
-import { findRegistration, markDeleted } from './account-repository';
+import { findLastDeleted, findRegistration, lockLiveAccount, markDeleted } from './account-repository';
 import { unlinkSecondary } from './link-repository';
 
 export interface DeleteRequest {
@@ -12,7 +13,11 @@ export interface DeleteRequest {
   reasonCode: 'USER_DECISION' | 'ISSUER_DECISION';
 }
 
-/** The account becomes DELETED; a secondary account is unlinked, the main account stays linked. */
+/**
+ * The live account with this number becomes DELETED, and its number free to be registered again; a secondary account
+ * is unlinked, the main account stays linked. A number whose account is DELETED already is deleted again: it answers
+ * as the first delete did and changes nothing.
+ */
 export async function deleteAccount(
   db: Database,
   ctx: RequestContext,
@@ -22,9 +27,14 @@ export async function deleteAccount(
   const subject = { operation: 'DELETE' as const, consumerId: null, accountNumber, reason, reasonCode };
   const { operationId } = await recordOperation(db, ctx, subject, async (manager) => {
     const found = await findRegistration(manager, ctx.issuerId, accountNumber);
-    if (found === undefined) return refused(new AppError('ACCOUNT_NOT_FOUND'));
+    if (found === undefined) {
+      const deleted = await findLastDeleted(manager, ctx.issuerId, accountNumber);
+      if (deleted === undefined) return refused(new AppError('ACCOUNT_NOT_FOUND'));
+      return done(undefined, { consumerId: deleted.consumerId, isMainAccount: deleted.isMain });
+    }
+    if (!(await lockLiveAccount(manager, found.accountId))) throw new StaleRead('the account was deleted');
     const now = new Date();
-    await markDeleted(manager, found.accountId, now);
+    await markDeleted(manager, [found.accountId], now);
     await unlinkSecondary(manager, found.linkId, now);
     return done(undefined, { consumerId: found.consumerId, isMainAccount: found.isMain });
   });

@@ -1,5 +1,8 @@
 // Every statement about links: the conditional delink that holds the main-account rule, the conditional link of a
-// delinked account, and the reads of a consumer's links. Each takes the unit of work's manager first.
+// delinked account, and the reads of a consumer's links. Each takes the unit of work's manager first. A link is found
+// through the live consumer and the account number among that consumer's own accounts: after a reuse, the number's
+// older (DELETED) row stays linked to its former consumer, whose main account it may be, and the new row is another
+// consumer's.
 import type { EntityManager } from 'typeorm';
 import { AccountLink, type AccountState } from '../db/entities';
 import { execute, parseDbBoolean, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
@@ -30,8 +33,8 @@ const changeParameters = (manager: EntityManager, link: LinkKey, now: Date): unk
  */
 const DELINK_SECONDARY_SQL =
   'UPDATE account_links SET delinked_at = ? WHERE is_main = 0 AND delinked_at IS NULL' +
-  ' AND account_id = (SELECT a.id FROM accounts a WHERE a.issuer_id = ? AND a.account_number = ?)' +
-  ' AND consumer_id = (SELECT c.id FROM consumers c WHERE c.issuer_id = ? AND c.consumer_key = ?)';
+  ' AND account_id IN (SELECT a.id FROM accounts a WHERE a.issuer_id = ? AND a.account_number = ?)' +
+  ' AND consumer_id = (SELECT c.id FROM consumers c WHERE c.issuer_id = ? AND c.live_key = ?)';
 
 export async function delinkSecondary(manager: EntityManager, link: LinkKey, now: Date): Promise<boolean> {
   return (await execute(manager, DELINK_SECONDARY_SQL, changeParameters(manager, link, now))) === 1;
@@ -40,11 +43,15 @@ export async function delinkSecondary(manager: EntityManager, link: LinkKey, now
 /** What stands between an account and a consumer: no consumer, no link between them, or the link as it is. */
 export type LinkState = 'no-consumer' | 'not-linked' | 'main' | 'delinked';
 
+/**
+ * The consumer's link to an account with this number; the main one first when there are two (a main account deleted,
+ * its number registered again for the same consumer): of a linked secondary, the delink would have changed it.
+ */
 const LINK_STATE_SQL =
   'SELECT c.id AS consumerId, l.is_main AS isMain, l.id AS linkId FROM consumers c' +
-  ' LEFT JOIN accounts a ON a.issuer_id = c.issuer_id AND a.account_number = ?' +
-  ' LEFT JOIN account_links l ON l.account_id = a.id AND l.consumer_id = c.id' +
-  ' WHERE c.issuer_id = ? AND c.consumer_key = ?';
+  ' LEFT JOIN account_links l ON l.consumer_id = c.id' +
+  ' AND l.account_id IN (SELECT a.id FROM accounts a WHERE a.issuer_id = c.issuer_id AND a.account_number = ?)' +
+  ' WHERE c.issuer_id = ? AND c.live_key = ? ORDER BY l.is_main DESC LIMIT 1';
 
 /** Read after a delink changed nothing, to say why: the write alone decided the outcome. */
 export async function linkState(manager: EntityManager, link: LinkKey): Promise<LinkState> {
@@ -66,8 +73,8 @@ export async function linkState(manager: EntityManager, link: LinkKey): Promise<
  */
 const LINK_DELINKED_SQL =
   'UPDATE account_links SET delinked_at = NULL, linked_at = ? WHERE delinked_at IS NOT NULL' +
-  " AND account_id = (SELECT a.id FROM accounts a WHERE a.issuer_id = ? AND a.account_number = ? AND a.state <> 'DELETED')" +
-  ' AND consumer_id = (SELECT c.id FROM consumers c WHERE c.issuer_id = ? AND c.consumer_key = ?)';
+  " AND account_id IN (SELECT a.id FROM accounts a WHERE a.issuer_id = ? AND a.account_number = ? AND a.state <> 'DELETED')" +
+  ' AND consumer_id = (SELECT c.id FROM consumers c WHERE c.issuer_id = ? AND c.live_key = ?)';
 
 export async function linkDelinked(manager: EntityManager, link: LinkKey, now: Date): Promise<boolean> {
   return (await execute(manager, LINK_DELINKED_SQL, changeParameters(manager, link, now))) === 1;
@@ -76,6 +83,8 @@ export async function linkDelinked(manager: EntityManager, link: LinkKey, now: D
 /**
  * Why an account could not be linked to a consumer: no consumer; the account is not this consumer's (unknown, or
  * registered to another: one answer, so that the refusal never tells which); it is linked already; or it is DELETED.
+ * After a reuse a number has several rows: the consumer's own link to a live row speaks first, then one to a DELETED
+ * row (still linked when it is their main account, else closed).
  */
 export type Linkability = 'no-consumer' | 'not-theirs' | 'linked' | 'linked-main' | 'closed';
 
@@ -84,7 +93,7 @@ const LINKABILITY_SQL =
   ' FROM consumers c' +
   ' LEFT JOIN accounts a ON a.issuer_id = c.issuer_id AND a.account_number = ?' +
   ' LEFT JOIN account_links l ON l.account_id = a.id AND l.consumer_id = c.id' +
-  ' WHERE c.issuer_id = ? AND c.consumer_key = ?';
+  " WHERE c.issuer_id = ? AND c.live_key = ? ORDER BY l.id IS NULL, a.state = 'DELETED', l.is_main DESC LIMIT 1";
 
 /**
  * Read after a link changed nothing, to say why: the write alone decided the outcome. A link that reads as delinked
@@ -133,6 +142,13 @@ const UNLINK_SECONDARY_SQL =
 /** Ends a link unless it is the main one, which stays for the life of the consumer. */
 export async function unlinkSecondary(manager: EntityManager, linkId: number, now: Date): Promise<void> {
   await execute(manager, UNLINK_SECONDARY_SQL, [at(manager, now), linkId]);
+}
+
+const END_LINKS_SQL = 'UPDATE account_links SET delinked_at = ? WHERE consumer_id = ? AND delinked_at IS NULL';
+
+/** Ends every link of a consumer, the main one included: only a consumer delete ends a main link. */
+export async function endLinks(manager: EntityManager, consumerRowId: number, now: Date): Promise<void> {
+  await execute(manager, END_LINKS_SQL, [at(manager, now), consumerRowId]);
 }
 
 export interface LinkedAccount {

@@ -19,7 +19,7 @@ const REFUSAL: Record<Linkability, ErrorName> = {
   'not-theirs': 'ACCOUNT_NOT_LINKABLE',
   linked: 'ACCOUNT_ALREADY_LINKED',
   'linked-main': 'ACCOUNT_ALREADY_LINKED',
-  closed: 'ACCOUNT_CLOSED',
+  closed: 'ACCOUNT_DELETED',
 };
 
 /** What the event says of the account: the link's own flag where the account is this consumer's. */

@@ -10,12 +10,21 @@ import { consumerKey } from '../links/identifiers';
 import type { OperationSubject, RequestContext } from './context';
 import { insertOperation, recordedOutcome } from './operation-repository';
 
-/** What the work inside an operation's transaction decided: done, or refused (the refusal is recorded, then thrown). */
+/**
+ * What the work inside an operation's transaction decided: done, or refused (the refusal is recorded, then thrown).
+ * `also` are the further changes a successful request made, each recorded as an operation of its own with its event,
+ * in the same transaction, before the request's own operation: a consumer delete records one per account it deleted.
+ */
 export type Outcome<T> =
-  | { ok: true; value: T; subject?: Partial<OperationSubject> }
+  | { ok: true; value: T; subject?: Partial<OperationSubject>; also?: OperationSubject[] }
   | { ok: false; error: AppError; subject?: Partial<OperationSubject> };
 
-export const done = <T>(value: T, subject?: Partial<OperationSubject>): Outcome<T> => ({ ok: true, value, subject });
+export const done = <T>(value: T, subject?: Partial<OperationSubject>, also?: OperationSubject[]): Outcome<T> => ({
+  ok: true,
+  value,
+  subject,
+  also,
+});
 export const refused = (error: AppError, subject?: Partial<OperationSubject>): Outcome<never> => ({
   ok: false,
   error,
@@ -101,6 +110,11 @@ export async function recordOperation(
     outcome = await db.transaction(
       async (manager) => {
         const result = await work(manager);
+        for (const change of result.ok ? (result.also ?? []) : []) {
+          const changeId = randomUUID();
+          await insertOperation(manager, operationRow(changeId, ctx, change, startTime, null));
+          await recordEvent(manager, changeId, ctx, change, null);
+        }
         const failure = result.ok ? null : result.error;
         const recorded = { ...subject, ...result.subject };
         await insertOperation(manager, operationRow(operationId, ctx, recorded, startTime, failure));

@@ -33,6 +33,10 @@ import {
   type Value,
 } from '../helpers/fuzz';
 
+/** Whether the snapshot's accounts ([number, state, product], oldest first) hold a live account with this number. */
+const liveIn = (accounts: unknown[][], accountNumber: string): boolean =>
+  accounts.some((a) => a[0] === accountNumber && a[1] !== 'DELETED');
+
 describe('fuzzing the issuer account API: bodies, paths and query strings (fast-check)', () => {
   const fuzz = fuzzHarness();
   const { send, nextCorrelationId, operationOf, linkStates } = fuzz;
@@ -394,14 +398,17 @@ describe('fuzzing the issuer account API: bodies, paths and query strings (fast-
             } else if (route === 'register' && decodedSecond !== victim) {
               // Another account for the seeded consumer: registered and linked (or, registered earlier, updated).
               same(res.status, 204);
-              const existed = (before.accounts as unknown[][]).some((a) => a[0] === decodedSecond);
+              // A live account is updated in place; a DELETED one's number is registered as a new account.
+              const existed = liveIn(before.accounts as unknown[][], decodedSecond);
               same((after.accounts as unknown[][]).length, (before.accounts as unknown[][]).length + (existed ? 0 : 1));
               same(after.operations, (before.operations as number) + 1);
             } else if (route === 'register') {
               same(res.status, 204);
-              const accounts = (before.accounts as unknown[][]).map((a) =>
-                a[0] === victim ? [victim, 'ACTIVE', null] : a,
-              );
+              const accounts = liveIn(before.accounts as unknown[][], victim)
+                ? (before.accounts as unknown[][]).map((a) =>
+                    a[0] === victim && a[1] !== 'DELETED' ? [victim, 'ACTIVE', null] : a,
+                  )
+                : [...(before.accounts as unknown[][]), [victim, 'ACTIVE', null]];
               same(
                 { ...after, links: undefined },
                 { ...before, accounts, operations: (before.operations as number) + 1, links: undefined },

@@ -14,6 +14,7 @@ import type { Config, DatabaseConfig } from '../../src/config';
 import { SAMPLE_ENVELOPE } from '../../src/corecredit/openapi';
 import { createDatabase, type Database } from '../../src/db/database';
 import { Account, AccountLink, Consumer, Operation } from '../../src/db/entities';
+import type { RegisterState } from '../../src/links/lifecycle';
 import { registerAccount } from '../../src/links/register';
 import type { RequestContext } from '../../src/operations/context';
 import { mysqlUrl } from './mariadb';
@@ -152,7 +153,7 @@ export interface SeededUser {
 /** Registers a user's accounts through the issuer service functions, main account first. */
 export async function seedUser(
   database: Database,
-  options: { issuerId?: string; ssUserId?: string; accounts?: number; state?: 'ACTIVE' | 'INACTIVE' } = {},
+  options: { issuerId?: string; ssUserId?: string; accounts?: number; state?: RegisterState } = {},
 ): Promise<SeededUser> {
   const issuerId = options.issuerId ?? randomIssuerId();
   const ssUserId = options.ssUserId ?? `U${randomDigits(12)}`;
@@ -183,7 +184,7 @@ export interface LinkState {
   ownerKey: string;
 }
 
-/** The link row of an account, as the database holds it. */
+/** The link row of an account, as the database holds it: of the newest account with the number (the live one). */
 export async function linkOf(
   dataSource: DataSource,
   issuerId: string,
@@ -201,6 +202,8 @@ export async function linkOf(
       'u.consumer_key AS ownerKey',
     ])
     .where('a.issuer_id = :issuerId AND a.account_number = :accountNumber', { issuerId, accountNumber })
+    .orderBy('a.id', 'DESC')
+    .limit(1)
     .getRawOne<{ accountNumber: string; state: string; isMain: unknown; delinkedAt: unknown; ownerKey: string }>();
   if (row === undefined) return undefined;
   return {
