@@ -1,6 +1,7 @@
 import { api } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../src/corecredit/routes';
 import { deleteAccount } from '../src/links/delete-account';
+import { registerAccount } from '../src/links/register';
 import {
   buildEnvelope,
   createTestContext,
@@ -263,7 +264,7 @@ describe('POST /api/CoreCredit/UserManagement/LinkMultipleAccounts', () => {
 
     expect(res.status).toBe(409);
     expect(res.body).toEqual({
-      Message: 'The account is closed and cannot be linked.',
+      Message: 'The issuer deleted the account; it cannot be linked again.',
       Status: false,
       ErrorCode: 'ERR01177',
       ResponseData: {},
@@ -273,6 +274,40 @@ describe('POST /api/CoreCredit/UserManagement/LinkMultipleAccounts', () => {
       ...before,
       operations: (before.operations as number) + 1,
     });
+  });
+
+  it('when a deleted number was registered again for another user, then its former user gets 409 ERR01177 and the new one links it', async () => {
+    const former = await seedUser(ctx.database);
+    const other = await seedUser(ctx.database, { issuerId: former.issuerId });
+    const reused = former.otherAccounts[1]!;
+    const issuer = { issuerId: former.issuerId, requestorType: 'ISSUER' as const, requestorId: 'test' };
+    await deleteAccount(
+      ctx.database,
+      { ...issuer, correlationId: 'reuse-delete' },
+      { accountNumber: reused, reason: null, reasonCode: 'ISSUER_DECISION' },
+    );
+    await registerAccount(
+      ctx.database,
+      { ...issuer, correlationId: 'reuse-register' },
+      { accountNumber: reused, consumerId: other.ssUserId, productId: null, state: 'ACTIVE' },
+    );
+    const delinked = await post(
+      DELINK_PATH,
+      other.issuerId,
+      buildEnvelope({ SSUserID: other.ssUserId, AccountNumber: reused }),
+    );
+    expect(delinked.status).toBe(200);
+
+    const refused = await link(former.issuerId, buildEnvelope({ SSUserID: former.ssUserId, AccountNumber: reused }));
+    expect([refused.status, refused.body.ErrorCode]).toEqual([409, 'ERR01177']);
+    expect(await linkOf(ctx.dataSource, other.issuerId, reused)).toMatchObject({ delinked: true, state: 'ACTIVE' });
+
+    const linked = await link(other.issuerId, buildEnvelope({ SSUserID: other.ssUserId, AccountNumber: reused }));
+    expect(linked.status).toBe(200);
+    expect(linked.body).toEqual(DELINK_SUCCESS);
+    expect(await linkOf(ctx.dataSource, other.issuerId, reused)).toMatchObject({ delinked: false, isMain: false });
+    const listed = await post(GET_LINKS_PATH, former.issuerId, buildEnvelope({ SSUserID: former.ssUserId }));
+    expect(listed.body.ResponseData.Accounts).not.toContainEqual(expect.objectContaining({ AccountNumber: reused }));
   });
 
   it('when the main account was deleted, then it is still linked: 409 ERR01175', async () => {
