@@ -17,10 +17,12 @@ describe('migrations', () => {
         'ConsumerVocabulary1764600000000',
         'IdempotencyErrorCode1764600100000',
         'EventsOutbox1765000000000',
+        'OperationSearch1765100000000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
 
+      await dataSource.undoLastMigration({ transaction: 'each' });
       await dataSource.undoLastMigration({ transaction: 'each' });
       // Back to the first schema, whose table names the vocabulary migration changed, then away altogether.
       await dataSource.undoLastMigration({ transaction: 'each' });

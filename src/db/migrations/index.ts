@@ -4,6 +4,7 @@ import { IdempotencyKeys1763800000000 } from './1763800000000-IdempotencyKeys';
 import { ConsumerVocabulary1764600000000 } from './1764600000000-ConsumerVocabulary';
 import { IdempotencyErrorCode1764600100000 } from './1764600100000-IdempotencyErrorCode';
 import { EventsOutbox1765000000000 } from './1765000000000-EventsOutbox';
+import { OperationSearch1765100000000 } from './1765100000000-OperationSearch';
 
 export const MIGRATIONS = [
   InitialSchema1763700000000,
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   ConsumerVocabulary1764600000000,
   IdempotencyErrorCode1764600100000,
   EventsOutbox1765000000000,
+  OperationSearch1765100000000,
 ];
