@@ -69,11 +69,12 @@ function parseCsv(text: string): string[][] {
 }
 
 /** superagent buffers no application/x-ndjson body by itself: read it as text. */
-const asText = (res: NodeJS.ReadableStream, done: (error: Error | null, body: string) => void): void => {
+const asText = (res: Response, done: (error: Error | null, body: string) => void): void => {
+  const stream = res as unknown as NodeJS.ReadableStream;
   let body = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk: string) => (body += chunk));
-  res.on('end', () => done(null, body));
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => (body += chunk));
+  stream.on('end', () => done(null, body));
 };
 
 describe('audit search and export: GET /issuers/{issuerId}/operations', () => {

@@ -131,7 +131,7 @@ const EXACT_FILTERS = [
 
 const SEARCH_SELECT = `SELECT id AS rowId, ${VIEW_SELECT} FROM operations`;
 
-const isMySql = (manager: EntityManager): boolean => manager.connection.options.type === 'mysql';
+const isMySql = (manager: EntityManager): boolean => manager.connection.options.type !== 'better-sqlite3';
 
 /**
  * The WHERE clause of a search and its parameters. Each filter is an equality on a column that an index leads with
