@@ -4,6 +4,8 @@ import type { Database } from '../../src/db/database';
 import { type OperationFilter, searchStatement } from '../../src/operations/operation-repository';
 import { openDatabase, randomIssuerId } from '../helpers/context';
 
+// Recent rows: the retention purge that another suite of the run may start never removes them.
+const BASE = Date.now() - 30 * 86_400_000;
 const ISSUERS = 20;
 const PER_ISSUER = 1500;
 
@@ -18,7 +20,7 @@ interface ExplainRow {
 function rowsOf(issuerId: string, from: number): unknown[][] {
   return Array.from({ length: PER_ISSUER }, (_, i) => {
     const rare = i % 50 === 0;
-    const at = new Date(Date.UTC(2025, 0, 1) + (from + i) * 60_000);
+    const at = new Date(BASE + (from + i) * 60_000);
     return [
       `${issuerId}-${String(i).padStart(25, '0')}`,
       rare ? 'DELETE' : 'REGISTER',
@@ -79,8 +81,8 @@ describe('audit search: EXPLAIN on MariaDB', () => {
     ['callerId', { callerId: '7204450050' }, ['ix_operations_caller']],
     ['source', { source: 'IVR' }, ['ix_operations_source']],
     // A time range is read either by start time, or backwards along the issuer's ids until the page is full.
-    ['from', { from: new Date(Date.UTC(2025, 0, 1, 20)) }, ['ix_operations_start_time', 'ix_operations_issuer']],
-    ['to', { to: new Date(Date.UTC(2025, 0, 1, 2)) }, ['ix_operations_start_time', 'ix_operations_issuer']],
+    ['from', { from: new Date(BASE + 20 * 3_600_000) }, ['ix_operations_start_time', 'ix_operations_issuer']],
+    ['to', { to: new Date(BASE + 2 * 3_600_000) }, ['ix_operations_start_time', 'ix_operations_issuer']],
   ];
 
   it.each(cases)(
