@@ -47,8 +47,14 @@ export const ERRORS = {
   ACCOUNT_NOT_FOUND: { code: 'ERR01133', status: 404, message: 'The account is not registered.' },
   WEBHOOK_NOT_FOUND: { code: 'ERR01136', status: 404, message: 'The webhook subscription does not exist.' },
   EVENT_NOT_FOUND: { code: 'ERR01137', status: 404, message: 'The event does not exist.' },
+  OPERATION_NOT_FOUND: { code: 'ERR01170', status: 404, message: 'The operation does not exist.' },
   ROUTE_NOT_FOUND: { code: 'ERR01134', status: 404, message: 'No such endpoint.' },
   METHOD_NOT_ALLOWED: { code: 'ERR01135', status: 405, message: 'This method is not allowed on this endpoint.' },
+  NOT_ACCEPTABLE: {
+    code: 'ERR01171',
+    status: 406,
+    message: 'The Accept header asks for no media type this endpoint answers with.',
+  },
 
   MAIN_ACCOUNT: { code: 'ERR01140', status: 409, message: 'The main account cannot be delinked.' },
   ACCOUNT_OF_OTHER_CONSUMER: {

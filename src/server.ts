@@ -12,6 +12,7 @@ import { answerClientErrors } from './http/client-errors';
 import { schedulePurge } from './http/idempotency';
 import { startDeliveryWorker } from './events/delivery';
 import { scheduleEventPurge } from './events/retention';
+import { scheduleOperationPurge } from './operations/retention';
 import { connectRateLimitRedis } from './http/redis-client';
 import { createLogger } from './logger';
 
@@ -79,6 +80,11 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
     { retentionMs: config.events.retentionMs, intervalMs: config.events.purgeIntervalMs },
     logger,
   );
+  const stopOperationPurge = scheduleOperationPurge(
+    database,
+    { retentionMs: config.operations.retentionMs, intervalMs: config.operations.purgeIntervalMs },
+    logger,
+  );
   const stopPurge = schedulePurge(
     database,
     { retentionMs: config.idempotency.retentionMs, intervalMs: config.idempotency.purgeIntervalMs },
@@ -132,7 +138,7 @@ async function serve(config: Config, logger: Logger, database: Database): Promis
     server.close(() => {
       clearTimeout(force);
       // Deliveries in flight finish (each within its 10 s timeout) or give their lease back before the pool closes.
-      Promise.all([stopPurge(), stopEventPurge(), deliveries.stop()])
+      Promise.all([stopPurge(), stopEventPurge(), stopOperationPurge(), deliveries.stop()])
         .then(() => redis?.close())
         .then(() => database.close())
         .then(() => {

@@ -17,6 +17,7 @@ describe('migrations', () => {
         'ConsumerVocabulary1764600000000',
         'IdempotencyErrorCode1764600100000',
         'EventsOutbox1765000000000',
+        'OperationSearch1765100000000',
         'AccountLifecycle1765300000000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
@@ -27,6 +28,7 @@ describe('migrations', () => {
       expect(await lifecycleReverted.hasColumn('accounts', 'live_key')).toBe(false);
       expect(await lifecycleReverted.hasColumn('consumers', 'deleted_at')).toBe(false);
       await lifecycleReverted.release();
+      await dataSource.undoLastMigration({ transaction: 'each' });
       await dataSource.undoLastMigration({ transaction: 'each' });
       // Back to the first schema, whose table names the vocabulary migration changed, then away altogether.
       await dataSource.undoLastMigration({ transaction: 'each' });

@@ -2,9 +2,10 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 
 export type AccountState = 'ACTIVE' | 'INACTIVE' | 'SUSPENDED' | 'CLOSED' | 'DELETED';
-export type OperationKind = 'REGISTER' | 'DELINK' | 'LINK' | 'DELETE' | 'DELETE_CONSUMER';
+export type OperationKind = 'REGISTER' | 'DELINK' | 'LINK' | 'DELETE' | 'DELETE_CONSUMER' | 'PURGE';
 export type OperationStatus = 'SUCCESSFUL' | 'FAILED';
-export type RequestorType = 'USER' | 'ISSUER';
+/** SYSTEM: the service itself (the retention purge). */
+export type RequestorType = 'USER' | 'ISSUER' | 'SYSTEM';
 
 /**
  * A consumer (a self-service user) of one issuer: CoreCredit's SSUserID, the issuer API's consumerId. `consumerKey` is
@@ -113,9 +114,22 @@ export class AccountLink {
   delinkedAt!: Date | null;
 }
 
-/** The audit trail: one row per state-changing request that passed authentication and validation. */
+/**
+ * The audit trail: one row per state-changing request that passed authentication and validation, and one per
+ * retention purge. Every search filter has an index led by the issuer and ending in the id, so that a filter and
+ * the newest-first order are read from one index (OperationSearch migration).
+ */
 @Entity('operations')
 @Index('ix_operations_consumer', ['issuerId', 'consumerKey', 'id'])
+@Index('ix_operations_issuer', ['issuerId', 'id'])
+@Index('ix_operations_account', ['issuerId', 'accountNumber', 'id'])
+@Index('ix_operations_caller', ['issuerId', 'callerId', 'id'])
+@Index('ix_operations_correlation', ['issuerId', 'correlationId', 'id'])
+@Index('ix_operations_operation', ['issuerId', 'operation', 'id'])
+@Index('ix_operations_status', ['issuerId', 'status', 'id'])
+@Index('ix_operations_error_code', ['issuerId', 'errorCode', 'id'])
+@Index('ix_operations_source', ['issuerId', 'source', 'id'])
+@Index('ix_operations_start_time', ['issuerId', 'startTime'])
 export class Operation {
   /** Insertion order: breaks ties between operations recorded in the same millisecond. */
   @PrimaryGeneratedColumn({ type: 'integer' })

@@ -53,6 +53,9 @@ export function eventTypeOf(subject: OperationSubject, refusal: string | null): 
     case 'REGISTER':
       if (refusal !== null) return undefined;
       return subject.relinked === true ? 'account.relinked' : 'account.registered';
+    // The retention purge changes no account: issuers follow account changes, and read the purge in the audit trail.
+    case 'PURGE':
+      return undefined;
   }
 }
 

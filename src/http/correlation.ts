@@ -40,9 +40,12 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
     res.once('close', () => {
       const durationMs = performance.now() - start;
       const route = routePattern(req);
-      const sent = finished ? res.statusCode : cutOffStatus(req.socket, res);
+      // A streamed response (an export) cut off after its status line went out: the client got that status, and an
+      // incomplete body.
+      const incomplete = !finished && res.headersSent && cutOffStatus(req.socket, res) === undefined;
+      const sent = finished || incomplete ? res.statusCode : cutOffStatus(req.socket, res);
       if (sent !== undefined) metrics.observe(req, sent, route, durationMs / 1000);
-      logCompletion(logger, req, res, { route, durationMs, sent, cutOff: !finished });
+      logCompletion(logger, req, res, { route, durationMs, sent, cutOff: !finished, incomplete });
     });
     next();
   };

@@ -40,6 +40,8 @@ export interface Completion {
   sent: number | undefined;
   /** The connection closed before the app's response was finished (a bare status line may have been sent). */
   cutOff: boolean;
+  /** The status line and part of the body were sent, then the connection closed: a streamed response cut short. */
+  incomplete?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface Completion {
  */
 export function logCompletion(logger: Logger, req: Request, res: Response, completion: Completion): void {
   const l = locals(res);
-  const { route, durationMs, sent, cutOff } = completion;
+  const { route, durationMs, sent, cutOff, incomplete } = completion;
   const { path: url, query } = loggableUrl(req.originalUrl);
   const line = {
     correlationId: l.correlationId,
@@ -63,8 +65,9 @@ export function logCompletion(logger: Logger, req: Request, res: Response, compl
     ...l.event,
     errorCode: cutOff ? null : (l.errorCode ?? null),
     ...(sent === undefined ? { aborted: true } : {}),
+    ...(incomplete === true ? { incomplete: true } : {}),
   };
-  const message = `${req.method} ${url} ${sent ?? 'aborted'}`;
+  const message = `${req.method} ${url} ${sent ?? 'aborted'}${incomplete === true ? ' (cut off)' : ''}`;
   if (sent !== undefined && sent >= 500) logger.error(line, message);
   else logger.info(line, message);
 }

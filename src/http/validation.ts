@@ -36,6 +36,24 @@ function shallow(value: unknown): unknown {
   return flat ? [...(value as unknown[])] : [null];
 }
 
+/** The longest parameter name an error repeats: the rest of a long one says nothing more. */
+const MAX_NAME = 64;
+
+/** An unknown parameter, named in the error (cut short when long). */
+function unknownParameter(name: string): FieldError {
+  const field = name.length > MAX_NAME ? `${name.slice(0, MAX_NAME)}…` : name;
+  return { field, message: `${field} is not a parameter of this endpoint` };
+}
+
+export interface DtoOptions {
+  /**
+   * Refuse properties of `input` that are not among `fields`, naming them with the failing fields: a query's
+   * parameters, where a misspelt filter or cursor ignored would answer another question than the one asked. Bodies
+   * keep ignoring unknown fields, as the contract says.
+   */
+  refuseUnknown?: boolean;
+}
+
 /**
  * Builds a DTO from the listed own properties of `input` only: unknown fields, prototype keys and inherited
  * properties never reach the instance. No conversion happens: a number stays a number and fails as one.
@@ -44,6 +62,7 @@ export async function validateDto<T extends object>(
   cls: DtoClass<T>,
   input: object,
   fields: readonly string[],
+  options: DtoOptions = {},
 ): Promise<T> {
   const picked: Record<string, unknown> = {};
   for (const field of fields) {
@@ -55,10 +74,11 @@ export async function validateDto<T extends object>(
     forbidUnknownValues: true,
     validationError: { target: false, value: false },
   });
-  if (errors.length > 0) {
+  const unknown = options.refuseUnknown === true ? Object.keys(input).filter((name) => !fields.includes(name)) : [];
+  if (errors.length > 0 || unknown.length > 0) {
     const details: FieldError[] = errors.map((error) => ({ field: error.property, message: firstMessage(error) }));
     details.sort((a, b) => fields.indexOf(a.field) - fields.indexOf(b.field));
-    throw new AppError('VALIDATION_FAILED', { details });
+    throw new AppError('VALIDATION_FAILED', { details: [...details, ...unknown.map(unknownParameter)] });
   }
   return instance;
 }
@@ -67,7 +87,19 @@ export interface RequestPart<T> {
   cls: DtoClass<T>;
   input: object;
   fields: readonly string[];
+  options?: DtoOptions;
 }
+
+/**
+ * A request's query as a part to validate: its unknown parameters are refused. Every endpoint that takes a query
+ * validates it through this, so none can forget to.
+ */
+export const queryPart = <T>(cls: DtoClass<T>, query: object, fields: readonly string[]): RequestPart<T> => ({
+  cls,
+  input: query,
+  fields,
+  options: { refuseUnknown: true },
+});
 
 /** Validates two parts of a request (path and body, or path and query) so that one 400 lists every failing field. */
 export async function validateParts<A extends object, B extends object>(
@@ -75,8 +107,8 @@ export async function validateParts<A extends object, B extends object>(
   second: RequestPart<B>,
 ): Promise<[A, B]> {
   const [a, b] = await Promise.allSettled([
-    validateDto(first.cls, first.input, first.fields),
-    validateDto(second.cls, second.input, second.fields),
+    validateDto(first.cls, first.input, first.fields, first.options),
+    validateDto(second.cls, second.input, second.fields, second.options),
   ]);
   if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
   const details = [a, b].flatMap((result) => {

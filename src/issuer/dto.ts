@@ -1,8 +1,21 @@
 // The issuer account API's path, query and body fields (the issuer seed's patterns narrowed by the contract).
-import { ArrayNotEmpty, IsArray, IsDefined, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import {
+  ArrayNotEmpty,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateBy,
+} from 'class-validator';
+import type { OperationKind, OperationStatus } from '../db/entities';
 import { EVENT_TYPES, type EventType } from '../events/events';
+import { CORRELATION_PATTERN } from '../http/correlation';
 import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
 import { REGISTER_STATES, type RegisterState } from '../links/lifecycle';
+import { decodeCursor } from '../operations/search';
 
 const required = (field: string) => IsDefined({ message: `${field} is required and may not be null` });
 const aString = (field: string) => IsString({ message: `${field} must be a string` });
@@ -121,3 +134,153 @@ export class EventsQueryDto {
   limit?: string;
 }
 export const EVENTS_QUERY_FIELDS = ['after', 'limit'] as const;
+
+// The audit search.
+
+export const OPERATION_KINDS = [
+  'REGISTER',
+  'DELINK',
+  'LINK',
+  'DELETE',
+  'DELETE_CONSUMER',
+  'PURGE',
+] as const satisfies readonly OperationKind[];
+export const OPERATION_STATUSES = ['SUCCESSFUL', 'FAILED'] as const satisfies readonly OperationStatus[];
+export const OPERATION_ID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+export const ERROR_CODE_PATTERN = /^ERR\d{5}$/;
+/** As the CoreCredit envelope takes Source and CallerID: printable characters in any script. */
+const printable = (max: number): RegExp => new RegExp(`^[\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}\\p{Zs}]{1,${max}}$`, 'u');
+export const SOURCE_PATTERN = printable(50);
+export const CALLER_ID_PATTERN = printable(20);
+/** ISO 8601 date and time with seconds optional, a fraction optional, and the offset required. */
+export const INSTANT_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):(\d{2}))$/;
+
+/** The instant an ISO 8601 date-time with offset names; undefined when it is malformed or not a real date and time. */
+export function parseInstant(text: string): Date | undefined {
+  const m = INSTANT_PATTERN.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second = '0', fraction = '0'] = m.slice(1, 8).map((part) => part ?? '0');
+  const offsetMinutes = m[8] === 'Z' ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second));
+  const check = new Date(local);
+  const real =
+    check.getUTCFullYear() === Number(year) &&
+    check.getUTCMonth() === Number(month) - 1 &&
+    check.getUTCDate() === Number(day) &&
+    check.getUTCHours() === Number(hour) &&
+    check.getUTCMinutes() === Number(minute) &&
+    check.getUTCSeconds() === Number(second) &&
+    Math.abs(offsetMinutes) <= 14 * 60 &&
+    Number(m[11] ?? 0) < 60;
+  if (!real) return undefined;
+  return new Date(local - offsetMinutes * 60_000 + Math.floor(Number(`0.${fraction}`) * 1000));
+}
+
+const instant = (field: string) =>
+  ValidateBy({
+    name: 'isInstant',
+    validator: {
+      validate: (value) => typeof value === 'string' && parseInstant(value) !== undefined,
+      defaultMessage: () =>
+        `${field} must be an ISO 8601 date and time with an offset, such as 2025-10-28T09:30:00Z or 2025-10-28T11:30:00+02:00`,
+    },
+  });
+
+/** `to` may not be before `from` (checked once both are instants). */
+const notBeforeFrom = ValidateBy({
+  name: 'notBeforeFrom',
+  validator: {
+    validate: (value, args) => {
+      const from = (args?.object as { from?: unknown } | undefined)?.from;
+      if (typeof from !== 'string' || typeof value !== 'string') return true;
+      const start = parseInstant(from);
+      const end = parseInstant(value);
+      return start === undefined || end === undefined || start <= end;
+    },
+    defaultMessage: () => 'to must not be before from',
+  },
+});
+
+const cursorRule = ValidateBy({
+  name: 'isCursor',
+  validator: {
+    validate: (value) => typeof value === 'string' && decodeCursor(value) !== undefined,
+    defaultMessage: () => 'cursor must be the next of a previous page, as it was returned',
+  },
+});
+
+export class OperationPathDto {
+  @required('issuerId') @aString('issuerId') @issuerIdRule issuerId!: string;
+  @required('operationId')
+  @aString('operationId')
+  @Matches(OPERATION_ID_PATTERN, { message: 'operationId must be an operation id (a UUID)' })
+  operationId!: string;
+}
+export const OPERATION_PATH_FIELDS = ['issuerId', 'operationId'] as const;
+
+export class OperationSearchQueryDto {
+  @IsOptional()
+  @aString('consumerId')
+  @Matches(CONSUMER_ID_PATTERN, { message: 'consumerId must be 1 to 30 letters or digits' })
+  consumerId?: string;
+
+  @IsOptional()
+  @aString('accountId')
+  @Matches(ACCOUNT_NUMBER_PATTERN, { message: 'accountId must be 1 to 19 digits' })
+  accountId?: string;
+
+  @IsOptional()
+  @aString('operation')
+  @IsIn(OPERATION_KINDS, { message: `operation must be one of ${OPERATION_KINDS.join(', ')}` })
+  operation?: OperationKind;
+
+  @IsOptional()
+  @aString('status')
+  @IsIn(OPERATION_STATUSES, { message: `status must be one of ${OPERATION_STATUSES.join(', ')}` })
+  status?: OperationStatus;
+
+  @IsOptional()
+  @aString('errorCode')
+  @Matches(ERROR_CODE_PATTERN, { message: 'errorCode must be an ErrorCode such as ERR01131' })
+  errorCode?: string;
+
+  @IsOptional()
+  @aString('correlationId')
+  @Matches(CORRELATION_PATTERN, { message: 'correlationId must be 1 to 64 letters, digits, _ - . or spaces' })
+  correlationId?: string;
+
+  @IsOptional()
+  @aString('callerId')
+  @Matches(CALLER_ID_PATTERN, { message: 'callerId must be 1 to 20 printable characters' })
+  callerId?: string;
+
+  @IsOptional()
+  @aString('source')
+  @Matches(SOURCE_PATTERN, { message: 'source must be 1 to 50 printable characters' })
+  source?: string;
+
+  @IsOptional() @aString('from') @instant('from') from?: string;
+
+  @IsOptional() @aString('to') @instant('to') @notBeforeFrom to?: string;
+
+  @IsOptional()
+  @aString('limit')
+  @Matches(/^([1-9]\d{0,1}|[1-4]\d\d|500)$/, { message: 'limit must be a whole number from 1 to 500' })
+  limit?: string;
+
+  @IsOptional() @aString('cursor') @cursorRule cursor?: string;
+}
+export const OPERATION_FILTER_FIELDS = [
+  'consumerId',
+  'accountId',
+  'operation',
+  'status',
+  'errorCode',
+  'correlationId',
+  'callerId',
+  'source',
+  'from',
+  'to',
+] as const;
+export const OPERATION_SEARCH_FIELDS = [...OPERATION_FILTER_FIELDS, 'limit', 'cursor'] as const;

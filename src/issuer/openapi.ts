@@ -2,7 +2,7 @@
 import type { OperationKind, OperationStatus, RequestorType } from '../db/entities';
 import type { ErrorName } from '../errors';
 import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN, ISSUER_ID_PATTERN } from '../links/identifiers';
-import { dtoSchema, jsonPattern, parameterSchema, parametersOf } from '../openapi/dto-schema';
+import { dtoSchema, jsonPattern, parameterSchema, parametersOf, type RuleConverter } from '../openapi/dto-schema';
 import { openApiPath } from '../openapi/paths';
 import { prose } from '../openapi/prose';
 import {
@@ -21,6 +21,7 @@ import {
 } from '../openapi/responses';
 import { type JsonSchema, type Paths, ref, type Reference, viewSchema } from '../openapi/types';
 import type { OperationView } from '../operations/operation-repository';
+import type { OperationSearchPage } from '../operations/search';
 import {
   ACCOUNT_PATH_FIELDS,
   AccountPathDto,
@@ -28,14 +29,31 @@ import {
   ConsumerPathDto,
   DELETE_FIELDS,
   DeleteAccountDto,
+  ISSUER_PATH_FIELDS,
+  INSTANT_PATTERN,
+  IssuerPathDto,
+  OPERATION_KINDS,
+  OPERATION_PATH_FIELDS,
+  OPERATION_SEARCH_FIELDS,
+  OPERATION_STATUSES,
+  OperationPathDto,
+  OperationSearchQueryDto,
   OPERATIONS_QUERY_FIELDS,
   OperationsQueryDto,
   REGISTER_FIELDS,
   RegisterAccountDto,
 } from './dto';
+import { CSV_COLUMNS, CSV_MEDIA_TYPE, NDJSON_MEDIA_TYPE, NEUTRALISED_COLUMNS } from './export';
 import { eventPaths, eventRequestSchemas, eventResponseSchemas } from './events-openapi';
 import { MAX_ACCOUNTS_PER_CONSUMER_DELETE } from '../links/delete-consumer';
-import { ACCOUNT_PATH, CONSUMER_DELETE_PATH, DELETE_PATH, OPERATIONS_PATH } from './routes';
+import {
+  ACCOUNT_PATH,
+  CONSUMER_DELETE_PATH,
+  DELETE_PATH,
+  OPERATION_PATH,
+  OPERATIONS_PATH,
+  SEARCH_PATH,
+} from './routes';
 
 /** What a delete answers (src/issuer/routes.ts). */
 export interface DeleteResultView {
@@ -48,9 +66,9 @@ export interface OperationsPageView {
   total: number;
 }
 
-const OPERATION_KINDS = ['REGISTER', 'DELINK', 'LINK', 'DELETE', 'DELETE_CONSUMER'] satisfies OperationKind[];
-const OPERATION_STATUSES = ['SUCCESSFUL', 'FAILED'] satisfies OperationStatus[];
-const REQUESTOR_TYPES = ['USER', 'ISSUER'] satisfies RequestorType[];
+const REQUESTOR_TYPES = ['USER', 'ISSUER', 'SYSTEM'] satisfies RequestorType[];
+const KINDS: OperationKind[] = [...OPERATION_KINDS];
+const STATUSES: OperationStatus[] = [...OPERATION_STATUSES];
 
 const REGISTER_NOTES = {
   consumerId: 'The self-service user (SSUserID); case-insensitive.',
@@ -115,11 +133,23 @@ export function issuerResponseSchemas(
       },
       total: { type: 'integer', minimum: 0, description: "All of the consumer's operations, not only this page's." },
     }),
+    OperationSearchPage: viewSchema<OperationSearchPage>({
+      operations: {
+        type: 'array',
+        items: ref('schemas', 'Operation'),
+        description: 'Newest first; ties in recording order.',
+      },
+      next: {
+        type: ['string', 'null'],
+        pattern: '^[A-Za-z0-9_-]+$',
+        description: 'The `cursor` of the next page; null when this page holds the last match.',
+      },
+    }),
     Operation: viewSchema<OperationView>(
       {
         operationId: { type: 'string', format: 'uuid' },
-        operation: { enum: OPERATION_KINDS },
-        status: { enum: OPERATION_STATUSES },
+        operation: { enum: KINDS, description: "`PURGE`: the retention purge of the issuer's older operations." },
+        status: { enum: STATUSES },
         errorCode: {
           oneOf: [ref('schemas', 'ErrorCode'), { type: 'null' }],
           description: 'The refusal; null on success.',
@@ -128,9 +158,10 @@ export function issuerResponseSchemas(
         endTime: timestamp,
         requestorType: {
           enum: REQUESTOR_TYPES,
-          description: '`USER` for self-service, `ISSUER` for the issuer API.',
+          description:
+            '`USER` for self-service, `ISSUER` for the issuer API, `SYSTEM` for the service itself (`PURGE`).',
         },
-        requestorId: { type: ['string', 'null'], description: "The token's `sub`." },
+        requestorId: { type: ['string', 'null'], description: "The token's `sub`; the service's name for `PURGE`." },
         issuerId: { type: 'string', pattern: jsonPattern(ISSUER_ID_PATTERN) },
         consumerId: {
           type: ['string', 'null'],
@@ -138,7 +169,11 @@ export function issuerResponseSchemas(
           description: 'The SSUserID / consumerId as the request gave it.',
         },
         accountId: { ...accountNumber, type: ['string', 'null'] },
-        reason: recorded(reason),
+        reason: {
+          anyOf: [recorded(reason), { type: 'string', pattern: '^removed \\d+ operations before \\S+$' }],
+          description:
+            "DELETE: the request's reason. PURGE: how many operations it removed, and the start time they were older than.",
+        },
         reasonCode: { enum: reasonCode.enum },
         source: { ...recorded(sourceRule), description: 'From the CoreCredit envelope: `Source`.' },
         sessionId: fromEnvelope('SessionID'),
@@ -168,6 +203,15 @@ function deleteResponses(own: ErrorName[]) {
   });
 }
 
+/** The search query's own rules, as the document states them. */
+const SEARCH_RULES: Record<string, RuleConverter> = {
+  isInstant: () => ({ type: 'string', pattern: jsonPattern(INSTANT_PATTERN) }),
+  notBeforeFrom: () => ({ type: 'string' }),
+  isCursor: () => ({ type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }),
+};
+
+const issuerParamsOf = () => parametersOf(IssuerPathDto, ISSUER_PATH_FIELDS, 'path', { issuerId: ISSUER_ID_NOTE });
+
 export function issuerPaths(parameters: { correlation: Reference; idempotencyKey: Reference }): Paths {
   const { correlation, idempotencyKey } = parameters;
   const accountParams = parametersOf(AccountPathDto, ACCOUNT_PATH_FIELDS, 'path', {
@@ -182,8 +226,106 @@ export function issuerPaths(parameters: { correlation: Reference; idempotencyKey
     offset: 'How many operations to skip; default 0.',
     count: 'How many operations to return; default 10.',
   });
+  const operationParams = parametersOf(OperationPathDto, OPERATION_PATH_FIELDS, 'path', {
+    issuerId: ISSUER_ID_NOTE,
+    operationId: 'The operation, as an answer or a list gave it.',
+  });
+  const searchParams = parametersOf(
+    OperationSearchQueryDto,
+    OPERATION_SEARCH_FIELDS,
+    'query',
+    {
+      consumerId: 'The consumer (SSUserID); case-insensitive.',
+      accountId: 'The account (AccountNumber).',
+      operation: 'The kind of operation.',
+      status: 'The outcome.',
+      errorCode: 'The refusal recorded.',
+      correlationId: "The request's `x-correlation-id`, as recorded.",
+      callerId: 'The IVR `CallerID` (the phone number), exactly as recorded; send `+` as `%2B`.',
+      source: 'The CoreCredit `Source` (channel), exactly as recorded.',
+      from: 'Operations that started at or after this instant (ISO 8601 with an offset).',
+      to: 'Operations that started before this instant (ISO 8601 with an offset); not before `from`.',
+      limit: 'How many operations to return (JSON only); default 50.',
+      cursor: 'The `next` of the previous page (JSON only).',
+    },
+    SEARCH_RULES,
+  );
+  const searchErrors = ['ISSUER_NOT_ALLOWED', 'NOT_ACCEPTABLE', 'SERVICE_UNAVAILABLE'] as const;
+  const searchOk = success(
+    'A page of operations (JSON), or every match (NDJSON, CSV).',
+    ref('schemas', 'OperationSearchPage'),
+    LIMITED,
+  );
+  const exportHeaders = {
+    ...searchOk.headers,
+    'Content-Disposition': {
+      description: 'Exports (NDJSON, CSV): `attachment` with a file name.',
+      schema: { type: 'string' as const, pattern: '^attachment; filename="operations-[^"]+\\.(csv|ndjson)"$' },
+    },
+  };
   return {
     ...eventPaths(correlation),
+    [openApiPath(SEARCH_PATH)]: pathItem(
+      'issuer',
+      {
+        get: {
+          operationId: 'SearchOperations',
+          tags: ['Issuer'],
+          summary: "Search and export the issuer's operations",
+          description: prose('SearchOperations', {
+            CSV_COLUMNS: CSV_COLUMNS.map((column) => `\`${column}\``).join(', '),
+            NEUTRALISED_COLUMNS: NEUTRALISED_COLUMNS.map((column) => `\`${column}\``).join(', '),
+          }),
+          security: bearer('issuer:read'),
+          parameters: [...issuerParamsOf(), ...searchParams, correlation],
+          responses: sortResponses({
+            '200': {
+              ...searchOk,
+              headers: exportHeaders,
+              content: {
+                ...searchOk.content,
+                [NDJSON_MEDIA_TYPE]: {
+                  schema: {
+                    type: 'string',
+                    description: 'One Operation (as in the JSON answer) per line, each line ending in `\\n`.',
+                  },
+                },
+                [CSV_MEDIA_TYPE]: {
+                  schema: {
+                    type: 'string',
+                    description: 'RFC 4180: a header row, then one row per operation, CRLF line ends.',
+                  },
+                },
+              },
+            },
+            ...errorResponses('issuer', [...AUTH, ...searchErrors], LIMITED),
+          }),
+        },
+      },
+      LIMITED,
+    ),
+    [openApiPath(OPERATION_PATH)]: pathItem(
+      'issuer',
+      {
+        get: {
+          operationId: 'GetOperation',
+          tags: ['Issuer'],
+          summary: 'An operation',
+          description: prose('GetOperation'),
+          security: bearer('issuer:read'),
+          parameters: [...operationParams, correlation],
+          responses: sortResponses({
+            '200': success('The operation.', ref('schemas', 'Operation'), LIMITED),
+            ...errorResponses(
+              'issuer',
+              [...AUTH, 'ISSUER_NOT_ALLOWED', 'OPERATION_NOT_FOUND', 'SERVICE_UNAVAILABLE'],
+              LIMITED,
+            ),
+          }),
+        },
+      },
+      LIMITED,
+    ),
     [openApiPath(ACCOUNT_PATH)]: pathItem(
       'issuer',
       {

@@ -1,4 +1,5 @@
-// The issuer face: register and delete accounts, and list a consumer's operations, for the issuer's backend.
+// The issuer face: register and delete accounts, list a consumer's operations and search and export the audit trail,
+// for the issuer's backend.
 import { type Response, Router } from 'express';
 import { AppError } from '../errors';
 import { jsonObjectBody } from '../http/body';
@@ -6,7 +7,7 @@ import { locals, principalOf } from '../http/context';
 import { errorHandler, methodNotAllowed, routeNotFound } from '../http/errors';
 import type { FaceDependencies } from '../http/face';
 import { logEvent } from '../http/logging';
-import { inputOf, parseInput, validateDto, validateParts } from '../http/validation';
+import { inputOf, parseInput, queryPart, validateDto, validateParts } from '../http/validation';
 import { getEvent, listEvents, redeliverEvent } from '../events/feed';
 import { createWebhook, deleteWebhook, listWebhooks } from '../events/webhooks';
 import { deleteAccount } from '../links/delete-account';
@@ -15,7 +16,9 @@ import { registerAccount } from '../links/register';
 import { maskAccountNumber } from '../logger';
 import type { RequestContext } from '../operations/context';
 import { listConsumerOperations } from '../operations/list';
+import { exportOperations, getOperation, type OperationFilter, searchOperations } from '../operations/search';
 import { issuerError } from './error-body';
+import { CSV_MEDIA_TYPE, type ExportMediaType, JSON_MEDIA_TYPE, SEARCH_MEDIA_TYPES, streamExport } from './export';
 import {
   ACCOUNT_PATH_FIELDS,
   AccountPathDto,
@@ -31,8 +34,14 @@ import {
   EventsQueryDto,
   ISSUER_PATH_FIELDS,
   IssuerPathDto,
+  OPERATION_FILTER_FIELDS,
+  OPERATION_PATH_FIELDS,
+  OPERATION_SEARCH_FIELDS,
+  OperationPathDto,
+  OperationSearchQueryDto,
   OPERATIONS_QUERY_FIELDS,
   OperationsQueryDto,
+  parseInstant,
   REGISTER_FIELDS,
   RegisterAccountDto,
   WEBHOOK_PATH_FIELDS,
@@ -51,6 +60,8 @@ export const WEBHOOK_PATH = '/issuers/:issuerId/webhooks/:webhookId';
 export const EVENTS_PATH = '/issuers/:issuerId/events';
 export const EVENT_PATH = '/issuers/:issuerId/events/:eventId';
 export const REDELIVER_PATH = '/issuers/:issuerId/events/:eventId/operations\\:redeliver';
+export const SEARCH_PATH = '/issuers/:issuerId/operations';
+export const OPERATION_PATH = '/issuers/:issuerId/operations/:operationId';
 
 /** What the issuer face needs beyond the shared HTTP layer. */
 export interface IssuerOptions {
@@ -58,14 +69,28 @@ export interface IssuerOptions {
   allowInsecureWebhooks: boolean;
 }
 
-/** A query with parameters the endpoint does not know is refused, naming them: a misspelt cursor is never ignored. */
-function refuseUnknownQuery(query: object, known: readonly string[]): void {
-  const unknown = Object.keys(query).filter((name) => !known.includes(name));
-  if (unknown.length > 0) {
-    throw new AppError('VALIDATION_FAILED', {
-      details: unknown.map((field) => ({ field, message: `${field} is not a parameter of this endpoint` })),
-    });
+/** The search's filters as the domain takes them: the instants parsed (the DTO checked that they parse). */
+function filterOf(query: OperationSearchQueryDto): OperationFilter {
+  const filter: OperationFilter = {};
+  for (const field of OPERATION_FILTER_FIELDS) {
+    const value = query[field];
+    if (value === undefined) continue;
+    if (field === 'from' || field === 'to') filter[field] = parseInstant(value);
+    else (filter as Record<string, string>)[field] = value;
   }
+  return filter;
+}
+
+/** An export answers every match: a page size or a position would be silently ignored, so they are refused. */
+function refusePaging(query: OperationSearchQueryDto): void {
+  const given = (['limit', 'cursor'] as const).filter((field) => query[field] !== undefined);
+  if (given.length > 0)
+    throw new AppError('VALIDATION_FAILED', {
+      details: given.map((field) => ({
+        field,
+        message: `${field} pages the JSON answer; an export (NDJSON or CSV) streams every match`,
+      })),
+    });
 }
 
 /** The caller must act for the issuer in the path, and as the issuer: a token bound to one user never may. */
@@ -190,7 +215,7 @@ export function issuerRouter(
   router.get(OPERATIONS_PATH, auth.require('issuer:read'), async (req, res) => {
     const [path, query] = await validateParts(
       { cls: ConsumerPathDto, input: req.params, fields: CONSUMER_PATH_FIELDS },
-      { cls: OperationsQueryDto, input: req.query, fields: OPERATIONS_QUERY_FIELDS },
+      queryPart(OperationsQueryDto, req.query, OPERATIONS_QUERY_FIELDS),
     );
     issuerContext(res, path.issuerId);
     const page = await listConsumerOperations(database, path.issuerId, path.consumerId, {
@@ -198,6 +223,40 @@ export function issuerRouter(
       count: Number(query.count ?? 10),
     });
     res.status(200).json(page);
+  });
+
+  router.get(SEARCH_PATH, auth.require('issuer:read'), async (req, res) => {
+    const [path, query] = await validateParts(
+      { cls: IssuerPathDto, input: req.params, fields: ISSUER_PATH_FIELDS },
+      queryPart(OperationSearchQueryDto, req.query, OPERATION_SEARCH_FIELDS),
+    );
+    issuerContext(res, path.issuerId);
+    const mediaType = req.accepts([...SEARCH_MEDIA_TYPES]);
+    if (mediaType === false) throw new AppError('NOT_ACCEPTABLE');
+    const filter = filterOf(query);
+    if (mediaType === JSON_MEDIA_TYPE) {
+      const page = await searchOperations(database, path.issuerId, filter, {
+        limit: Number(query.limit ?? 50),
+        cursor: query.cursor,
+      });
+      res.setHeader('Vary', 'Accept');
+      res.status(200).json(page);
+      return;
+    }
+    refusePaging(query);
+    logEvent(res, 'operations exported', { format: mediaType === CSV_MEDIA_TYPE ? 'csv' : 'ndjson' });
+    const stamp = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+    await streamExport(
+      res,
+      exportOperations(database, path.issuerId, filter),
+      mediaType as ExportMediaType,
+      `operations-${path.issuerId}-${stamp}`,
+    );
+  });
+
+  router.get(OPERATION_PATH, auth.require('issuer:read'), async (req, res) => {
+    const path = await pathInput(OperationPathDto, req.params, OPERATION_PATH_FIELDS, res);
+    res.status(200).json(await getOperation(database, path.issuerId, path.operationId));
   });
 
   router.post(WEBHOOKS_PATH, auth.require('issuer:webhooks'), ...jsonObjectBody(), async (req, res) => {
@@ -226,10 +285,9 @@ export function issuerRouter(
   });
 
   router.get(EVENTS_PATH, auth.require('issuer:read'), async (req, res) => {
-    refuseUnknownQuery(req.query, EVENTS_QUERY_FIELDS);
     const [path, query] = await validateParts(
       { cls: IssuerPathDto, input: req.params, fields: ISSUER_PATH_FIELDS },
-      { cls: EventsQueryDto, input: req.query, fields: EVENTS_QUERY_FIELDS },
+      queryPart(EventsQueryDto, req.query, EVENTS_QUERY_FIELDS),
     );
     issuerContext(res, path.issuerId);
     const page = await listEvents(database, path.issuerId, { after: query.after, limit: Number(query.limit ?? 100) });
@@ -257,6 +315,8 @@ export function issuerRouter(
   router.all(DELETE_PATH, methodNotAllowed(['POST']));
   router.all(OPERATIONS_PATH, methodNotAllowed(['GET']));
   router.all(CONSUMER_DELETE_PATH, methodNotAllowed(['POST']));
+  router.all(SEARCH_PATH, methodNotAllowed(['GET']));
+  router.all(OPERATION_PATH, methodNotAllowed(['GET']));
   router.use(ISSUER_PREFIX, routeNotFound());
   router.use(errorHandler(issuerError));
   return router;

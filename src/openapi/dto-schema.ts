@@ -143,8 +143,9 @@ export function parametersOf(
   fields: readonly string[],
   location: 'path' | 'query',
   notes: Record<string, string>,
+  custom: Record<string, RuleConverter> = {},
 ): ParameterObject[] {
-  const { properties, required } = dtoSchema(cls, fields, notes);
+  const { properties, required } = dtoSchema(cls, fields, notes, custom);
   return fields.map((field) => {
     const schema = properties[field] as JsonSchema;
     return {
