@@ -22,6 +22,8 @@ export interface RequestLocals {
   errorCode?: string;
   /** What the request did (`account delinked`, …) and its details, for the request log line. */
   event?: { event: string } & Record<string, unknown>;
+  /** Set once a streamed response (an export) flushed its status line: a cut-off after it is an incomplete body. */
+  streaming?: boolean;
 }
 
 export function locals(res: Response): RequestLocals {

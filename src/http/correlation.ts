@@ -42,7 +42,7 @@ export function observeRequests(logger: Logger, metrics: HttpMetrics): RequestHa
       const route = routePattern(req);
       // A streamed response (an export) cut off after its status line went out: the client got that status, and an
       // incomplete body.
-      const incomplete = !finished && res.headersSent && cutOffStatus(req.socket, res) === undefined;
+      const incomplete = !finished && locals(res).streaming === true;
       const sent = finished || incomplete ? res.statusCode : cutOffStatus(req.socket, res);
       if (sent !== undefined) metrics.observe(req, sent, route, durationMs / 1000);
       logCompletion(logger, req, res, { route, durationMs, sent, cutOff: !finished, incomplete });

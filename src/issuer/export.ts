@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import type { Response } from 'express';
+import { locals } from '../http/context';
 import { requestLog } from '../http/logging';
 import { OPERATION_VIEW_COLUMNS, type OperationView } from '../operations/operation-repository';
 
@@ -90,6 +91,7 @@ export async function streamExport(
     res.setHeader('Content-Disposition', `attachment; filename="${filename}.ndjson"`);
   }
   res.flushHeaders();
+  locals(res).streaming = true;
   try {
     if (mediaType === CSV_MEDIA_TYPE) {
       const csv = stringify({ header: true, columns: CSV_COLUMNS, record_delimiter: 'windows', quoted_string: false });
