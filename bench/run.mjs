@@ -691,8 +691,6 @@ async function tokens(secret) {
  */
 const SERVICE_ENV = {
   NODE_ENV: 'production',
-  // As the image and npm start run it (see SERVICE_NODE_FLAGS).
-  MALLOC_ARENA_MAX: '2',
   LOG_LEVEL: 'info',
   RATE_LIMIT_PER_CLIENT: '1000000',
   RATE_LIMIT_PER_CALLER: '1000000',
@@ -701,12 +699,6 @@ const SERVICE_ENV = {
   WEBHOOK_ALLOW_INSECURE: 'true',
   WEBHOOK_RETRY_SCHEDULE_S: '1,5,30',
 };
-
-/**
- * The service's runtime flags, as the image (Dockerfile) and `npm start` give them: V8's young generation capped at
- * 8 MB a semi-space, which Node 24 otherwise sizes from the machine's memory (about 270 MB of RSS under load here).
- */
-const SERVICE_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 /** A target that stopped in the middle of the runs makes every number after it meaningless: the run fails. */
 function assertRunning(participants) {
@@ -723,7 +715,6 @@ async function startTarget({ target, server, database, secret, runDir, profileDi
   let proc;
   if (target === 'service') {
     const args = [
-      ...SERVICE_NODE_FLAGS,
       ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
       join(ROOT, 'dist', 'src', 'server.js'),
     ];
