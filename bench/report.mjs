@@ -15,12 +15,19 @@ const COLORS = { service: '#1f6feb', raw: '#e36209', express: '#8b949e' };
 
 /** The targets of the issue, as ratios measured in one run. */
 const GOALS = {
-  delinkThroughput: 0.6,
-  delinkP99: 3,
+  delinkThroughput: 0.8,
+  delinkP99: 2,
   invalidThroughput: 0.7,
-  largeData: 0.9,
-  rssMb: 200,
+  readThroughput: 0.7,
+  registerThroughput: 0.7,
+  largeData: 0.95,
+  rssMb: 150,
 };
+
+/** The runtimes of a run (older results name none: one, the harness's own Node). */
+const runtimesOf = (meta) => meta.runtimes ?? [{ name: undefined, version: meta.node.replace(/^v/, '') }];
+const runtimeTitle = (rt) => `Node ${rt.version.replace(/^v/, '')}`;
+const runsOn = (runs, rt) => (rt.name === undefined ? runs : runs.filter((r) => r.runtime === rt.name));
 
 const fmt = (n, digits = 0) =>
   n === null || n === undefined || Number.isNaN(n)
@@ -148,6 +155,10 @@ export function summarizeProfile(file, root, window) {
 // ---------------------------------------------------------------------------------------------------------------
 // Targets
 
+/** The processes of one runtime, as [key, numbers]. */
+const processesOn = (meta, rt) =>
+  Object.entries(meta.processes).filter(([, p]) => rt.name === undefined || p.runtime === rt.name);
+
 /** A run by its fields; bare Express reads no database, so its one run per scenario stands for every data size. */
 function find(runs, where) {
   return runs.find((r) =>
@@ -155,21 +166,23 @@ function find(runs, where) {
   );
 }
 
-function evaluateTargets(meta, runs) {
+function evaluateTargets(meta, runs, rt = runtimesOf(meta)[0]) {
   const sizes = meta.options.links;
   const small = sizes[0];
   const large = sizes[sizes.length - 1];
   const conns = meta.options.connections;
   const primary = conns.includes(16) ? 16 : conns[0];
   const targets = [];
-  const add = (name, measured, goal, met, detail) => targets.push({ name, measured, goal, met, detail });
+  const add = (name, measured, goal, met, detail) =>
+    targets.push({ name, measured, goal, met, detail, runtime: rt.name ?? null });
 
-  const s = find(runs, { scenario: 'delink', links: small, connections: primary, target: 'service' });
-  const r = find(runs, { scenario: 'delink', links: small, connections: primary, target: 'raw' });
-  if (s && r) {
+  for (const c of conns) {
+    const s = find(runs, { scenario: 'delink', links: small, connections: c, target: 'service' });
+    const r = find(runs, { scenario: 'delink', links: small, connections: c, target: 'raw' });
+    if (!s || !r) continue;
     const t = ratio(s.rps, r.rps);
     add(
-      `DeLinkAccount throughput ÷ raw baseline (${linksLabel(small)} links, c${primary})`,
+      `DeLinkAccount throughput ÷ raw baseline (${linksLabel(small)} links, c${c})`,
       t,
       `≥ ${GOALS.delinkThroughput}`,
       t !== null && t >= GOALS.delinkThroughput,
@@ -177,11 +190,27 @@ function evaluateTargets(meta, runs) {
     );
     const p = ratio(s.latencyMs.p99, r.latencyMs.p99);
     add(
-      `DeLinkAccount p99 ÷ raw baseline p99 (${linksLabel(small)} links, c${primary})`,
+      `DeLinkAccount p99 ÷ raw baseline p99 (${linksLabel(small)} links, c${c})`,
       p,
       `≤ ${GOALS.delinkP99}`,
       p !== null && p <= GOALS.delinkP99,
       `${ms(s.latencyMs.p99)} vs ${ms(r.latencyMs.p99)} ms`,
+    );
+  }
+  for (const [scenario, title, goal] of [
+    ['getlinks', 'GetLinkAccounts', GOALS.readThroughput],
+    ['register', 'Register', GOALS.registerThroughput],
+  ]) {
+    const s = find(runs, { scenario, links: small, connections: primary, target: 'service' });
+    const r = find(runs, { scenario, links: small, connections: primary, target: 'raw' });
+    if (!s || !r) continue;
+    const t = ratio(s.rps, r.rps);
+    add(
+      `${title} throughput ÷ raw baseline (${linksLabel(small)} links, c${primary})`,
+      t,
+      `≥ ${goal}`,
+      t !== null && t >= goal,
+      `${fmt(s.rps)} vs ${fmt(r.rps)} req/s`,
     );
   }
   for (const c of conns) {
@@ -220,8 +249,8 @@ function evaluateTargets(meta, runs) {
   }
   const serviceRuns = runs.filter((run) => run.target === 'service');
   if (serviceRuns.length > 0) {
-    const hwm = Object.entries(meta.processes)
-      .filter(([key]) => key.startsWith('service@'))
+    const hwm = processesOn(meta, rt)
+      .filter(([key, p]) => (p.target ?? key.split('@')[0]) === 'service')
       .map(([, p]) => p.vmHwmMb);
     const peak = Math.max(...serviceRuns.map((run) => run.peakRssMb), ...hwm);
     const heaps = serviceRuns.map((run) => run.heap).filter((h) => h !== undefined && h !== null);
@@ -229,7 +258,9 @@ function evaluateTargets(meta, runs) {
       heaps.length === 0
         ? ''
         : `; V8 heap reserved at the end of a run: up to ${fmt(Math.max(...heaps.map((h) => h.totalMb)), 0)} MB`;
-    const idle = Object.values(meta.processes).filter((p) => p.afterIdle !== undefined);
+    const idle = processesOn(meta, rt)
+      .map(([, p]) => p)
+      .filter((p) => p.afterIdle !== undefined);
     const afterIdle =
       idle.length === 0
         ? ''
@@ -257,7 +288,8 @@ function niceMax(value) {
   return 10 * power;
 }
 
-export function chartSvg(runs, meta) {
+export function chartSvg(allRuns, meta, rt = runtimesOf(meta)[0]) {
+  const runs = runsOn(allRuns, rt);
   const targets = meta.options.targets;
   const groups = [];
   for (const links of meta.options.links) {
@@ -304,7 +336,7 @@ export function chartSvg(runs, meta) {
     `<text x="${left}" y="24" font-size="15" font-weight="bold">CoreCredit account links: service vs baselines</text>`,
   );
   out.push(
-    `<text x="${left}" y="42" fill="#555">${esc(`${meta.date.slice(0, 10)} · Node ${meta.node} · ${meta.database} · ${meta.machine.cores} cores · ${meta.options.duration} s per run`)}</text>`,
+    `<text x="${left}" y="42" fill="#555">${esc(`${meta.date.slice(0, 10)} · ${runtimeTitle(rt)} · ${meta.database} · ${meta.machine.cores} cores · ${meta.options.duration} s per run`)}</text>`,
   );
   targets.forEach((target, i) => {
     const x = width - 20 - (targets.length - i) * 170;
@@ -388,13 +420,15 @@ function outcomesLine(runs, scenario, links) {
 }
 
 /** One sentence per kind of missed target, from the same run's numbers. */
-function readingTheMisses(meta, runs, profiles, targets) {
+function readingTheMisses(meta, runs, profiles, targets, rt) {
   const small = meta.options.links[0];
   const c = meta.options.connections.includes(16) ? 16 : meta.options.connections[0];
   const cpuOf = (scenario, target, links = small) =>
     find(runs, { scenario, links, connections: c, target })?.cpu.targetUsPerRequest;
   const layers = (scenario, links = small) => {
-    const p = profiles.find((x) => x.scenario === scenario && x.links === links);
+    const p = profiles.find(
+      (x) => x.scenario === scenario && x.links === links && (x.runtime ?? undefined) === rt.name,
+    );
     return p
       ? `; the service's time goes to ${p.byLayer
           .slice(0, 4)
@@ -419,7 +453,9 @@ function readingTheMisses(meta, runs, profiles, targets) {
   }
   if (missed('Service peak RSS')) {
     const heaps = runs.filter((r) => r.target === 'service' && r.heap).map((r) => r.heap);
-    const idle = Object.values(meta.processes).filter((p) => p.afterIdle?.heap);
+    const idle = processesOn(meta, rt)
+      .map(([, p]) => p)
+      .filter((p) => p.afterIdle?.heap);
     if (heaps.length > 0 && idle.length > 0) {
       notes.push(
         `RSS: the service keeps little (${idle.map((p) => fmt(p.afterIdle.heap.usedMb, 0)).join(' / ')} MB of heap in use, RSS ${idle.map((p) => fmt(p.afterIdle.rssMb, 0)).join(' / ')} MB, ` +
@@ -438,8 +474,35 @@ function readingTheMisses(meta, runs, profiles, targets) {
   return notes;
 }
 
+/** Per scenario, data size, concurrency and runtime: the ratios and the CPU per request of all three targets. */
+function summaryTable(meta, runs) {
+  const lines = [
+    '| scenario | links | c | runtime | service req/s | ÷ raw | ÷ Express | p99 ÷ raw | service µs/req | raw µs/req | Express µs/req |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const links of meta.options.links)
+    for (const scenario of meta.options.scenarios)
+      for (const connections of meta.options.connections)
+        for (const rt of runtimesOf(meta)) {
+          const on = runsOn(runs, rt);
+          const service = on.find(
+            (r) =>
+              r.scenario === scenario && r.links === links && r.connections === connections && r.target === 'service',
+          );
+          if (!service) continue;
+          const raw = find(on, { scenario, links, connections, target: 'raw' });
+          const express = find(on, { scenario, links, connections, target: 'express' });
+          lines.push(
+            `| ${SHORT[scenario]} | ${linksLabel(links)} | ${connections} | ${runtimeTitle(rt)} | ${fmt(service.rps)} | ${fmt(ratio(service.rps, raw?.rps), 2)} | ${fmt(ratio(service.rps, express?.rps), 2)} |` +
+              ` ${fmt(ratio(service.latencyMs.p99, raw?.latencyMs.p99), 2)} | ${fmt(service.cpu.targetUsPerRequest)} | ${fmt(raw?.cpu.targetUsPerRequest)} | ${fmt(express?.cpu.targetUsPerRequest)} |`,
+          );
+        }
+  return lines.join('\n');
+}
+
 export function renderMarkdown({ meta, runs, warmups, profiles }) {
-  const targets = evaluateTargets(meta, runs);
+  const rts = runtimesOf(meta);
+  const targets = rts.flatMap((rt) => evaluateTargets(meta, runsOn(runs, rt), rt));
   const quiet = runs.map((r) => r.cpu.quietMachinePct);
   const others = runs.map((r) => r.cpu.othersPct);
   const cores = meta.machine.cores;
@@ -447,12 +510,23 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
   out.push('# Benchmark report');
   out.push('');
   out.push(
-    `Generated by \`npm run bench\` on ${meta.date} (${meta.mode} run). Raw numbers: [results.json](results.json); chart: [chart.svg](chart.svg).`,
+    `Generated by \`npm run bench\` on ${meta.date} (${meta.mode} run). Raw numbers: [results.json](results.json); chart: [chart.svg](chart.svg)${
+      rts.length > 1
+        ? ` (${runtimeTitle(rts[0])}), ${rts
+            .slice(1)
+            .map((rt) => `[chart-${rt.name}.svg](chart-${rt.name}.svg) (${runtimeTitle(rt)})`)
+            .join(', ')}`
+        : ''
+    }.`,
   );
   out.push('');
   out.push('| | |');
   out.push('|---|---|');
-  out.push(`| Node.js | ${meta.node} (service, baselines and load generator) |`);
+  out.push(
+    meta.runtimes === undefined
+      ? `| Node.js | ${meta.node} (service, baselines and load generator) |`
+      : `| Node.js | service and baselines on ${rts.map(runtimeTitle).join(' and ')}${rts.length > 1 ? ' (each runtime its own processes, loaded in the same rounds)' : ''}; load generator on ${meta.node} |`,
+  );
   out.push(`| Database | ${meta.database} (one database created for the run, dropped after) |`);
   out.push(
     `| Machine | ${cores} cores, ${meta.machine.cpu}${meta.machine.memoryGb ? `, ${fmt(meta.machine.memoryGb, 0)} GB` : ''}; load average at start ${meta.machine.loadAverageAtStart.join(', ')} |`,
@@ -472,19 +546,27 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
   );
   out.push('');
 
-  out.push('## Targets');
+  out.push('## Summary');
   out.push('');
-  out.push('| target | measured | goal | result | detail |');
-  out.push('|---|---:|---|---|---|');
-  for (const t of targets)
-    out.push(`| ${t.name} | ${fmt(t.measured, 2)} | ${t.goal} | ${t.met ? '**met**' : '**missed**'} | ${t.detail} |`);
+  out.push(summaryTable(meta, runs));
   out.push('');
-  const notes = readingTheMisses(meta, runs, profiles, targets);
-  if (notes.length > 0) {
-    out.push('What the misses come from (CPU per request from `/proc`, layers from the profiles at the end):');
+
+  for (const rt of rts) {
+    const rtTargets = targets.filter((t) => t.runtime === (rt.name ?? null));
+    out.push(`## Targets${meta.runtimes === undefined ? '' : ` on ${runtimeTitle(rt)}`}`);
     out.push('');
-    for (const note of notes) out.push(`- ${note}`);
+    out.push('| target | measured | goal | result | detail |');
+    out.push('|---|---:|---|---|---|');
+    for (const t of rtTargets)
+      out.push(`| ${t.name} | ${fmt(t.measured, 2)} | ${t.goal} | ${t.met ? '**met**' : '**missed**'} | ${t.detail} |`);
     out.push('');
+    const notes = readingTheMisses(meta, runsOn(runs, rt), profiles, rtTargets, rt);
+    if (notes.length > 0) {
+      out.push('What the misses come from (CPU per request from `/proc`, layers from the profiles at the end):');
+      out.push('');
+      for (const note of notes) out.push(`- ${note}`);
+      out.push('');
+    }
   }
 
   out.push('## Load on the machine');
@@ -509,8 +591,14 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
       if (!runs.some((r) => r.scenario === scenario && r.links === links)) continue;
       out.push(`## ${SCENARIO_TITLES[scenario]} — ${fmt(links)} links`);
       out.push('');
-      out.push(scenarioTable(runs, scenario, links, meta));
-      out.push('');
+      for (const rt of rts) {
+        if (meta.runtimes !== undefined) {
+          out.push(`${runtimeTitle(rt)}:`);
+          out.push('');
+        }
+        out.push(scenarioTable(runsOn(runs, rt), scenario, links, meta));
+        out.push('');
+      }
       out.push(`Service answers: ${outcomesLine(runs, scenario, links)}.`);
       const exhausted = runs.filter((r) => r.scenario === scenario && r.links === links && r.poolExhausted > 0);
       if (exhausted.length > 0) {
@@ -571,7 +659,7 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
   }
   for (const v of meta.verification)
     out.push(
-      `- Verified through the API at ${fmt(v.links)} links: GetLinkAccounts of ${v.usersChecked} sampled users (same answer shape for registered and bulk users), the operations list of a bulk user.`,
+      `- Verified through the API at ${fmt(v.links)} links${rts.length > 1 ? ` on ${runtimeTitle(rts.find((rt) => rt.name === v.runtime) ?? rts[0])}` : ''}: GetLinkAccounts of ${v.usersChecked} sampled users (same answer shape for registered and bulk users), the operations list of a bulk user.`,
     );
   const warmErrors = warmups.reduce((a, w) => a + w.errors, 0);
   out.push(
@@ -583,7 +671,7 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     out.push('## Where the service spends its CPU');
     out.push('');
     out.push(
-      `A separate pass, after the measured runs: the service under \`node --cpu-prof\`, ${meta.options.duration} s per scenario at c${profiles[0].connections}. ` +
+      `A separate pass, after the measured runs: the service under \`node --cpu-prof\` on ${runtimeTitle(rts.find((rt) => rt.name === (profiles[0].runtime ?? undefined)) ?? rts[0])}, ${meta.options.duration} s per scenario at c${profiles[0].connections}. ` +
         '"By owner" charges each sample to the nearest package or service file on its stack (JSON.stringify called by pino counts as pino), "by layer" groups the owners by what they do, "by function" is self time. ' +
         "Percentages are of the service's busy (non-idle) main-thread time, start-up and shutdown left out. The profiler samples on wall-clock time: when other work holds the CPU, " +
         "a write to a socket that wakes the database counts for longer than the CPU it takes, so the driver's share is an upper bound; the CPU µs/req columns above are the CPU itself. " +
@@ -622,6 +710,12 @@ export function writeReport(data, outDir) {
   const files = [join(outDir, 'REPORT.md'), join(outDir, 'results.json'), join(outDir, 'chart.svg')];
   writeFileSync(files[0], markdown);
   writeFileSync(files[1], `${JSON.stringify({ ...data, targets }, null, 2)}\n`);
-  writeFileSync(files[2], chartSvg(data.runs, data.meta));
+  // chart.svg: the first runtime (Node 24 unless --runtime current); a second one gets chart-<name>.svg.
+  const [first, ...others] = runtimesOf(data.meta);
+  writeFileSync(files[2], chartSvg(data.runs, data.meta, first));
+  for (const rt of others) {
+    files.push(join(outDir, `chart-${rt.name}.svg`));
+    writeFileSync(files[files.length - 1], chartSvg(data.runs, data.meta, rt));
+  }
   return { markdown, files, targets };
 }

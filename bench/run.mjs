@@ -7,7 +7,7 @@
 // with autocannon, in rounds taken in turn, and writes the report (bench/report.mjs). Every process it starts is
 // stopped and the databases dropped at the end, on failure and on Ctrl-C too. Load goes to 127.0.0.1 only and every
 // run is bounded in time.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -51,6 +51,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_SERVER = 'mariadb://root@127.0.0.1:3306';
 const SCENARIOS = ['delink', 'invalid', 'getlinks', 'register'];
 const TARGETS = ['service', 'raw', 'express'];
+const RUNTIMES = ['24', 'current', 'both'];
 /** Users seeded through registerAccount itself before the bulk insert takes over (5 links each). */
 const FUNCTION_USERS = 1_000;
 /** No single load may outlive its duration by more than this, whatever the server does. */
@@ -80,6 +81,7 @@ function options() {
       out: { type: 'string' },
       render: { type: 'string' },
       webhook: { type: 'boolean', default: false },
+      runtime: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -88,6 +90,9 @@ function options() {
                          [--scenarios ${SCENARIOS.join(',')}] [--targets ${TARGETS.join(',')}]
                          [--function-users ${FUNCTION_USERS}] [--no-profile] [--skip-build] [--out bench/results]
                          [--webhook]    (also: DeLinkAccount without and with a webhook subscription, and the delivery backlog)
+                         [--runtime 24|current|both]    (the Node the service and baselines run on: Node 24 LTS from
+                                        scripts/node24.sh, the Node running this script, or both side by side;
+                                        default 24, current for --smoke)
        node bench/run.mjs --render bench/results/results.json    (the report and chart again, from a run's numbers)
 environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVER}), BENCH_LINKS`);
     process.exit(0);
@@ -125,7 +130,9 @@ environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVE
     sampleInt: smoke ? 250 : 1000,
     render: values.render === undefined ? undefined : resolve(values.render),
     webhook: values.webhook,
+    runtime: values.runtime ?? (smoke ? 'current' : '24'),
   };
+  if (!RUNTIMES.includes(o.runtime)) throw new Error(`--runtime: "${o.runtime}" is not one of ${RUNTIMES.join(', ')}`);
   if (!Number.isInteger(o.rounds)) throw new Error('--rounds must be a whole number');
   for (const s of o.scenarios)
     if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
@@ -155,6 +162,20 @@ function databaseServer(smoke) {
   return raw;
 }
 
+/**
+ * The Node binaries the service and the baselines run on: Node 24 LTS as scripts/node24.sh provides it (fetched from
+ * the npm registry once, then cached), the Node running this script, or both. The load generator runs in this script.
+ */
+function runtimes(choice) {
+  const node24 = () => execFileSync('bash', [join(ROOT, 'scripts', 'node24.sh')], { encoding: 'utf8' }).trim();
+  const chosen = [];
+  if (choice === '24' || choice === 'both') chosen.push({ name: 'node24', execPath: node24() });
+  if (choice === 'current' || choice === 'both') chosen.push({ name: 'current', execPath: process.execPath });
+  for (const rt of chosen)
+    rt.version = execFileSync(rt.execPath, ['-p', 'process.version'], { encoding: 'utf8' }).trim();
+  return chosen;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Processes: everything started is tracked here and stopped at the end, whatever happens.
 
@@ -173,11 +194,11 @@ function freePort() {
   });
 }
 
-function startProcess(name, args, env, runDir) {
+function startProcess(name, args, env, runDir, execPath = process.execPath) {
   const logFile = join(runDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   // Logs go to a file, not a pipe: pino writes synchronously, and a pipe the harness reads late would slow the service.
-  const child = spawn(process.execPath, args, {
+  const child = spawn(execPath, args, {
     cwd: runDir,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', fd, fd],
@@ -689,7 +710,7 @@ function assertRunning(participants) {
 }
 
 /** Starts one target: the service or a baseline, on a free port, against `database` (none for bare Express). */
-async function startTarget({ target, server, database, secret, runDir, profileDir, name }) {
+async function startTarget({ target, server, database, secret, runDir, profileDir, name, runtime }) {
   const port = await freePort();
   let proc;
   if (target === 'service') {
@@ -703,6 +724,7 @@ async function startTarget({ target, server, database, secret, runDir, profileDi
       args,
       { ...SERVICE_ENV, JWT_SECRET: secret, DATABASE_URL: databaseUrl(server, database), PORT: String(port) },
       runDir,
+      runtime.execPath,
     );
   } else {
     proc = startProcess(
@@ -715,6 +737,7 @@ async function startTarget({ target, server, database, secret, runDir, profileDi
         BASELINE_ISSUER_ID: ISSUER_ID,
       },
       runDir,
+      runtime.execPath,
     );
   }
   await waitForPort(proc, port);
@@ -972,6 +995,10 @@ async function main() {
   const runDir = mkdtempSync(join(tmpdir(), 'cc-bench-'));
   cleanup.runDir = runDir;
   const say = (text) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
+  const rts = runtimes(o.runtime);
+  say(`runtime: ${rts.map((rt) => `${rt.name} (Node ${rt.version}, ${rt.execPath})`).join(' and ')}`);
+  // With two runtimes, each process is known by its runtime too; with one, the keys stay as they always were.
+  const keyOf = (base, rt) => (rts.length > 1 ? `${base}:${rt.name}` : base);
 
   if (o.build) {
     say('building the service (tsc -p tsconfig.build.json)');
@@ -1027,6 +1054,8 @@ async function main() {
     date: new Date().toISOString(),
     mode: o.smoke ? 'smoke' : 'full',
     node: process.version,
+    // What the service and the baselines ran on (the load generator runs on \`node\`, above).
+    runtimes: rts.map(({ name, version }) => ({ name, version })),
     database: version,
     machine: {
       cores: cpus().length,
@@ -1059,28 +1088,36 @@ async function main() {
   const profiles = [];
 
   // The processes: the service and the raw baseline once per database, bare Express once (it reads none).
+  // With two runtimes, each has its own processes and its own databases' walk, loaded in the same rounds.
   const participants = [];
-  for (const db of dbs) {
-    for (const target of o.targets.filter((t) => t !== 'express')) {
-      const key = `${target}@${db.links}`;
+  const expressStates = new Map();
+  for (const rt of rts) {
+    for (const db of dbs) {
+      for (const target of o.targets.filter((t) => t !== 'express')) {
+        const key = keyOf(`${target}@${db.links}`, rt);
+        participants.push({
+          key,
+          target,
+          db,
+          runtime: rt,
+          ...(await startTarget({ target, server, database: db.name, secret, runDir, name: key, runtime: rt })),
+        });
+      }
+    }
+    if (o.targets.includes('express')) {
+      const key = keyOf('express', rt);
       participants.push({
         key,
-        target,
-        db,
-        ...(await startTarget({ target, server, database: db.name, secret, runDir, name: key })),
+        target: 'express',
+        db: undefined,
+        runtime: rt,
+        ...(await startTarget({ target: 'express', server, secret, runDir, name: key, runtime: rt })),
       });
     }
+    // Bare Express reads nothing, but walks the same kind of requests: a state of its own keeps it off the others' accounts.
+    expressStates.set(rt.name, scenarioState(small.users));
   }
-  if (o.targets.includes('express'))
-    participants.push({
-      key: 'express',
-      target: 'express',
-      db: undefined,
-      ...(await startTarget({ target: 'express', server, secret, runDir, name: 'express' })),
-    });
-  // Bare Express reads nothing, but walks the same kind of requests: a state of its own keeps it off the others' accounts.
-  const expressState = scenarioState(small.users);
-  const stateOf = (p) => (p.db === undefined ? expressState : p.db.state);
+  const stateOf = (p) => (p.db === undefined ? expressStates.get(p.runtime.name) : p.db.state);
   // Every scenario runs on the smallest data set; DeLinkAccount on every data set.
   const scenariosOf = (p) =>
     p.db === undefined || p.db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink');
@@ -1088,6 +1125,7 @@ async function main() {
 
   for (const p of participants.filter((x) => x.target === 'service')) {
     meta.verification.push({
+      runtime: p.runtime.name,
       links: p.db.links,
       ...(await verifyThroughApi(p.port, tok, {
         fromUsers: 0,
@@ -1173,7 +1211,14 @@ async function main() {
       }
       assertRunning(participants);
       for (const p of group) {
-        const run = { links: linksOf(p), scenario, target: p.target, connections, ...summarize(parts.get(p.key)) };
+        const run = {
+          links: linksOf(p),
+          scenario,
+          target: p.target,
+          runtime: p.runtime.name,
+          connections,
+          ...summarize(parts.get(p.key)),
+        };
         if (p.db === undefined) run.dataIndependent = true;
         runs.push(run);
         say(
@@ -1186,11 +1231,16 @@ async function main() {
   }
 
   if (o.webhook) {
-    const service = participants.find((p) => p.target === 'service' && p.db === small);
+    const service = participants.find((p) => p.target === 'service' && p.db === small && p.runtime === rts[0]);
     meta.webhook = await webhookPhase(service, { server, o, tok, say });
   }
 
-  for (const p of participants) meta.processes[p.key] = { vmHwmMb: Math.round(readStatus(p.pid).hwmKb / 102.4) / 10 };
+  for (const p of participants)
+    meta.processes[p.key] = {
+      target: p.target,
+      runtime: p.runtime.name,
+      vmHwmMb: Math.round(readStatus(p.pid).hwmKb / 102.4) / 10,
+    };
   if (!o.smoke) {
     // Left idle, V8 collects and gives memory back after some seconds: what remains is what the service keeps.
     say(`idle for ${IDLE_S} s, then the services' memory`);
@@ -1207,7 +1257,9 @@ async function main() {
   for (const p of participants) meta.processes[p.key].exitCode = p.proc.exitCode;
 
   if (o.profile) {
-    // Profiled apart from the measured runs, so that the profiler's cost is in no number of the report.
+    // Profiled apart from the measured runs, so that the profiler's cost is in no number of the report; on the first
+    // runtime only (Node 24 unless --runtime current).
+    const runtime = rts[0];
     for (const db of dbs) {
       for (const scenario of db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink')) {
         const profileDir = join(runDir, `profile-${db.links}-${scenario}`);
@@ -1220,6 +1272,7 @@ async function main() {
           runDir,
           profileDir,
           name: `service@${db.links}-profile-${scenario}`,
+          runtime,
         });
         if (scenario === 'delink') await relinkAll(server, db.name);
         const r = summarize([
@@ -1252,6 +1305,7 @@ async function main() {
         rmSync(kept, { force: true });
         copyFileSync(join(profileDir, file), kept);
         profiles.push({
+          runtime: runtime.name,
           links: db.links,
           scenario,
           connections: o.connections[0],

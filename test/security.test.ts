@@ -1,6 +1,7 @@
 // The security matrix over every endpoint: tokens, SQL metacharacters in every string field, oversize and
 // mistyped bodies, slow clients against the real server process, and rate limits. Every refusal is checked for its
 // status, its ErrorCode, the body shape of the endpoint's face, and a database left as it was.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -856,6 +857,27 @@ describe('security', () => {
         Authorization: await bearer(user, GET_LINKS, {}, sub),
         ...headers,
       });
+
+    it('when requests are counted by both limits, then each RateLimit-Policy names its quota, window and a partition key that hashes its counter key, the same on every request and different per caller', async () => {
+      const app = await limitedApp({ perClient: 50, perCaller: 40 });
+      const user = await seedUser(ctx.database);
+      // IETF draft 8 partition key as express-rate-limit derives it: base64 of the first 12 hex digits of SHA-256.
+      const pk = (key: string) =>
+        Buffer.from(createHash('sha256').update(key).digest('hex').slice(0, 12)).toString('base64');
+      const policies = (res: Response) => String(res.headers['ratelimit-policy']);
+      const first = await getLinks(app, user, {}, 'portal-a');
+      const second = await getLinks(app, user, {}, 'portal-a');
+      const other = await getLinks(app, user, {}, 'portal-b');
+      expect([first.status, second.status, other.status]).toEqual([200, 200, 200]);
+      const callerPk = (res: Response) => /"caller"; q=40; w=3600; pk=:([^:]+):/.exec(policies(res))?.[1];
+      expect(policies(first)).toBe(
+        `"client"; q=50; w=3600; pk=:${pk('127.0.0.1')}:, "caller"; q=40; w=3600; pk=:${callerPk(first)}:`,
+      );
+      expect(callerPk(second)).toBe(callerPk(first));
+      expect(callerPk(other)).not.toBe(callerPk(first));
+      expect(first.headers.ratelimit).toBe('"client"; r=49; t=3600, "caller"; r=39; t=3600');
+      expect(other.headers.ratelimit).toBe('"client"; r=47; t=3600, "caller"; r=39; t=3600');
+    });
 
     it('when a client bursts over the per-client limit, then 429 ERR01160 with Retry-After before the token is even read, and the refused delink changes nothing', async () => {
       const app = await limitedApp({ perClient: 3, perCaller: 0 });

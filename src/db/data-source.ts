@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 import type { DatabaseOptions } from './options';
+import { sqliteNativeBinding } from './sqlite-binding';
 
 export function buildDataSource(database: DatabaseOptions, queryTimeoutMs: number): DataSource {
   const common = {
@@ -38,5 +39,7 @@ export function buildDataSource(database: DatabaseOptions, queryTimeoutMs: numbe
     enableWAL: true,
     // busy timeout: another process holding the write lock makes us wait this long, then fail.
     timeout: queryTimeoutMs,
+    // undefined: better-sqlite3's own binary in node_modules.
+    nativeBinding: sqliteNativeBinding(),
   });
 }

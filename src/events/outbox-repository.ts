@@ -33,6 +33,16 @@ async function fanOut(manager: EntityManager, rowId: number, event: Pick<EventBo
   );
 }
 
+/**
+ * A new event's deliveries, one per active subscription of its issuer to its type, in one statement: the read of the
+ * subscriptions travels with the INSERT (one round trip per event instead of two, on every delink and registration
+ * whether a subscription exists or not). It reads webhooks only, never deliveries, so MariaDB's errno 1467 does not
+ * apply; a new event has no delivery yet, so it needs no NOT EXISTS.
+ */
+const FAN_OUT_NEW_SQL =
+  'INSERT INTO deliveries (event_row_id, webhook_row_id, state, attempts, next_attempt_at)' +
+  " SELECT ?, w.id, 'PENDING', 0, ? FROM webhooks w WHERE w.issuer_id = ? AND w.state = 'ACTIVE' AND w.event_types LIKE ?";
+
 /** Writes the event and a delivery of it to each subscription, in the unit of work of the change it describes. */
 export async function insertEvent(manager: EntityManager, event: EventBody, now: Date): Promise<void> {
   const body = JSON.stringify(event);
@@ -43,7 +53,7 @@ export async function insertEvent(manager: EntityManager, event: EventBody, now:
     body,
     createdAt: now,
   });
-  await fanOut(manager, rowId, event, now);
+  await execute(manager, FAN_OUT_NEW_SQL, [rowId, at(manager, now), event.issuerId, `%,${event.type},%`]);
 }
 
 /** A delivery a worker holds the lease of, with what it needs to make the attempt. */
