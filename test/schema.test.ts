@@ -28,6 +28,47 @@ describe('migrations', () => {
       expect(await lifecycleReverted.hasColumn('accounts', 'live_key')).toBe(false);
       expect(await lifecycleReverted.hasColumn('consumers', 'deleted_at')).toBe(false);
       await lifecycleReverted.release();
+
+      // Rows written before the lifecycle migration keep every value through it: state, operation kind, and the links;
+      // the live keys are filled from them.
+      const at = '2026-01-01 00:00:00.000';
+      await dataSource.query(
+        `INSERT INTO consumers (issuer_id, consumer_id, consumer_key, created_at) VALUES ('SCHEMATEST', 'Ann', 'ann', '${at}')`,
+      );
+      await dataSource.query(
+        `INSERT INTO accounts (issuer_id, account_number, product_id, state, created_at, updated_at) VALUES ('SCHEMATEST', '4000', NULL, 'INACTIVE', '${at}', '${at}'), ('SCHEMATEST', '4001', NULL, 'DELETED', '${at}', '${at}')`,
+      );
+      await dataSource.query(
+        `INSERT INTO account_links (account_id, consumer_id, is_main, main_of_consumer_id, linked_at, delinked_at) SELECT a.id, c.id, 1, c.id, '${at}', NULL FROM accounts a, consumers c WHERE a.account_number = '4000'`,
+      );
+      await dataSource.query(
+        `INSERT INTO operations (operation_id, operation, status, start_time, end_time, requestor_type, issuer_id, correlation_id) VALUES ('${randomUUID()}', 'DELETE', 'SUCCESSFUL', '${at}', '${at}', 'ISSUER', 'SCHEMATEST', 'kept')`,
+      );
+      await dataSource.runMigrations({ transaction: 'each' });
+      expect(
+        await dataSource.query<unknown[]>(
+          'SELECT account_number, state, live_key FROM accounts ORDER BY account_number',
+        ),
+      ).toEqual([
+        { account_number: '4000', state: 'INACTIVE', live_key: '4000' },
+        { account_number: '4001', state: 'DELETED', live_key: null },
+      ]);
+      expect(await dataSource.query<unknown[]>('SELECT consumer_key, live_key FROM consumers')).toEqual([
+        { consumer_key: 'ann', live_key: 'ann' },
+      ]);
+      expect(await dataSource.query<unknown[]>('SELECT operation, correlation_id FROM operations')).toEqual([
+        { operation: 'DELETE', correlation_id: 'kept' },
+      ]);
+      expect(Number((await dataSource.query<{ n: unknown }[]>('SELECT COUNT(*) AS n FROM account_links'))[0]!.n)).toBe(
+        1,
+      );
+      // The rows go before the revert: on SQLite, TypeORM drops a column by copying its table, which the links'
+      // foreign keys refuse while rows point at it.
+      await dataSource.query('DELETE FROM operations');
+      await dataSource.query('DELETE FROM account_links');
+      await dataSource.query('DELETE FROM accounts');
+      await dataSource.query('DELETE FROM consumers');
+      await dataSource.undoLastMigration({ transaction: 'each' });
       await dataSource.undoLastMigration({ transaction: 'each' });
       await dataSource.undoLastMigration({ transaction: 'each' });
       // Back to the first schema, whose table names the vocabulary migration changed, then away altogether.

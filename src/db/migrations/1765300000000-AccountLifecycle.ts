@@ -10,6 +10,20 @@ import { type MigrationInterface, type QueryRunner, TableColumn, TableIndex } fr
 const varchar = (name: string, length: number, isNullable = false) =>
   new TableColumn({ name, type: 'varchar', length: String(length), isNullable });
 
+/**
+ * Changes the length of a NOT NULL varchar, keeping its values and its indexes. TypeORM's changeColumn on MySQL drops
+ * the column and adds it again when its length changes, which would empty it; MODIFY widens it in place. SQLite's
+ * changeColumn copies the table, values and indexes included.
+ */
+async function resizeVarchar(queryRunner: QueryRunner, table: string, column: string, length: number): Promise<void> {
+  const type = queryRunner.connection.options.type;
+  if (type === 'mysql' || type === 'mariadb') {
+    await queryRunner.query(`ALTER TABLE \`${table}\` MODIFY \`${column}\` varchar(${length}) NOT NULL`);
+  } else {
+    await queryRunner.changeColumn(table, column, varchar(column, length));
+  }
+}
+
 /** What the schema before this migration cannot hold, each with the question that finds it. */
 const UNREPRESENTABLE: [what: string, sql: string][] = [
   ['accounts in the SUSPENDED state', "SELECT COUNT(*) AS n FROM accounts WHERE state = 'SUSPENDED'"],
@@ -25,7 +39,7 @@ export class AccountLifecycle1765300000000 implements MigrationInterface {
   name = 'AccountLifecycle1765300000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.changeColumn('accounts', 'state', varchar('state', 9));
+    await resizeVarchar(queryRunner, 'accounts', 'state', 9);
     await queryRunner.addColumn('accounts', varchar('live_key', 19, true));
     await queryRunner.query("UPDATE accounts SET live_key = account_number WHERE state <> 'DELETED'");
     await queryRunner.createIndex(
@@ -54,7 +68,7 @@ export class AccountLifecycle1765300000000 implements MigrationInterface {
       new TableIndex({ name: 'ix_consumers_issuer_key', columnNames: ['issuer_id', 'consumer_key'] }),
     );
 
-    await queryRunner.changeColumn('operations', 'operation', varchar('operation', 16));
+    await resizeVarchar(queryRunner, 'operations', 'operation', 16);
   }
 
   /** Refuses, before changing anything, when the data holds what the earlier schema cannot. */
@@ -67,7 +81,7 @@ export class AccountLifecycle1765300000000 implements MigrationInterface {
         );
       }
     }
-    await queryRunner.changeColumn('operations', 'operation', varchar('operation', 8));
+    await resizeVarchar(queryRunner, 'operations', 'operation', 8);
 
     await queryRunner.createIndex(
       'consumers',
@@ -89,6 +103,6 @@ export class AccountLifecycle1765300000000 implements MigrationInterface {
     await queryRunner.dropIndex('accounts', 'ix_accounts_issuer_number');
     await queryRunner.dropIndex('accounts', 'uq_accounts_issuer_live_key');
     await queryRunner.dropColumn('accounts', 'live_key');
-    await queryRunner.changeColumn('accounts', 'state', varchar('state', 8));
+    await resizeVarchar(queryRunner, 'accounts', 'state', 8);
   }
 }
