@@ -209,9 +209,11 @@ describe('Idempotency-Key', () => {
     const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
       calls += 1;
       if (calls !== 1) return transaction(work, options);
-      return transaction(async () => {
-        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED', fatal: true });
-      }, options);
+      const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), {
+        code: 'ECONNREFUSED',
+        fatal: true,
+      });
+      return transaction(() => Promise.reject(refused), options);
     });
     let res;
     try {
