@@ -10,7 +10,9 @@ import {
   issuerToken,
   mintToken,
   onMariaDb,
+  openDatabase,
   seedUser,
+  testDatabase,
   type TestContext,
 } from './helpers/context';
 
@@ -209,6 +211,39 @@ describe('the gate in front of the database', () => {
     const after = (await scrape(ctx)).samples;
     expect([valueOf(after, 'db_pool_connections_in_use'), valueOf(after, 'db_pool_requests_waiting')]).toEqual([0, 0]);
     expect(ctx.database.load()).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it('when a unit of work waits for a place longer than the acquire timeout, then it gets a 503 and never runs', async () => {
+    const config = testDatabase();
+    const database = await openDatabase({
+      ...config,
+      ...(config.kind === 'mysql' ? { poolSize: 1 } : {}),
+      acquireTimeoutMs: 50,
+    });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered = false;
+    const holder = database.transaction(async () => {
+      entered = true;
+      await held;
+    });
+    try {
+      while (!entered) await new Promise((resolve) => setImmediate(resolve));
+      let ran = false;
+      const refused = database.transaction(() => Promise.resolve((ran = true)));
+      await expect(refused).rejects.toMatchObject({
+        errorName: 'SERVICE_UNAVAILABLE',
+        status: 503,
+        retryAfter: 2,
+        message: 'No database connection became free within 50 ms.',
+      });
+      expect(ran).toBe(false);
+      expect(database.load()).toEqual({ active: 1, waiting: 0 });
+    } finally {
+      release();
+      await holder;
+      await database.close();
+    }
   });
 });
 
