@@ -3,7 +3,9 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
+  // src/ is a root too so that `--findRelatedTests src/...` (the mutation run's) finds the tests that reach a file
+  // only through createApp: Jest follows imports only between files under its roots.
+  roots: ['<rootDir>/test', '<rootDir>/src'],
   testMatch: ['**/*.test.ts'],
   // test/mariadb/ holds what only a networked database can show (faults on the wire); the SQLite run leaves it out.
   // The docs page never reads the database, so its browser test runs once, on SQLite; a second chromium run shows nothing new.

@@ -5,9 +5,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { api } from './helpers/api';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Database } from '../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../src/corecredit/routes';
+import { DEFAULT_RETRY_POLICY } from '../src/db/retry';
 import { Account, AccountLink, type Operation, Consumer } from '../src/db/entities';
 import {
   buildEnvelope,
@@ -396,6 +397,126 @@ describe('concurrent requests on one instance', () => {
       const again = await sendRegister(ctx.app, token, issuerId, account, loser);
       expect(again.status).toBe(409);
       expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({ ownerKey: owner.toLowerCase() });
+    });
+  });
+
+  describe('collisions the database reports', () => {
+    /** As the drivers report a transaction rolled back for colliding with another one. */
+    const COLLISIONS = [
+      { what: 'SQLite busy', error: { code: 'SQLITE_BUSY' } },
+      { what: 'SQLite locked', error: { code: 'SQLITE_LOCKED' } },
+      { what: 'MySQL deadlock 1213', error: { errno: 1213, code: 'ER_LOCK_DEADLOCK' } },
+      { what: 'MySQL lock wait timeout 1205', error: { errno: 1205, code: 'ER_LOCK_WAIT_TIMEOUT' } },
+      { what: 'Galera error during COMMIT 1180', error: { errno: 1180, code: 'ER_ERROR_DURING_COMMIT' } },
+      {
+        what: 'Group Replication rollback 3101',
+        error: { errno: 3101, code: 'ER_TRANSACTION_ROLLBACK_DURING_COMMIT' },
+      },
+    ];
+    const collision = (fields: Record<string, unknown>) => Object.assign(new Error('collided'), fields);
+
+    /**
+     * Runs `send` with the request's operation transaction (the one that can verify its COMMIT) wrapped by `attempt`,
+     * which is handed each attempt's number, its manager and the unit of work; returns how many attempts ran.
+     */
+    async function withOperationAttempts<T>(
+      attempt: (
+        n: number,
+        manager: EntityManager,
+        work: (manager: EntityManager) => Promise<unknown>,
+      ) => Promise<unknown>,
+      send: () => Promise<T>,
+    ): Promise<{ result: T; attempts: number }> {
+      const transaction = ctx.database.transaction.bind(ctx.database);
+      let attempts = 0;
+      const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
+        if (options?.verify === undefined) return transaction(work, options);
+        return transaction((manager) => attempt((attempts += 1), manager, work), options);
+      });
+      try {
+        return { result: await send(), attempts };
+      } finally {
+        spy.mockRestore();
+      }
+    }
+
+    it.each(COLLISIONS)(
+      'when a delink collides twice ($what), then it runs a third time, answers 200, and is recorded once',
+      async ({ error }) => {
+        const user = await seedUser(ctx.database);
+        const account = user.otherAccounts[0]!;
+        const { result, attempts } = await withOperationAttempts(
+          async (n, manager, work) => {
+            const done = await work(manager);
+            if (n <= 2) throw collision(error); // after the writes: the retry must not find them
+            return done;
+          },
+          async () => sendDelink(ctx.app, await mintToken(user.issuerId), user.ssUserId, account),
+        );
+        expect(attempts).toBe(3);
+        expect([result.status, result.body]).toEqual([200, DELINK_SUCCESS]);
+        expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: true });
+        expectOneOperationPerRequest(
+          [result],
+          await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK'),
+          'DELINK',
+        );
+      },
+    );
+
+    it('when a delink keeps colliding, then after the last attempt it answers 503 with Retry-After and changes nothing', async () => {
+      const user = await seedUser(ctx.database);
+      const account = user.otherAccounts[0]!;
+      const { result, attempts } = await withOperationAttempts(
+        async (_n, manager, work) => {
+          await work(manager);
+          throw collision({ errno: 1213, code: 'ER_LOCK_DEADLOCK' });
+        },
+        async () => sendDelink(ctx.app, await mintToken(user.issuerId), user.ssUserId, account),
+      );
+      expect(attempts).toBe(DEFAULT_RETRY_POLICY.attempts);
+      expect(result.status).toBe(503);
+      expect(result.body).toMatchObject({ Status: false, ErrorCode: 'ERR01190' });
+      expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: false });
+      const operations = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK');
+      expect([...operations.values()]).toMatchObject([{ status: 'FAILED', errorCode: 'ERR01190' }]);
+    });
+
+    it('when a first registration meets the unique key of a concurrent one, then it runs again and answers 204', async () => {
+      const issuerId = randomIssuerId();
+      const consumerId = `C${randomDigits(12)}`;
+      const account = randomDigits(16);
+      const { result, attempts } = await withOperationAttempts(
+        async (n, manager, work) => {
+          // The rival registration's account, written between this one's reads and its inserts.
+          if (n === 1) {
+            const at = new Date();
+            await manager.getRepository(Account).insert({
+              issuerId,
+              accountNumber: account,
+              productId: null,
+              state: 'ACTIVE',
+              createdAt: at,
+              updatedAt: at,
+            });
+          }
+          return work(manager);
+        },
+        async () => sendRegister(ctx.app, await issuerToken(issuerId), issuerId, account, consumerId),
+      );
+      expect(attempts).toBe(2);
+      expect(result.status).toBe(204);
+      expect(await ctx.dataSource.getRepository(Account).count({ where: { issuerId } })).toBe(1);
+      expect(await linkOf(ctx.dataSource, issuerId, account)).toMatchObject({
+        ownerKey: consumerId.toLowerCase(),
+        isMain: true,
+        delinked: false,
+      });
+      expectOneOperationPerRequest(
+        [result],
+        await operationsByCorrelation(ctx.dataSource, issuerId, 'REGISTER'),
+        'REGISTER',
+      );
     });
   });
 

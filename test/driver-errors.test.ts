@@ -1,7 +1,7 @@
 // What a database's refusal means for the caller: the cluster's "not ready", "read-only" and certification errors
 // are a 503 or a retry, never a 500.
 import { AppError } from '../src/errors';
-import { isConflict, isUnavailable } from '../src/db/driver-errors';
+import { isConflict, isDuplicateKey, isUnavailable } from '../src/db/driver-errors';
 import { openDatabase } from './helpers/context';
 
 /** As mysql2 reports a server's error reply, wrapped or not by TypeORM. */
@@ -25,6 +25,19 @@ const CERTIFICATION = [
   [3101, 'ER_TRANSACTION_ROLLBACK_DURING_COMMIT'], // Group Replication's conflict
 ] as const;
 
+/** As mysql2 reports a connection that failed or was lost (a socket error, or a fatal protocol error). */
+const CONNECTION_LOST = [
+  { code: 'ECONNREFUSED', fatal: false },
+  { code: 'ECONNRESET', fatal: false },
+  { code: 'ETIMEDOUT', fatal: false },
+  { code: 'EHOSTUNREACH', fatal: false },
+  { code: 'EPIPE', fatal: false },
+  { code: 'PROTOCOL_CONNECTION_LOST', fatal: false },
+  { code: 'PROTOCOL_SEQUENCE_TIMEOUT', fatal: false },
+  { code: 'ER_CON_COUNT_ERROR', fatal: false },
+  { code: 'ER_NET_READ_ERROR', fatal: true },
+] as const;
+
 describe('driver errors of a cluster', () => {
   it.each(NOT_READY)(
     'when the server answers %i %s, then the database is unavailable, not a conflict',
@@ -38,6 +51,37 @@ describe('driver errors of a cluster', () => {
   it.each(CERTIFICATION)('when COMMIT answers %i %s, then the unit is retried as a conflict', (errno, code) => {
     expect(isConflict(serverError(errno, code))).toBe(true);
     expect(isConflict(wrapped(errno, code))).toBe(true);
+  });
+
+  it.each(CONNECTION_LOST)(
+    'when the connection fails with $code (fatal: $fatal), then the caller gets a 503 with Retry-After',
+    async (fields) => {
+      const lost = Object.assign(new Error(fields.code), fields);
+      expect(isUnavailable(lost)).toBe(true);
+      expect(isUnavailable({ driverError: lost })).toBe(true);
+      expect(isConflict(lost)).toBe(false);
+      const database = await openDatabase();
+      try {
+        const failure = database.transaction(() => Promise.reject(lost));
+        await expect(failure).rejects.toMatchObject({ errorName: 'SERVICE_UNAVAILABLE', status: 503, retryAfter: 2 });
+      } finally {
+        await database.close();
+      }
+    },
+  );
+
+  it('when an error is neither a lost connection nor the server refusing, then it is no unavailability', () => {
+    for (const error of [new Error('bug'), { code: 'ER_PARSE_ERROR', errno: 1064, fatal: false }, null, undefined])
+      expect(isUnavailable(error)).toBe(false);
+  });
+
+  it.each([
+    { what: 'MySQL 1062', error: serverError(1062, 'ER_DUP_ENTRY') },
+    { what: 'MySQL 1062, wrapped', error: wrapped(1062, 'ER_DUP_ENTRY') },
+    { what: 'SQLite unique constraint', error: { code: 'SQLITE_CONSTRAINT_UNIQUE' } },
+  ])('when an insert meets a taken unique key ($what), then it is a duplicate key, not unavailability', ({ error }) => {
+    expect(isDuplicateKey(error)).toBe(true);
+    expect(isUnavailable(error)).toBe(false);
   });
 
   it('when a unit fails with a node-not-ready error, then the caller gets a 503 with Retry-After, never the raw error', async () => {

@@ -138,6 +138,18 @@ describe('Idempotency-Key', () => {
     ).toBe(200);
   });
 
+  it("when one caller's sub and key run together as another's (portal + a-1, portala + -1), then they are different keys", async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    expect((await delink(user.issuerId, body, 'a-1', 'portal')).status).toBe(200);
+
+    const other = await delink(user.issuerId, body, '-1', 'portala');
+    expect(other.headers['idempotent-replayed']).toBeUndefined();
+    expect([other.status, other.body.ErrorCode]).toEqual([404, 'ERR01132']);
+    const delinks = (await operationsOf(ctx.dataSource, user.issuerId)).filter((op) => op.operation === 'DELINK');
+    expect(delinks.map((op) => op.errorCode).sort()).toEqual(['ERR01132', null]);
+  });
+
   it('when the first request with the key is still running, then 409 ERR01142 with Retry-After, and nothing runs', async () => {
     const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
@@ -179,6 +191,88 @@ describe('Idempotency-Key', () => {
     ).toMatchObject({ state: 'DONE', responseStatus: 200 });
   });
 
+  it('when two retries take over one abandoned key at once, then one runs it and the other gets 409 ERR01142 and runs nothing', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'dead-2', {
+      method: 'POST',
+      path: DELINK_PATH,
+      body,
+    });
+    const keys = ctx.dataSource.getRepository(IdempotencyKey);
+    const abandonedAt = new Date(Date.now() - IDEMPOTENCY_LEASE_MS - 1000);
+    await keys.insert({
+      ...hashes,
+      state: 'IN_PROGRESS',
+      responseStatus: null,
+      responseBody: null,
+      createdAt: abandonedAt,
+    });
+    const before = await snapshot(ctx.dataSource, user.issuerId);
+
+    // This retry read the abandoned claim; the other retry takes it over just before this one's takeover runs.
+    const rivalClaimedAt = new Date(Date.now() - 1000);
+    const transaction = ctx.database.transaction.bind(ctx.database);
+    let calls = 0;
+    const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
+      calls += 1;
+      if (calls !== 2) return transaction(work, options);
+      return transaction(async (manager) => {
+        await manager.getRepository(IdempotencyKey).update({ keyHash: hashes.keyHash }, { createdAt: rivalClaimedAt });
+        return work(manager);
+      }, options);
+    });
+    let res;
+    try {
+      res = await delink(user.issuerId, body, 'dead-2');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(res.status).toBe(409);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body).toMatchObject({ Status: false, ErrorCode: 'ERR01142' });
+    expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+    const row = await keys.findOneByOrFail({ keyHash: hashes.keyHash });
+    // The rival's claim stands: this retry's takeover did not overwrite it.
+    expect([row.state, row.createdAt.getTime()]).toEqual(['IN_PROGRESS', rivalClaimedAt.getTime()]);
+  });
+
+  it('when the key cannot be claimed because the database is away, then 503 with Retry-After and nothing runs', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    const before = await snapshot(ctx.dataSource, user.issuerId);
+    const transaction = ctx.database.transaction.bind(ctx.database);
+    let calls = 0;
+    const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
+      calls += 1;
+      if (calls !== 1) return transaction(work, options);
+      const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), {
+        code: 'ECONNREFUSED',
+        fatal: true,
+      });
+      return transaction(() => Promise.reject(refused), options);
+    });
+    let res;
+    try {
+      res = await delink(user.issuerId, body, 'away-1');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.body).toMatchObject({ Status: false, ErrorCode: 'ERR01190' });
+    expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+    expect(
+      await ctx.dataSource.getRepository(IdempotencyKey).countBy({
+        keyHash: idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'away-1', {
+          method: 'POST',
+          path: DELINK_PATH,
+          body,
+        }).keyHash,
+      }),
+    ).toBe(0);
+  });
+
   it.each([
     { key: '', why: 'empty' },
     { key: 'x'.repeat(256), why: '256 characters long' },
@@ -210,6 +304,9 @@ describe('Idempotency-Key', () => {
     expect((await put()).status).toBe(204);
     const replayedPut = await put();
     expect([replayedPut.status, replayedPut.headers['idempotent-replayed']]).toEqual([204, 'true']);
+    // A replayed 204 is a 204 still: no body, and no content type announcing one.
+    expect(replayedPut.text).toBe('');
+    expect(replayedPut.headers['content-type']).toBeUndefined();
 
     const del = () =>
       api(ctx.app)

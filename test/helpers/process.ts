@@ -6,7 +6,8 @@ import type { DatabaseConfig } from '../../src/config';
 import { onMariaDb, testDatabase } from './context';
 
 export const root = join(__dirname, '..', '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
+/** tsx's CLI as Node resolves it, run by this Node: found wherever node_modules is (a link, a parent directory). */
+const tsx = require.resolve('tsx/cli');
 /** Below Jest's hook timeout, so that a server that never listens fails here, with its output, and is stopped. */
 const STARTUP_TIMEOUT_MS = 45_000;
 
@@ -54,7 +55,7 @@ export interface ServerProcess extends LaunchedProcess {
 
 /** Starts `src/server.ts` and returns at once, listening or not: for start-ups that are meant to fail. */
 export function launchServer(env: NodeJS.ProcessEnv): LaunchedProcess {
-  const child = spawn(tsx, ['src/server.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [tsx, 'src/server.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const plain: string[] = [];
   const entries: LogEntry[] = [];
@@ -132,7 +133,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<ServerProcess
 
 /** Runs a CLI script with tsx and returns its standard output. */
 export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv): string {
-  const result = spawnSync(tsx, [script, ...args], { cwd: root, env, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [tsx, script, ...args], { cwd: root, env, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
   return result.stdout.trim();
 }
