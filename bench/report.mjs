@@ -20,6 +20,7 @@ const GOALS = {
   invalidThroughput: 0.7,
   largeData: 0.9,
   rssMb: 200,
+  exportGrowthMb: 50,
 };
 
 const fmt = (n, digits = 0) =>
@@ -155,7 +156,7 @@ function find(runs, where) {
   );
 }
 
-function evaluateTargets(meta, runs) {
+function evaluateTargets(meta, runs, exported) {
   const sizes = meta.options.links;
   const small = sizes[0];
   const large = sizes[sizes.length - 1];
@@ -242,7 +243,78 @@ function evaluateTargets(meta, runs) {
       `${fmt(peak, 1)} MB${heap}${afterIdle}`,
     );
   }
+  if (exported !== undefined) {
+    const growth = Math.max(...exported.exports.map((e) => e.peakGrowthMb));
+    add(
+      `Export peak RSS growth over idle < ${GOALS.exportGrowthMb} MB (${fmt(exported.operations)} operations)`,
+      growth,
+      `< ${GOALS.exportGrowthMb} MB`,
+      growth < GOALS.exportGrowthMb,
+      `${exported.exports.map((e) => `${EXPORT_TITLES[e.format]} +${fmt(e.peakGrowthMb, 1)} MB (${fmt(e.rowsPerSecond)} rows/s)`).join(', ')} over an idle RSS of ${fmt(exported.idle.rssMb, 1)} MB`,
+    );
+    const scans = exported.plans.filter((p) => p.fullScan);
+    const sorts = exported.plans.filter((p) => p.filesort);
+    const named = (plans) => plans.map((p) => `${p.name} (${p.statement})`).join(', ');
+    add(
+      `No full scan for any single filter (EXPLAIN on ${fmt(exported.operations)} operations)`,
+      scans.length,
+      '0 full scans',
+      scans.length === 0,
+      `${exported.plans.length - scans.length} of ${exported.plans.length} statements read from an index` +
+        `${scans.length > 0 ? `; full scans: ${named(scans)}` : ''}` +
+        `${sorts.length > 0 ? `; a sort of the matches (filesort): ${named(sorts)}` : '; none sorts the matches'}`,
+    );
+  }
   return targets;
+}
+
+const EXPORT_TITLES = { ndjson: 'NDJSON', csv: 'CSV' };
+
+/** The audit export and the search's plans, from the export scenario. */
+function exportSection(exported) {
+  const e = exported;
+  const lines = ['## Audit export and search', ''];
+  lines.push(
+    `${fmt(e.operations)} operations of one issuer (every kind and status, several caller ids and sources, started over the last ${e.seeding.spanDays} days), ` +
+      `bulk-inserted in ${e.seeding.seconds} s (${fmt(e.seeding.rowsPerSecond)} rows/s) into a database of their own with the service's migrations; ` +
+      `run on ${e.date} (Node ${e.node}, ${e.database}, load average at start ${e.loadAverageAtStart.join(', ')}). ` +
+      `A service of its own was started, left idle ${e.idle.seconds} s (RSS ${fmt(e.idle.rssMb, 1)} MB${e.idle.heap ? `, heap in use ${fmt(e.idle.heap.usedMb, 0)} MB` : ''}), ` +
+      `then exported every operation with \`GET /issuers/{issuerId}/operations\` and \`Accept: application/x-ndjson\`, then \`text/csv\` ` +
+      `(a token of scope \`issuer:read\`; the client counts the lines and keeps no byte). The service reads ${fmt(e.batchSize)} rows a batch.`,
+  );
+  lines.push('');
+  lines.push(
+    '| format | rows | lines | s | rows/s | MB/s | first byte ms | RSS at start MB | peak RSS MB (polled / VmHWM) | growth over idle MB | RSS at end MB | service CPU % | database CPU % |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const x of e.exports)
+    lines.push(
+      `| ${EXPORT_TITLES[x.format]} | ${fmt(x.rows)} | ${fmt(x.lines)}${x.complete ? '' : ` (expected ${fmt(x.expectedLines)})`} | ${fmt(x.seconds, 1)} | ${fmt(x.rowsPerSecond)} | ${fmt(x.mbPerSecond, 1)} | ${fmt(x.firstByteMs)} | ` +
+        `${fmt(x.rssAtStartMb, 1)} | ${fmt(x.polledPeakRssMb, 1)} / ${fmt(x.hwmMb, 1)} | **${fmt(x.peakGrowthMb, 1)}** | ${fmt(x.rssAtEndMb, 1)} | ${fmt(x.servicePct)} | ${fmt(x.databasePct)} |`,
+    );
+  lines.push('');
+  lines.push(
+    `Peak RSS is the highest of VmRSS polled every ${e.pollMs} ms and VmHWM, reset before each export (\`/proc/<pid>/clear_refs\`), so that a spike between two polls counts too; ` +
+      'growth is over the idle RSS before the first export. CPU in % of one core over the export.',
+  );
+  lines.push('');
+  lines.push(
+    `EXPLAIN of each single-filter search, on the ${fmt(e.operations)} rows, the statement exactly as the service builds it (\`searchStatement\`): ` +
+      `the first JSON page (\`LIMIT 51\`) and an export batch past the newest ones (\`id < ?\`, \`LIMIT ${e.batchSize}\`), the statement an export repeats to its end. ` +
+      '"rows" is the optimizer\'s estimate, "read" what `ANALYZE` of the statement actually read. A full scan (`ALL`) or a sort of the matches (filesort) is a miss.',
+  );
+  lines.push('');
+  lines.push('| filter | value | statement | type | key | rows | read | Extra | |');
+  lines.push('|---|---|---|---|---|---:|---:|---|---|');
+  for (const p of e.plans) {
+    const value = Object.values(p.filter)[0];
+    const verdict = p.fullScan ? '**miss: full scan**' : p.filesort ? '**miss: filesort**' : 'index';
+    lines.push(
+      `| ${p.name} | ${value === undefined ? '' : `\`${value}\``} | ${p.statement} | ${p.type} | ${p.key ?? ''} | ${fmt(p.rows)} | ${fmt(p.readRows)} | ${esc(p.extra).replace(/\|/g, '\\|')} | ${verdict} |`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -438,8 +510,8 @@ function readingTheMisses(meta, runs, profiles, targets) {
   return notes;
 }
 
-export function renderMarkdown({ meta, runs, warmups, profiles }) {
-  const targets = evaluateTargets(meta, runs);
+export function renderMarkdown({ meta, runs, warmups, profiles, export: exported }) {
+  const targets = evaluateTargets(meta, runs, exported);
   const quiet = runs.map((r) => r.cpu.quietMachinePct);
   const others = runs.map((r) => r.cpu.othersPct);
   const cores = meta.machine.cores;
@@ -487,22 +559,24 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     out.push('');
   }
 
-  out.push('## Load on the machine');
-  out.push('');
-  const busy = Math.max(...quiet.filter((v) => v !== null), 0);
-  out.push(
-    `CPU in use while none of the benchmark's load ran (sampled 0.3 s before each round, % of one core, ${cores} cores = ${cores * 100} %): ` +
-      `median ${fmt(median(quiet), 0)} %, max ${fmt(busy, 0)} %. CPU used by processes other than the one under test, the database and the load generator, during the runs: ` +
-      `median ${fmt(median(others), 0)} %, max ${fmt(Math.max(...others.filter((v) => v !== null), 0), 0)} %.`,
-  );
-  if (busy > 25 || Math.max(...others.filter((v) => v !== null), 0) > 25) {
+  if (runs.length > 0) {
+    out.push('## Load on the machine');
     out.push('');
+    const busy = Math.max(...quiet.filter((v) => v !== null), 0);
     out.push(
-      '**Caveat:** the machine was shared with other work during this run. Absolute numbers are lower and noisier than on an idle machine; ' +
-        'the ratios compare runs made back to back in the same conditions, and are the numbers to read.',
+      `CPU in use while none of the benchmark's load ran (sampled 0.3 s before each round, % of one core, ${cores} cores = ${cores * 100} %): ` +
+        `median ${fmt(median(quiet), 0)} %, max ${fmt(busy, 0)} %. CPU used by processes other than the one under test, the database and the load generator, during the runs: ` +
+        `median ${fmt(median(others), 0)} %, max ${fmt(Math.max(...others.filter((v) => v !== null), 0), 0)} %.`,
     );
+    if (busy > 25 || Math.max(...others.filter((v) => v !== null), 0) > 25) {
+      out.push('');
+      out.push(
+        '**Caveat:** the machine was shared with other work during this run. Absolute numbers are lower and noisier than on an idle machine; ' +
+          'the ratios compare runs made back to back in the same conditions, and are the numbers to read.',
+      );
+    }
+    out.push('');
   }
-  out.push('');
 
   for (const links of meta.options.links) {
     for (const scenario of meta.options.scenarios) {
@@ -523,6 +597,15 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     }
   }
 
+  if (exported !== undefined) out.push(exportSection(exported));
+
+  if (runs.length > 0) out.push(...howItWasMeasured(meta, warmups));
+  return withProfiles(out, meta, profiles, targets);
+}
+
+/** How the load scenarios were measured. */
+function howItWasMeasured(meta, warmups) {
+  const out = [];
   out.push('## How it was measured');
   out.push('');
   out.push(
@@ -578,7 +661,11 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     `- Warm-ups: ${warmups.length}, ${fmt(warmups.reduce((a, w) => a + w.requests, 0))} requests, ${fmt(warmErrors)} unexpected answers.`,
   );
   out.push('');
+  return out;
+}
 
+/** The CPU profiles of the load scenarios, last, and the markdown whole. */
+function withProfiles(out, meta, profiles, targets) {
   if (profiles.length > 0) {
     out.push('## Where the service spends its CPU');
     out.push('');
