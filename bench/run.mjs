@@ -1557,15 +1557,20 @@ async function main() {
 // ---------------------------------------------------------------------------------------------------------------
 // Cleanup: every exit path stops the processes and drops the databases.
 
-const cleanup = { runDir: undefined, databases: [], done: false };
+const cleanup = { runDir: undefined, databases: [], running: undefined };
 
-async function cleanupAll() {
-  if (cleanup.done) return;
-  cleanup.done = true;
-  await stopAll().catch(() => undefined);
-  for (const db of cleanup.databases)
-    await dropDatabase(db.server, db.name).catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
-  if (cleanup.runDir && existsSync(cleanup.runDir)) rmSync(cleanup.runDir, { recursive: true, force: true });
+/**
+ * Stops everything and drops the databases, once. A second caller waits for the first one's cleanup: a Ctrl-C stops
+ * the service mid-request, the run then fails, and its exit must not cut the drops short.
+ */
+function cleanupAll() {
+  cleanup.running ??= (async () => {
+    await stopAll().catch(() => undefined);
+    for (const db of cleanup.databases)
+      await dropDatabase(db.server, db.name).catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
+    if (cleanup.runDir && existsSync(cleanup.runDir)) rmSync(cleanup.runDir, { recursive: true, force: true });
+  })();
+  return cleanup.running;
 }
 
 async function cleanupAndExit(code) {
