@@ -267,7 +267,7 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       const issuerId = randomIssuerId();
       const res = await search(
         issuerId,
-        '?consumerId=a-b&accountId=12x&operation=LINK&status=OK&errorCode=E1&correlationId=%3Cx%3E&callerId=' +
+        '?consumerId=a-b&accountId=12x&operation=RELINK&status=OK&errorCode=E1&correlationId=%3Cx%3E&callerId=' +
           `${'9'.repeat(21)}&source=&from=2025-02-30T00:00:00Z&to=yesterday&limit=501&cursor=abc&offset=3&sort=asc`,
       );
       expectIssuerError(res, 400, 'ERR01100', [
