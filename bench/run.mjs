@@ -974,6 +974,8 @@ const EXPORT_FORMATS = [
 ];
 /** RSS sampling during an export, in ms. */
 const EXPORT_POLL_MS = 50;
+/** Reads of the service's heap spaces during an export (a /metrics request each), in ms. */
+const EXPORT_HEAP_POLL_MS = 500;
 /** An export that has not ended by then has failed, whatever the server does. */
 const EXPORT_TIMEOUT_MS = 15 * 60_000;
 /** How long the export's service is left alone after start-up before its idle RSS is read. */
@@ -1039,6 +1041,41 @@ function streamOnce(port, token, accept) {
   });
 }
 
+/** The service's V8 heap spaces and external memory (Buffers), reserved, in MB, from its own /metrics. */
+async function heapSpaces(port) {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await response.text();
+    const spaces = {};
+    for (const [, space, bytes] of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)$/gm))
+      if (Number(bytes) > 0) spaces[space] = Math.round(Number(bytes) / 2 ** 20);
+    const external = /^nodejs_external_memory_bytes (\S+)$/m.exec(text)?.[1];
+    if (external !== undefined) spaces.external = Math.round(Number(external) / 2 ** 20);
+    return spaces;
+  } catch {
+    return null;
+  }
+}
+
+/** EXPORT_HEAP_POLL_MS apart while `work` runs, the largest each heap space reached: where an RSS growth lies. */
+async function withHeapSpaces(port, work) {
+  const peak = {};
+  let stopped = false;
+  const sampler = (async () => {
+    while (!stopped) {
+      for (const [space, mb] of Object.entries((await heapSpaces(port)) ?? {}))
+        peak[space] = Math.max(peak[space] ?? 0, mb);
+      await sleep(EXPORT_HEAP_POLL_MS);
+    }
+  })();
+  try {
+    return { result: await work(), peak };
+  } finally {
+    stopped = true;
+    await sampler;
+  }
+}
+
 /** One export measured: rows/s, and the service's RSS polled every EXPORT_POLL_MS and its VmHWM, against idle. */
 async function measureExport(service, token, { format, accept, headerLines }, { operations, idleRssKb, dbPid }) {
   const hwmReset = resetHighWaterMark(service.pid);
@@ -1052,9 +1089,13 @@ async function measureExport(service, token, { format, accept, headerLines }, { 
       if (rssKb > peakKb) peakKb = rssKb;
     }
   }, EXPORT_POLL_MS);
+  const heapBefore = await heapSpaces(service.port);
   let streamed;
+  let heapPeak;
   try {
-    streamed = await streamOnce(service.port, token, accept);
+    ({ result: streamed, peak: heapPeak } = await withHeapSpaces(service.port, () =>
+      streamOnce(service.port, token, accept),
+    ));
   } finally {
     clearInterval(poll);
   }
@@ -1082,6 +1123,7 @@ async function measureExport(service, token, { format, accept, headerLines }, { 
     rssAtEndMb: mb(after.rssKb),
     peakGrowthMb: mb(peak - idleRssKb),
     samples: samples.length,
+    heapSpacesMb: { before: heapBefore, peak: heapPeak },
     servicePct: cpuPct(processTicks(service.pid) - before.ticks),
     databasePct: dbPid === undefined ? null : cpuPct(processTicks(dbPid) - before.db),
   };
@@ -1102,7 +1144,7 @@ function filterCases(operations, now) {
 /**
  * The export scenario on a database of its own: `operations` operations of one issuer seeded in bulk, EXPLAIN of
  * each single-filter search as the service issues it (a JSON page, and an export batch past the newest rows), then
- * a service of its own, left idle, exports them all as NDJSON and as CSV, one after the other.
+ * a service of its own per format, left idle, exports them all, as NDJSON, then (another service) as CSV.
  */
 async function exportPhase({ o, server, runDir, say, secret, tok, dbPid }) {
   const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
@@ -1131,55 +1173,55 @@ async function exportPhase({ o, server, runDir, say, secret, tok, dbPid }) {
         `  read ${String(p.readRows).padStart(8)}  ${p.extra}${p.fullScan || p.filesort ? '  <- MISS' : ''}`,
     );
 
-  const service = await startTarget({
-    target: 'service',
-    server,
-    database: db.name,
-    secret,
-    runDir,
-    name: 'service@export',
-  });
-  try {
-    // Started and left alone: connections opened, start-up garbage collected; this is the baseline the export adds to.
-    await sleep(o.smoke ? 500 : EXPORT_IDLE_S * 1000);
-    const idle = readStatus(service.pid);
-    const idleRssMb = Math.round(idle.rssKb / 102.4) / 10;
-    say(`export service idle: RSS ${idleRssMb} MB`);
-    const exports = [];
-    for (const format of EXPORT_FORMATS) {
-      if (service.proc.exited)
-        throw new Error(`the export service exited (${service.proc.exitCode}):\n${logTail(service.proc)}`);
+  // Each format on a service of its own, started and left alone (connections opened, start-up garbage collected):
+  // its idle RSS is the baseline that export adds to, with nothing left over from the other format.
+  const idleS = o.smoke ? 0.5 : EXPORT_IDLE_S;
+  const exports = [];
+  for (const format of EXPORT_FORMATS) {
+    const service = await startTarget({
+      target: 'service',
+      server,
+      database: db.name,
+      secret,
+      runDir,
+      name: `service@export-${format.format}`,
+    });
+    try {
+      await sleep(idleS * 1000);
+      const idle = readStatus(service.pid);
       const measured = await measureExport(service, tok.auditor, format, {
         operations: o.operations,
         idleRssKb: idle.rssKb,
         dbPid,
       });
-      exports.push(measured);
+      if (service.proc.exited)
+        throw new Error(`the export service exited (${service.proc.exitCode}):\n${logTail(service.proc)}`);
+      exports.push({ idleRssMb: Math.round(idle.rssKb / 102.4) / 10, ...measured });
       say(
         `export ${format.format.padEnd(6)} ${measured.rows} rows in ${measured.seconds} s: ${measured.rowsPerSecond} rows/s, ${measured.mbPerSecond} MB/s;` +
-          ` RSS ${measured.rssAtStartMb} → peak ${measured.peakRssMb} MB (VmHWM ${measured.hwmMb}), +${measured.peakGrowthMb} MB over idle;` +
+          ` RSS idle ${exports.at(-1).idleRssMb} → peak ${measured.peakRssMb} MB (VmHWM ${measured.hwmMb}), +${measured.peakGrowthMb} MB;` +
           ` service ${measured.servicePct}% / database ${measured.databasePct}% of a core`,
       );
       if (!measured.complete)
         throw new Error(`export ${format.format}: ${measured.lines} lines, expected ${measured.expectedLines}`);
+    } finally {
+      await stopProcess(service.proc);
     }
-    return {
-      operations: o.operations,
-      seeding: { seconds: seedSeconds, rowsPerSecond: Math.round(seeded / seedSeconds), spanDays: OPERATION_SPAN_DAYS },
-      batchSize,
-      pollMs: EXPORT_POLL_MS,
-      idle: { seconds: o.smoke ? 0.5 : EXPORT_IDLE_S, rssMb: idleRssMb, heap: await serviceHeap(service.port) },
-      exports,
-      heapAfter: await serviceHeap(service.port),
-      plans,
-      date: new Date(now).toISOString(),
-      node: process.version,
-      database: db.version,
-      loadAverageAtStart,
-    };
-  } finally {
-    await stopProcess(service.proc);
   }
+  return {
+    operations: o.operations,
+    seeding: { seconds: seedSeconds, rowsPerSecond: Math.round(seeded / seedSeconds), spanDays: OPERATION_SPAN_DAYS },
+    batchSize,
+    pollMs: EXPORT_POLL_MS,
+    heapPollMs: EXPORT_HEAP_POLL_MS,
+    idleSeconds: idleS,
+    exports,
+    plans,
+    date: new Date(now).toISOString(),
+    node: process.version,
+    database: db.version,
+    loadAverageAtStart,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
