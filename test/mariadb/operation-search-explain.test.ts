@@ -105,11 +105,11 @@ describe('audit search: EXPLAIN on MariaDB', () => {
     'when an export batch continues past a cursor with %s alone, then it reads one range of the index below the cursor, in order',
     async (_name, filter, keys) => {
       const plan = await database.read(async (manager) => {
-        const [{ middle }] = await manager.query<{ middle: number }[]>(
+        const [newest] = await manager.query<{ middle: number }[]>(
           'SELECT MAX(id) - 700 AS middle FROM operations WHERE issuer_id = ?',
           [target],
         );
-        const { sql, parameters } = searchStatement(manager, target, filter, Number(middle), 1000);
+        const { sql, parameters } = searchStatement(manager, target, filter, Number(newest!.middle), 1000);
         return manager.query<ExplainRow[]>(`EXPLAIN ${sql}`, parameters);
       });
       expect(plan).toHaveLength(1);
