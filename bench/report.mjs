@@ -22,6 +22,7 @@ const GOALS = {
   registerThroughput: 0.7,
   largeData: 0.95,
   rssMb: 150,
+  exportGrowthMb: 50,
 };
 
 /** The runtimes of a run (older results name none: one, the harness's own Node). */
@@ -276,6 +277,108 @@ function evaluateTargets(meta, runs, rt = runtimesOf(meta)[0]) {
   return targets;
 }
 
+const EXPORT_TITLES = { ndjson: 'NDJSON', csv: 'CSV' };
+
+/** The service on which the export ran (older results name none: the harness's own Node). */
+const exportRuntimeOf = (exported) => exported.runtime ?? { name: undefined, version: exported.node.replace(/^v/, '') };
+
+/** The audit export's targets: once, for the one runtime the export's service ran on. */
+function evaluateExportTargets(exported) {
+  const rt = exportRuntimeOf(exported);
+  const targets = [];
+  const add = (name, measured, goal, met, detail) =>
+    targets.push({ name, measured, goal, met, detail, runtime: rt.name ?? null, scenario: 'export' });
+  const growth = Math.max(...exported.exports.map((e) => e.peakGrowthMb));
+  add(
+    `Export peak RSS growth over idle < ${GOALS.exportGrowthMb} MB (${fmt(exported.operations)} operations)`,
+    growth,
+    `< ${GOALS.exportGrowthMb} MB`,
+    growth < GOALS.exportGrowthMb,
+    exported.exports
+      .map(
+        (e) =>
+          `${EXPORT_TITLES[e.format]} +${fmt(e.peakGrowthMb, 1)} MB over an idle ${fmt(e.idleRssMb, 1)} MB (${fmt(e.rowsPerSecond)} rows/s)`,
+      )
+      .join(', '),
+  );
+  const scans = exported.plans.filter((p) => p.fullScan);
+  const sorts = exported.plans.filter((p) => p.filesort);
+  const named = (plans) => plans.map((p) => `${p.name} (${p.statement})`).join(', ');
+  add(
+    `No full scan for any single filter (EXPLAIN on ${fmt(exported.operations)} operations)`,
+    scans.length,
+    '0 full scans',
+    scans.length === 0,
+    `${exported.plans.length - scans.length} of ${exported.plans.length} statements read from an index` +
+      `${scans.length > 0 ? `; full scans: ${named(scans)}` : ''}` +
+      `${sorts.length > 0 ? `; a sort of the matches (filesort): ${named(sorts)}` : '; none sorts the matches'}`,
+  );
+  return targets;
+}
+
+/** The audit export and the search's plans, from the export scenario. */
+function exportSection(exported) {
+  const e = exported;
+  const lines = ['## Audit export and search', ''];
+  lines.push(
+    `${fmt(e.operations)} operations of one issuer (every kind and status, several caller ids and sources, started over the last ${e.seeding.spanDays} days), ` +
+      `bulk-inserted in ${e.seeding.seconds} s (${fmt(e.seeding.rowsPerSecond)} rows/s) into a database of their own with the service's migrations; ` +
+      `run on ${e.date} (service on ${runtimeTitle(exportRuntimeOf(e))}, ${e.database}, load average at start ${e.loadAverageAtStart.join(', ')}). ` +
+      `For each format a service of its own was started and left idle ${e.idleSeconds} s, its RSS read, ` +
+      `then it exported every operation with \`GET /issuers/{issuerId}/operations\` and \`Accept: application/x-ndjson\`, or \`text/csv\` ` +
+      `(a token of scope \`issuer:read\`; the client counts the lines and keeps no byte). The service reads ${fmt(e.batchSize)} rows a batch.`,
+  );
+  lines.push('');
+  lines.push(
+    '| format | rows | lines | s | rows/s | MB/s | first byte ms | idle RSS MB | peak RSS MB (polled / VmHWM) | growth over idle MB | RSS at end MB | service CPU % | database CPU % |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const x of e.exports)
+    lines.push(
+      `| ${EXPORT_TITLES[x.format]} | ${fmt(x.rows)} | ${fmt(x.lines)}${x.complete ? '' : ` (expected ${fmt(x.expectedLines)})`} | ${fmt(x.seconds, 1)} | ${fmt(x.rowsPerSecond)} | ${fmt(x.mbPerSecond, 1)} | ${fmt(x.firstByteMs)} | ` +
+        `${fmt(x.idleRssMb, 1)} | ${fmt(x.polledPeakRssMb, 1)} / ${fmt(x.hwmMb, 1)} | **${fmt(x.peakGrowthMb, 1)}** | ${fmt(x.rssAtEndMb, 1)} | ${fmt(x.servicePct)} | ${fmt(x.databasePct)} |`,
+    );
+  lines.push('');
+  lines.push(
+    `Peak RSS is the highest of VmRSS polled every ${e.pollMs} ms and VmHWM, reset before each export (\`/proc/<pid>/clear_refs\`), so that a spike between two polls counts too; ` +
+      'growth is over the idle RSS before the export. CPU in % of one core over the export. ' +
+      `The service's V8 heap spaces and external memory, reserved, in MB, read from its \`/metrics\` before the export and at their largest during it (every ${e.heapPollMs} ms): ` +
+      e.exports
+        .filter((x) => x.heapSpacesMb?.before && x.heapSpacesMb?.peak)
+        .map(
+          (x) =>
+            `${EXPORT_TITLES[x.format]} ${Object.keys(x.heapSpacesMb.peak)
+              .map((space) => `${space} ${fmt(x.heapSpacesMb.before[space] ?? 0)} → ${fmt(x.heapSpacesMb.peak[space])}`)
+              .join(', ')}`,
+        )
+        .join('; ') +
+      '.',
+  );
+  lines.push('');
+  lines.push(
+    `EXPLAIN of each single-filter search, on the ${fmt(e.operations)} rows, the statement exactly as the service builds it (\`searchStatement\`): ` +
+      `the first JSON page (\`LIMIT 51\`) and an export batch past the newest ones (\`id < ?\`, \`LIMIT ${e.batchSize}\`), the statement an export repeats to its end. ` +
+      '"rows" is the optimizer\'s estimate, "read" what `ANALYZE` of the statement actually read. A full scan (`ALL`) or a sort of the matches (filesort) is a miss.',
+  );
+  lines.push('');
+  lines.push('| filter | value | statement | type | key | rows | read | Extra | |');
+  lines.push('|---|---|---|---|---|---:|---:|---|---|');
+  for (const p of e.plans) {
+    const value = Object.values(p.filter)[0];
+    // Not a miss by the plan's type, but worth seeing: an index read along most of the issuer's rows.
+    const most =
+      p.readRows !== null && p.readRows > e.operations / 2
+        ? `, reads ${fmt((p.readRows / e.operations) * 100)} % of the rows`
+        : '';
+    const verdict = p.fullScan ? '**miss: full scan**' : p.filesort ? '**miss: filesort**' : `index${most}`;
+    lines.push(
+      `| ${p.name} | ${value === undefined ? '' : `\`${value}\``} | ${p.statement} | ${p.type} | ${p.key ?? ''} | ${fmt(p.rows)} | ${fmt(p.readRows)} | ${esc(p.extra).replace(/\|/g, '\\|')} | ${verdict} |`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The SVG chart, drawn by hand: one panel for throughput, one for p99, a group of bars per scenario and load.
 
@@ -500,9 +603,11 @@ function summaryTable(meta, runs) {
   return lines.join('\n');
 }
 
-export function renderMarkdown({ meta, runs, warmups, profiles }) {
+export function renderMarkdown({ meta, runs, warmups, profiles, export: exported }) {
   const rts = runtimesOf(meta);
-  const targets = rts.flatMap((rt) => evaluateTargets(meta, runsOn(runs, rt), rt));
+  const loadTargets = rts.flatMap((rt) => evaluateTargets(meta, runsOn(runs, rt), rt));
+  const exportTargets = exported === undefined ? [] : evaluateExportTargets(exported);
+  const targets = [...loadTargets, ...exportTargets];
   const quiet = runs.map((r) => r.cpu.quietMachinePct);
   const others = runs.map((r) => r.cpu.othersPct);
   const cores = meta.machine.cores;
@@ -546,13 +651,16 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
   );
   out.push('');
 
-  out.push('## Summary');
-  out.push('');
-  out.push(summaryTable(meta, runs));
-  out.push('');
+  if (runs.length > 0) {
+    out.push('## Summary');
+    out.push('');
+    out.push(summaryTable(meta, runs));
+    out.push('');
+  }
 
-  for (const rt of rts) {
-    const rtTargets = targets.filter((t) => t.runtime === (rt.name ?? null));
+  // An export-only run has no load targets: no table for them.
+  for (const rt of runs.length > 0 ? rts : []) {
+    const rtTargets = loadTargets.filter((t) => t.runtime === (rt.name ?? null));
     out.push(`## Targets${meta.runtimes === undefined ? '' : ` on ${runtimeTitle(rt)}`}`);
     out.push('');
     out.push('| target | measured | goal | result | detail |');
@@ -568,23 +676,35 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
       out.push('');
     }
   }
-
-  out.push('## Load on the machine');
-  out.push('');
-  const busy = Math.max(...quiet.filter((v) => v !== null), 0);
-  out.push(
-    `CPU in use while none of the benchmark's load ran (sampled 0.3 s before each round, % of one core, ${cores} cores = ${cores * 100} %): ` +
-      `median ${fmt(median(quiet), 0)} %, max ${fmt(busy, 0)} %. CPU used by processes other than the one under test, the database and the load generator, during the runs: ` +
-      `median ${fmt(median(others), 0)} %, max ${fmt(Math.max(...others.filter((v) => v !== null), 0), 0)} %.`,
-  );
-  if (busy > 25 || Math.max(...others.filter((v) => v !== null), 0) > 25) {
+  if (exported !== undefined) {
+    // Once, not per runtime: the export ran one service per format, on the first runtime of its run.
+    out.push(`## Targets of the audit export (service on ${runtimeTitle(exportRuntimeOf(exported))})`);
     out.push('');
-    out.push(
-      '**Caveat:** the machine was shared with other work during this run. Absolute numbers are lower and noisier than on an idle machine; ' +
-        'the ratios compare runs made back to back in the same conditions, and are the numbers to read.',
-    );
+    out.push('| target | measured | goal | result | detail |');
+    out.push('|---|---:|---|---|---|');
+    for (const t of exportTargets)
+      out.push(`| ${t.name} | ${fmt(t.measured, 2)} | ${t.goal} | ${t.met ? '**met**' : '**missed**'} | ${t.detail} |`);
+    out.push('');
   }
-  out.push('');
+
+  if (runs.length > 0) {
+    out.push('## Load on the machine');
+    out.push('');
+    const busy = Math.max(...quiet.filter((v) => v !== null), 0);
+    out.push(
+      `CPU in use while none of the benchmark's load ran (sampled 0.3 s before each round, % of one core, ${cores} cores = ${cores * 100} %): ` +
+        `median ${fmt(median(quiet), 0)} %, max ${fmt(busy, 0)} %. CPU used by processes other than the one under test, the database and the load generator, during the runs: ` +
+        `median ${fmt(median(others), 0)} %, max ${fmt(Math.max(...others.filter((v) => v !== null), 0), 0)} %.`,
+    );
+    if (busy > 25 || Math.max(...others.filter((v) => v !== null), 0) > 25) {
+      out.push('');
+      out.push(
+        '**Caveat:** the machine was shared with other work during this run. Absolute numbers are lower and noisier than on an idle machine; ' +
+          'the ratios compare runs made back to back in the same conditions, and are the numbers to read.',
+      );
+    }
+    out.push('');
+  }
 
   for (const links of meta.options.links) {
     for (const scenario of meta.options.scenarios) {
@@ -611,6 +731,16 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     }
   }
 
+  if (exported !== undefined) out.push(exportSection(exported));
+
+  if (runs.length > 0) out.push(...howItWasMeasured(meta, warmups));
+  return withProfiles(out, meta, profiles, targets);
+}
+
+/** How the load scenarios were measured. */
+function howItWasMeasured(meta, warmups) {
+  const rts = runtimesOf(meta);
+  const out = [];
   out.push('## How it was measured');
   out.push('');
   out.push(
@@ -666,7 +796,12 @@ export function renderMarkdown({ meta, runs, warmups, profiles }) {
     `- Warm-ups: ${warmups.length}, ${fmt(warmups.reduce((a, w) => a + w.requests, 0))} requests, ${fmt(warmErrors)} unexpected answers.`,
   );
   out.push('');
+  return out;
+}
 
+/** The CPU profiles of the load scenarios, last, and the markdown whole. */
+function withProfiles(out, meta, profiles, targets) {
+  const rts = runtimesOf(meta);
   if (profiles.length > 0) {
     out.push('## Where the service spends its CPU');
     out.push('');

@@ -7,6 +7,10 @@
 // with autocannon, in rounds taken in turn, and writes the report (bench/report.mjs). Every process it starts is
 // stopped and the databases dropped at the end, on failure and on Ctrl-C too. Load goes to 127.0.0.1 only and every
 // run is bounded in time.
+//
+// The export scenario (--scenarios export) seeds an issuer's audit trail of --operations rows into a database of its
+// own, EXPLAINs each single-filter search there, and streams the whole trail from a service of its own as NDJSON and
+// CSV, measuring rows/s and the service's RSS growth over idle. Run alone, it merges into the report already in --out.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -19,8 +23,9 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, get as httpGet } from 'node:http';
 import { createServer, connect } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -36,12 +41,17 @@ import {
   createDatabase,
   databaseUrl,
   dropDatabase,
+  explainSearches,
+  exportBatchSize,
   ISSUER_ID,
   LINKS_PER_USER,
   migrate,
   newAccountOf,
   newConsumerOf,
+  OPERATION_SPAN_DAYS,
+  operationFilterValues,
   relinkAll,
+  seedOperations,
   seedUsers,
   ssUserIdOf,
   tableSizes,
@@ -49,7 +59,13 @@ import {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_SERVER = 'mariadb://root@127.0.0.1:3306';
-const SCENARIOS = ['delink', 'invalid', 'getlinks', 'register'];
+/** Scenarios driven by autocannon, against the service and its baselines. */
+const LOAD_SCENARIOS = ['delink', 'invalid', 'getlinks', 'register'];
+/** The audit export: every operation of an issuer streamed as NDJSON and as CSV, on a database of its own. */
+const EXPORT_SCENARIO = 'export';
+const SCENARIOS = [...LOAD_SCENARIOS, EXPORT_SCENARIO];
+/** Operations seeded for the export scenario (--operations). */
+const OPERATIONS = 1_000_000;
 const TARGETS = ['service', 'raw', 'express'];
 const RUNTIMES = ['24', 'current', 'both'];
 /** Users seeded through registerAccount itself before the bulk insert takes over (5 links each). */
@@ -76,6 +92,7 @@ function options() {
       scenarios: { type: 'string' },
       targets: { type: 'string' },
       'function-users': { type: 'string' },
+      operations: { type: 'string' },
       'no-profile': { type: 'boolean', default: false },
       'skip-build': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -87,8 +104,9 @@ function options() {
   });
   if (values.help) {
     console.log(`usage: node bench/run.mjs [--smoke] [--links 100000,1000000] [--connections 16,64] [--duration 10] [--warmup 3] [--rounds 5]
-                         [--scenarios ${SCENARIOS.join(',')}] [--targets ${TARGETS.join(',')}]
+                         [--scenarios ${LOAD_SCENARIOS.join(',')}] [--targets ${TARGETS.join(',')}]
                          [--function-users ${FUNCTION_USERS}] [--no-profile] [--skip-build] [--out bench/results]
+                         [--scenarios ${EXPORT_SCENARIO} --operations ${OPERATIONS}]    (the audit export, merged into --out's results.json)
                          [--webhook]    (also: DeLinkAccount without and with a webhook subscription, and the delivery backlog)
                          [--runtime 24|current|both]    (the Node the service and baselines run on: Node 24 LTS from
                                         scripts/node24.sh, the Node running this script, or both side by side;
@@ -118,9 +136,11 @@ environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVE
     duration: numbers(values.duration, smoke ? '0.5' : '10', 'duration')[0],
     warmup: numbers(values.warmup, smoke ? '0.25' : '3', 'warmup')[0],
     rounds: numbers(values.rounds, smoke ? '1' : '5', 'rounds')[0],
-    scenarios: list(values.scenarios, SCENARIOS.join(',')),
+    // The export seeds its million operations in minutes: a full run leaves it out unless named; the smoke run has it.
+    scenarios: list(values.scenarios, (smoke ? SCENARIOS : LOAD_SCENARIOS).join(',')),
     targets: list(values.targets, TARGETS.join(',')),
     functionUsers: numbers(values['function-users'], String(FUNCTION_USERS), 'function-users')[0],
+    operations: numbers(values.operations, smoke ? '2000' : String(OPERATIONS), 'operations')[0],
     profile: !smoke && !values['no-profile'],
     build: !values['skip-build'],
     // The smoke run exercises the report too, into a temporary folder: only a full run writes bench/results/.
@@ -134,10 +154,14 @@ environment: BENCH_DATABASE_URL (a MariaDB/MySQL server, default ${DEFAULT_SERVE
   };
   if (!RUNTIMES.includes(o.runtime)) throw new Error(`--runtime: "${o.runtime}" is not one of ${RUNTIMES.join(', ')}`);
   if (!Number.isInteger(o.rounds)) throw new Error('--rounds must be a whole number');
+  if (!Number.isInteger(o.operations) || o.operations < 100)
+    throw new Error('--operations must be a whole number, at least 100');
   for (const s of o.scenarios)
     if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
   for (const t of o.targets) if (!TARGETS.includes(t)) throw new Error(`unknown target "${t}" (${TARGETS.join(', ')})`);
   if (!o.targets.includes('service')) throw new Error('--targets must include service');
+  o.loadScenarios = o.scenarios.filter((s) => s !== EXPORT_SCENARIO);
+  o.exportScenario = o.scenarios.includes(EXPORT_SCENARIO);
   for (const links of o.links)
     if (links % LINKS_PER_USER !== 0 || links < 10 * LINKS_PER_USER)
       throw new Error(`--links ${links}: a multiple of ${LINKS_PER_USER}, at least ${10 * LINKS_PER_USER}`);
@@ -681,6 +705,8 @@ async function tokens(secret) {
     channel: await sign('selfservice:delink selfservice:read', 'bench-portal'),
     issuer: await sign('issuer:write issuer:read', 'bench-core-banking'),
     webhooks: await sign('issuer:webhooks issuer:read', 'bench-core-banking'),
+    // The audit export asks for nothing more than reading.
+    auditor: await sign('issuer:read', 'bench-auditor'),
   };
 }
 
@@ -962,55 +988,312 @@ async function webhookPhase(service, { server, o, tok, say }) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The export scenario: the audit trail of one issuer streamed whole, its speed and what it costs the service's memory
+
+const SEARCH_PATH = `/issuers/${ISSUER_ID}/operations`;
+const EXPORT_FORMATS = [
+  { format: 'ndjson', accept: 'application/x-ndjson', headerLines: 0 },
+  { format: 'csv', accept: 'text/csv', headerLines: 1 },
+];
+/** RSS sampling during an export, in ms. */
+const EXPORT_POLL_MS = 50;
+/** Reads of the service's heap spaces during an export (a /metrics request each), in ms. */
+const EXPORT_HEAP_POLL_MS = 500;
+/** An export that has not ended by then has failed, whatever the server does. */
+const EXPORT_TIMEOUT_MS = 15 * 60_000;
+/** How long the export's service is left alone after start-up before its idle RSS is read. */
+const EXPORT_IDLE_S = 10;
+
+/**
+ * Lets VmHWM start again from the current RSS (writing 5 to clear_refs, Linux 4.0+), so that the high-water mark
+ * read after an export is that export's own, spikes between two polls included. False when /proc refuses.
+ */
+function resetHighWaterMark(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Streams one export from the service: counts the lines as they come and keeps no byte of them. */
+function streamOnce(port, token, accept) {
+  return new Promise((resolveExport, reject) => {
+    const start = process.hrtime.bigint();
+    let firstByteMs = null;
+    const req = httpGet(
+      {
+        host: '127.0.0.1',
+        port,
+        path: SEARCH_PATH,
+        headers: { accept, authorization: `Bearer ${token}` },
+        timeout: EXPORT_TIMEOUT_MS,
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => reject(new Error(`export ${accept}: ${res.statusCode} ${body.slice(0, 300)}`)));
+          return;
+        }
+        let lines = 0;
+        let bytes = 0;
+        res.on('data', (chunk) => {
+          if (firstByteMs === null) firstByteMs = Number(process.hrtime.bigint() - start) / 1e6;
+          bytes += chunk.length;
+          for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines += 1;
+        });
+        // A response cut off mid-stream (the service destroys the connection on a failure) is an error, not an end.
+        res.on('aborted', () => reject(new Error(`export ${accept}: the response was cut off after ${lines} lines`)));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolveExport({
+            contentType: res.headers['content-type'],
+            lines,
+            bytes,
+            firstByteMs: Math.round(firstByteMs ?? 0),
+            seconds: Number(process.hrtime.bigint() - start) / 1e9,
+          }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`export ${accept}: no end within ${EXPORT_TIMEOUT_MS / 1000} s`)));
+    req.on('error', reject);
+  });
+}
+
+/** The service's V8 heap spaces and external memory (Buffers), reserved, in MB, from its own /metrics. */
+async function heapSpaces(port) {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await response.text();
+    const spaces = {};
+    for (const [, space, bytes] of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)$/gm))
+      if (Number(bytes) > 0) spaces[space] = Math.round(Number(bytes) / 2 ** 20);
+    const external = /^nodejs_external_memory_bytes (\S+)$/m.exec(text)?.[1];
+    if (external !== undefined) spaces.external = Math.round(Number(external) / 2 ** 20);
+    return spaces;
+  } catch {
+    return null;
+  }
+}
+
+/** EXPORT_HEAP_POLL_MS apart while `work` runs, the largest each heap space reached: where an RSS growth lies. */
+async function withHeapSpaces(port, work) {
+  const peak = {};
+  let stopped = false;
+  const sampler = (async () => {
+    while (!stopped) {
+      for (const [space, mb] of Object.entries((await heapSpaces(port)) ?? {}))
+        peak[space] = Math.max(peak[space] ?? 0, mb);
+      await sleep(EXPORT_HEAP_POLL_MS);
+    }
+  })();
+  try {
+    return { result: await work(), peak };
+  } finally {
+    stopped = true;
+    await sampler;
+  }
+}
+
+/** One export measured: rows/s, and the service's RSS polled every EXPORT_POLL_MS and its VmHWM, against idle. */
+async function measureExport(service, token, { format, accept, headerLines }, { operations, idleRssKb, dbPid }) {
+  const hwmReset = resetHighWaterMark(service.pid);
+  const before = { rss: readStatus(service.pid).rssKb, ticks: processTicks(service.pid), db: processTicks(dbPid) };
+  const samples = [];
+  let peakKb = before.rss;
+  const poll = setInterval(() => {
+    const { rssKb } = readStatus(service.pid);
+    if (Number.isFinite(rssKb)) {
+      samples.push(rssKb);
+      if (rssKb > peakKb) peakKb = rssKb;
+    }
+  }, EXPORT_POLL_MS);
+  const heapBefore = await heapSpaces(service.port);
+  let streamed;
+  let heapPeak;
+  try {
+    ({ result: streamed, peak: heapPeak } = await withHeapSpaces(service.port, () =>
+      streamOnce(service.port, token, accept),
+    ));
+  } finally {
+    clearInterval(poll);
+  }
+  const after = readStatus(service.pid);
+  const mb = (kb) => Math.round(kb / 102.4) / 10;
+  const expectedLines = operations + headerLines;
+  const peak = Math.max(peakKb, after.rssKb, hwmReset ? after.hwmKb : 0);
+  const cpuPct = (ticks) => Math.round((ticks / streamed.seconds) * 10) / 10;
+  return {
+    format,
+    contentType: streamed.contentType,
+    rows: streamed.lines - headerLines,
+    lines: streamed.lines,
+    expectedLines,
+    complete: streamed.lines === expectedLines,
+    bytes: streamed.bytes,
+    seconds: Math.round(streamed.seconds * 100) / 100,
+    firstByteMs: streamed.firstByteMs,
+    rowsPerSecond: Math.round((streamed.lines - headerLines) / streamed.seconds),
+    mbPerSecond: Math.round((streamed.bytes / 2 ** 20 / streamed.seconds) * 10) / 10,
+    rssAtStartMb: mb(before.rss),
+    peakRssMb: mb(peak),
+    polledPeakRssMb: mb(peakKb),
+    hwmMb: hwmReset ? mb(after.hwmKb) : null,
+    rssAtEndMb: mb(after.rssKb),
+    peakGrowthMb: mb(peak - idleRssKb),
+    samples: samples.length,
+    heapSpacesMb: { before: heapBefore, peak: heapPeak },
+    servicePct: cpuPct(processTicks(service.pid) - before.ticks),
+    databasePct: dbPid === undefined ? null : cpuPct(processTicks(dbPid) - before.db),
+  };
+}
+
+/** Every single filter of the search, with values the seeded trail holds, and the time range's two ends. */
+function filterCases(operations, now) {
+  const values = operationFilterValues(operations);
+  const day = 86_400_000;
+  return [
+    ['no filter', {}],
+    ...Object.entries(values).map(([name, value]) => [name, { [name]: value }]),
+    ['from', { from: new Date(now - 30 * day) }],
+    ['to', { to: new Date(now - (OPERATION_SPAN_DAYS - 30) * day) }],
+  ];
+}
+
+/**
+ * The export scenario on a database of its own: `operations` operations of one issuer seeded in bulk, EXPLAIN of
+ * each single-filter search as the service issues it (a JSON page, and an export batch past the newest rows), then
+ * a service of its own per format, left idle, exports them all, as NDJSON, then (another service) as CSV.
+ */
+async function exportPhase({ o, server, runDir, say, secret, tok, dbPid, runtime }) {
+  const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
+  const batchSize = exportBatchSize();
+  const db = await createDatabase(server, 'ops');
+  cleanup.databases.push({ server, name: db.name });
+  say(`database ${db.name} (${db.version}): seeding ${o.operations} operations of ${ISSUER_ID}`);
+  await migrate(server, db.name);
+  const now = Date.now();
+  const seedStart = Date.now();
+  const seeded = await seedOperations(server, db.name, o.operations, { now });
+  const seedSeconds = Math.round((Date.now() - seedStart) / 100) / 10;
+  if (seeded !== o.operations) throw new Error(`seeded ${seeded} operations, not ${o.operations}`);
+  say(`seeded ${seeded} operations in ${seedSeconds} s (${Math.round(seeded / seedSeconds)} rows/s)`);
+
+  // The export's second batch reads past the newest EXPORT_BATCH_SIZE rows: the statement it repeats to the end.
+  const cursorRowId = Math.max(1, o.operations - batchSize);
+  const cases = filterCases(o.operations, now).flatMap(([name, filter]) => [
+    { name, statement: 'page', filter, before: undefined, limit: 51 },
+    { name, statement: 'export batch', filter, before: cursorRowId, limit: batchSize },
+  ]);
+  const plans = await explainSearches(server, db.name, cases);
+  for (const p of plans)
+    say(
+      `explain ${`${p.name} (${p.statement})`.padEnd(30)} type ${String(p.type).padEnd(6)} key ${String(p.key).padEnd(26)} rows ${String(p.rows).padStart(8)}` +
+        `  read ${String(p.readRows).padStart(8)}  ${p.extra}${p.fullScan || p.filesort ? '  <- MISS' : ''}`,
+    );
+
+  // Each format on a service of its own, started and left alone (connections opened, start-up garbage collected):
+  // its idle RSS is the baseline that export adds to, with nothing left over from the other format.
+  const idleS = o.smoke ? 0.5 : EXPORT_IDLE_S;
+  const exports = [];
+  for (const format of EXPORT_FORMATS) {
+    const service = await startTarget({
+      target: 'service',
+      server,
+      database: db.name,
+      secret,
+      runDir,
+      name: `service@export-${format.format}`,
+      runtime,
+    });
+    try {
+      await sleep(idleS * 1000);
+      const idle = readStatus(service.pid);
+      const measured = await measureExport(service, tok.auditor, format, {
+        operations: o.operations,
+        idleRssKb: idle.rssKb,
+        dbPid,
+      });
+      if (service.proc.exited)
+        throw new Error(`the export service exited (${service.proc.exitCode}):\n${logTail(service.proc)}`);
+      exports.push({ idleRssMb: Math.round(idle.rssKb / 102.4) / 10, ...measured });
+      say(
+        `export ${format.format.padEnd(6)} ${measured.rows} rows in ${measured.seconds} s: ${measured.rowsPerSecond} rows/s, ${measured.mbPerSecond} MB/s;` +
+          ` RSS idle ${exports.at(-1).idleRssMb} → peak ${measured.peakRssMb} MB (VmHWM ${measured.hwmMb}), +${measured.peakGrowthMb} MB;` +
+          ` service ${measured.servicePct}% / database ${measured.databasePct}% of a core`,
+      );
+      if (!measured.complete)
+        throw new Error(`export ${format.format}: ${measured.lines} lines, expected ${measured.expectedLines}`);
+    } finally {
+      await stopProcess(service.proc);
+    }
+  }
+  return {
+    operations: o.operations,
+    seeding: { seconds: seedSeconds, rowsPerSecond: Math.round(seeded / seedSeconds), spanDays: OPERATION_SPAN_DAYS },
+    batchSize,
+    pollMs: EXPORT_POLL_MS,
+    heapPollMs: EXPORT_HEAP_POLL_MS,
+    idleSeconds: idleS,
+    exports,
+    plans,
+    date: new Date(now).toISOString(),
+    // The service's runtime: the first one chosen (Node 24 unless --runtime current).
+    runtime: { name: runtime.name, version: runtime.version },
+    node: process.version,
+    database: db.version,
+    loadAverageAtStart,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The run
 
-async function main() {
-  const o = options();
-  if (o.render !== undefined) {
-    const { meta, runs, warmups, profiles } = JSON.parse(readFileSync(o.render, 'utf8'));
-    const report = writeReport({ meta, runs, warmups, profiles }, o.outGiven ? o.out : dirname(o.render));
-    console.log(report.markdown);
-    return;
-  }
-  const server = databaseServer(o.smoke);
-  if (server === undefined) {
-    if (process.env.CI === 'true') {
-      console.error(
-        'Benchmark smoke run: neither BENCH_DATABASE_URL nor TEST_MARIADB_URL is set, and in CI it must run. Failing.',
-      );
-      process.exit(1);
-    }
-    console.log('\n========================================================================');
-    console.log(' Benchmark smoke run SKIPPED: no MariaDB configured.');
-    console.log(' Run it with: TEST_MARIADB_URL=mariadb://root@127.0.0.1:3306 npm run bench:smoke');
-    console.log('========================================================================\n');
-    return;
-  }
-  const deadline = setTimeout(() => {
-    console.error(`benchmark: still running after ${RUN_DEADLINE_MS / 60_000} minutes; stopping`);
-    void cleanupAndExit(1);
-  }, RUN_DEADLINE_MS);
-  deadline.unref();
+/** What a run says about itself: when, where, with what, and with which options. */
+function runMeta(o, version, rts) {
+  return {
+    date: new Date().toISOString(),
+    mode: o.smoke ? 'smoke' : 'full',
+    node: process.version,
+    // What the service and the baselines ran on (the load generator runs on `node`, above).
+    runtimes: rts.map(({ name, version }) => ({ name, version })),
+    database: version,
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
+    versions: Object.fromEntries(
+      ['express', 'typeorm', 'mysql2', 'autocannon'].map((p) => [
+        p,
+        JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')).version,
+      ]),
+    ),
+    options: {
+      links: o.links,
+      connections: o.connections,
+      duration: o.duration,
+      warmup: o.warmup,
+      rounds: o.rounds,
+      scenarios: o.loadScenarios,
+      targets: o.targets,
+      linksPerUser: LINKS_PER_USER,
+    },
+    seeding: [],
+    verification: [],
+    processes: {},
+  };
+}
 
-  const runDir = mkdtempSync(join(tmpdir(), 'cc-bench-'));
-  cleanup.runDir = runDir;
-  const say = (text) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
-  const rts = runtimes(o.runtime);
-  say(`runtime: ${rts.map((rt) => `${rt.name} (Node ${rt.version}, ${rt.execPath})`).join(' and ')}`);
+/** The load scenarios: every data set seeded, the targets started, warmed up, loaded in rounds, then profiled. */
+async function loadPhase({ o, server, runDir, say, secret, tok, dbPid, meta, rts }) {
   // With two runtimes, each process is known by its runtime too; with one, the keys stay as they always were.
   const keyOf = (base, rt) => (rts.length > 1 ? `${base}:${rt.name}` : base);
-
-  if (o.build) {
-    say('building the service (tsc -p tsconfig.build.json)');
-    const build = spawn(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
-      { cwd: ROOT, stdio: 'inherit' },
-    );
-    const code = await new Promise((resolveBuild) => build.once('exit', resolveBuild));
-    if (code !== 0) throw new Error(`the build failed (${code})`);
-  }
-
   // One database per data size, all seeded first and loaded in turn: a slowdown at 1 million links is then
   // measured against 100 thousand in the same minutes, not against a quieter or busier machine of earlier.
   const dbs = [];
@@ -1047,42 +1330,8 @@ async function main() {
   }
   const small = dbs[0];
 
-  const secret = randomBytes(48).toString('base64url');
-  const tok = await tokens(secret);
-  const dbPid = databasePid();
-  const meta = {
-    date: new Date().toISOString(),
-    mode: o.smoke ? 'smoke' : 'full',
-    node: process.version,
-    // What the service and the baselines ran on (the load generator runs on \`node\`, above).
-    runtimes: rts.map(({ name, version }) => ({ name, version })),
-    database: version,
-    machine: {
-      cores: cpus().length,
-      cpu: cpus()[0]?.model ?? 'unknown',
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
-    },
-    versions: Object.fromEntries(
-      ['express', 'typeorm', 'mysql2', 'autocannon'].map((p) => [
-        p,
-        JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')).version,
-      ]),
-    ),
-    options: {
-      links: o.links,
-      connections: o.connections,
-      duration: o.duration,
-      warmup: o.warmup,
-      rounds: o.rounds,
-      scenarios: o.scenarios,
-      targets: o.targets,
-      linksPerUser: LINKS_PER_USER,
-    },
-    seeding: dbs.map((d) => d.seeding),
-    verification: [],
-    processes: {},
-  };
+  meta.database = version;
+  meta.seeding = dbs.map((d) => d.seeding);
   const runs = [];
   const warmups = [];
   const profiles = [];
@@ -1120,7 +1369,7 @@ async function main() {
   const stateOf = (p) => (p.db === undefined ? expressStates.get(p.runtime.name) : p.db.state);
   // Every scenario runs on the smallest data set; DeLinkAccount on every data set.
   const scenariosOf = (p) =>
-    p.db === undefined || p.db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink');
+    p.db === undefined || p.db === small ? o.loadScenarios : o.loadScenarios.filter((s) => s === 'delink');
   const linksOf = (p) => (p.db === undefined ? small.links : p.db.links);
 
   for (const p of participants.filter((x) => x.target === 'service')) {
@@ -1137,12 +1386,12 @@ async function main() {
   }
 
   say(
-    `warm-up: ${o.warmup * o.scenarios.length} s per target at ${o.connections[0]} connections, split over its scenarios`,
+    `warm-up: ${o.warmup * o.loadScenarios.length} s per target at ${o.connections[0]} connections, split over its scenarios`,
   );
   for (const p of participants) {
     // Every process gets the same warm-up time, so that the JIT (and the database's cache) is as warm for the
     // data set that runs DeLinkAccount only as for the one that runs every scenario.
-    const seconds = (o.warmup * o.scenarios.length) / scenariosOf(p).length;
+    const seconds = (o.warmup * o.loadScenarios.length) / scenariosOf(p).length;
     for (const scenario of scenariosOf(p)) {
       assertRunning(participants);
       if (scenario === 'delink' && p.db !== undefined) await relinkAll(server, p.db.name);
@@ -1177,7 +1426,7 @@ async function main() {
 
   // Each target's time is split in rounds, run in turn (each round starting with the next target), so that load
   // other people put on the machine meanwhile falls on all of them alike.
-  for (const scenario of o.scenarios) {
+  for (const scenario of o.loadScenarios) {
     const group = participants.filter((p) => scenariosOf(p).includes(scenario));
     for (const connections of o.connections) {
       const parts = new Map(group.map((p) => [p.key, []]));
@@ -1261,7 +1510,7 @@ async function main() {
     // runtime only (Node 24 unless --runtime current).
     const runtime = rts[0];
     for (const db of dbs) {
-      for (const scenario of db === small ? o.scenarios : o.scenarios.filter((s) => s === 'delink')) {
+      for (const scenario of db === small ? o.loadScenarios : o.loadScenarios.filter((s) => s === 'delink')) {
         const profileDir = join(runDir, `profile-${db.links}-${scenario}`);
         mkdirSync(profileDir, { recursive: true });
         const profiled = await startTarget({
@@ -1318,8 +1567,83 @@ async function main() {
     }
   }
 
+  return { runs, warmups, profiles };
+}
+
+async function main() {
+  const o = options();
+  if (o.render !== undefined) {
+    const { meta, runs, warmups, profiles, export: exported } = JSON.parse(readFileSync(o.render, 'utf8'));
+    const report = writeReport(
+      { meta, runs, warmups, profiles, ...(exported === undefined ? {} : { export: exported }) },
+      o.outGiven ? o.out : dirname(o.render),
+    );
+    console.log(report.markdown);
+    return;
+  }
+  const server = databaseServer(o.smoke);
+  if (server === undefined) {
+    if (process.env.CI === 'true') {
+      console.error(
+        'Benchmark smoke run: neither BENCH_DATABASE_URL nor TEST_MARIADB_URL is set, and in CI it must run. Failing.',
+      );
+      process.exit(1);
+    }
+    console.log('\n========================================================================');
+    console.log(' Benchmark smoke run SKIPPED: no MariaDB configured.');
+    console.log(' Run it with: TEST_MARIADB_URL=mariadb://root@127.0.0.1:3306 npm run bench:smoke');
+    console.log('========================================================================\n');
+    return;
+  }
+  const deadline = setTimeout(() => {
+    console.error(`benchmark: still running after ${RUN_DEADLINE_MS / 60_000} minutes; stopping`);
+    void cleanupAndExit(1);
+  }, RUN_DEADLINE_MS);
+  deadline.unref();
+
+  const runDir = mkdtempSync(join(tmpdir(), 'cc-bench-'));
+  cleanup.runDir = runDir;
+  const say = (text) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
+  const rts = runtimes(o.runtime);
+  say(`runtime: ${rts.map((rt) => `${rt.name} (Node ${rt.version}, ${rt.execPath})`).join(' and ')}`);
+
+  if (o.build) {
+    say('building the service (tsc -p tsconfig.build.json)');
+    const build = spawn(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+      { cwd: ROOT, stdio: 'inherit' },
+    );
+    const code = await new Promise((resolveBuild) => build.once('exit', resolveBuild));
+    if (code !== 0) throw new Error(`the build failed (${code})`);
+  }
+
+  const secret = randomBytes(48).toString('base64url');
+  const tok = await tokens(secret);
+  const dbPid = databasePid();
+  const meta = runMeta(o, undefined, rts);
+  let runs = [];
+  let warmups = [];
+  let profiles = [];
+  if (o.loadScenarios.length > 0)
+    ({ runs, warmups, profiles } = await loadPhase({ o, server, runDir, say, secret, tok, dbPid, meta, rts }));
+  let exported;
+  if (o.exportScenario) {
+    exported = await exportPhase({ o, server, runDir, say, secret, tok, dbPid, runtime: rts[0] });
+    meta.database ??= exported.database;
+  }
+
   const outDir = o.out ?? mkdtempSync(join(tmpdir(), 'cc-bench-smoke-report-'));
-  const report = writeReport({ meta, runs, warmups, profiles }, outDir);
+  let data = { meta, runs, warmups, profiles, ...(exported === undefined ? {} : { export: exported }) };
+  const previous = join(outDir, 'results.json');
+  if (o.loadScenarios.length === 0 && !o.smoke && existsSync(previous)) {
+    // A run of the export scenario alone adds its section to the numbers already there: the load scenarios of the
+    // last run stay as they were measured, and the report is rendered again from both.
+    const last = JSON.parse(readFileSync(previous, 'utf8'));
+    data = { meta: last.meta, runs: last.runs, warmups: last.warmups, profiles: last.profiles, export: exported };
+    say(`the export's numbers join those of the run of ${last.meta.date} in ${previous}`);
+  }
+  const report = writeReport(data, outDir);
   console.log(`\n${report.markdown}`);
   if (o.smoke) {
     rmSync(outDir, { recursive: true, force: true });
@@ -1337,15 +1661,20 @@ async function main() {
 // ---------------------------------------------------------------------------------------------------------------
 // Cleanup: every exit path stops the processes and drops the databases.
 
-const cleanup = { runDir: undefined, databases: [], done: false };
+const cleanup = { runDir: undefined, databases: [], running: undefined };
 
-async function cleanupAll() {
-  if (cleanup.done) return;
-  cleanup.done = true;
-  await stopAll().catch(() => undefined);
-  for (const db of cleanup.databases)
-    await dropDatabase(db.server, db.name).catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
-  if (cleanup.runDir && existsSync(cleanup.runDir)) rmSync(cleanup.runDir, { recursive: true, force: true });
+/**
+ * Stops everything and drops the databases, once. A second caller waits for the first one's cleanup: a Ctrl-C stops
+ * the service mid-request, the run then fails, and its exit must not cut the drops short.
+ */
+function cleanupAll() {
+  cleanup.running ??= (async () => {
+    await stopAll().catch(() => undefined);
+    for (const db of cleanup.databases)
+      await dropDatabase(db.server, db.name).catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
+    if (cleanup.runDir && existsSync(cleanup.runDir)) rmSync(cleanup.runDir, { recursive: true, force: true });
+  })();
+  return cleanup.running;
 }
 
 async function cleanupAndExit(code) {

@@ -325,3 +325,191 @@ export async function compareShapes(serverUrl, database, a, b) {
     await connection.end();
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The audit trail of the export scenario: many operations of one issuer, of every kind, as the service records them.
+
+/** Days the seeded operations spread over, back from now: well inside the default retention of 400 days. */
+export const OPERATION_SPAN_DAYS = 300;
+/** Consumers of the seeded audit trail (each with LINKS_PER_USER accounts): a few operations each. */
+const operationConsumers = (n) => Math.max(10, Math.ceil(n / 20));
+const SOURCES = ['Web', 'Mobile', 'IVR', 'Branch'];
+const CALLER_IDS = ['7204450001', '7204450002', '7204450003', '7204450004', '7204450005', '7204450006'];
+/** What a refusal of each kind answers, from the error catalogue. */
+const REFUSALS = {
+  DELINK: ['ERR01131', 'ERR01132', 'ERR01140'],
+  LINK: ['ERR01175', 'ERR01176', 'ERR01177'],
+  REGISTER: ['ERR01141', 'ERR01181'],
+  DELETE: ['ERR01133'],
+  DELETE_CONSUMER: ['ERR01180', 'ERR01182'],
+};
+
+/** The seeded operation `i` of `n` (0 is the oldest): the same values every run, for the filters the bench reads. */
+export function seededOperation(i, n, now) {
+  const spanMs = OPERATION_SPAN_DAYS * 86_400_000;
+  const start = new Date(now - spanMs + Math.floor((i / n) * spanMs));
+  const end = new Date(start.getTime() + 5 + (i % 40));
+  const user = (i * 7919) % operationConsumers(n);
+  const consumer = ssUserIdOf(user);
+  const account = accountOf(user, i % LINKS_PER_USER);
+  const correlationId = `bench-op-${pad(i, 9)}`;
+  const k = i % 100;
+  if (k === 99) {
+    // The retention purge, recorded by the system, about no consumer or account.
+    return [
+      randomUUID(),
+      'PURGE',
+      'SUCCESSFUL',
+      null,
+      start,
+      end,
+      'SYSTEM',
+      'operation-retention',
+      ISSUER_ID,
+      null,
+      null,
+      null,
+      'removed 0 operations',
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      correlationId,
+    ];
+  }
+  // Most traffic is cardholders delinking and linking from a channel; the rest the issuer's back office.
+  const operation = k < 45 ? 'DELINK' : k < 60 ? 'LINK' : k < 85 ? 'REGISTER' : k < 95 ? 'DELETE' : 'DELETE_CONSUMER';
+  const byUser = operation === 'DELINK' || operation === 'LINK';
+  const failed = i % 7 === 3;
+  const refusals = REFUSALS[operation];
+  const errorCode = failed ? refusals[i % refusals.length] : null;
+  const deleting = operation === 'DELETE' || operation === 'DELETE_CONSUMER';
+  return [
+    randomUUID(),
+    operation,
+    failed ? 'FAILED' : 'SUCCESSFUL',
+    errorCode,
+    start,
+    end,
+    byUser ? 'USER' : 'ISSUER',
+    byUser ? 'bench-portal' : 'bench-core-banking',
+    ISSUER_ID,
+    operation === 'DELETE' ? null : consumer,
+    operation === 'DELETE' ? null : consumer.toLowerCase(),
+    operation === 'DELETE_CONSUMER' ? null : account,
+    deleting ? "closed at the cardholder's request" : null,
+    deleting ? (i % 2 === 0 ? 'USER_DECISION' : 'ISSUER_DECISION') : null,
+    byUser ? SOURCES[i % SOURCES.length] : null,
+    byUser ? `session-${pad(i % 50_000, 8)}` : null,
+    byUser ? `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` : null,
+    byUser ? '10.120.0.0' : null,
+    byUser ? CALLER_IDS[i % CALLER_IDS.length] : null,
+    byUser && i % 3 === 0 ? '7204459999' : null,
+    correlationId,
+  ];
+}
+
+/**
+ * Values of the seeded trail that each single filter of the search is read with: those of a cardholder's delink
+ * in the middle of the trail (see seededOperation), so that every one matches rows.
+ */
+export function operationFilterValues(n) {
+  const i = Math.floor(n / 2) - (Math.floor(n / 2) % 100) + 10;
+  const [, , , , , , , , , consumerId, , accountId, , , source, , , , callerId, , correlationId] = seededOperation(
+    i,
+    n,
+    Date.now(),
+  );
+  return {
+    consumerId,
+    accountId,
+    operation: 'DELETE',
+    status: 'FAILED',
+    errorCode: 'ERR01141',
+    correlationId,
+    callerId,
+    source,
+  };
+}
+
+/**
+ * Inserts `n` operations of ISSUER_ID in multi-row INSERTs, oldest first (ids follow start_time, as the service
+ * records them), start times spread over the last OPERATION_SPAN_DAYS days. Returns how many rows went in.
+ */
+export async function seedOperations(serverUrl, database, n, { batchRows = 5_000, now = Date.now() } = {}) {
+  const connection = await createConnection(serverOptions(serverUrl, database));
+  try {
+    for (let first = 0; first < n; first += batchRows) {
+      const rows = [];
+      for (let i = first; i < Math.min(first + batchRows, n); i += 1) rows.push(seededOperation(i, n, now));
+      await connection.query(
+        'INSERT INTO operations (operation_id, operation, status, error_code, start_time, end_time, requestor_type, requestor_id, issuer_id, consumer_id,' +
+          ' consumer_key, account_number, reason, reason_code, source, session_id, ip_address, external_ip, caller_id, called_id, correlation_id) VALUES ?',
+        [rows],
+      );
+    }
+    // Fresh statistics, as a table that grew over months has: the plans the bench reads are the ones production gets.
+    await connection.query('ANALYZE TABLE operations');
+    const [[{ count }]] = await connection.query('SELECT COUNT(*) AS count FROM operations WHERE issuer_id = ?', [
+      ISSUER_ID,
+    ]);
+    return Number(count);
+  } finally {
+    await connection.end();
+  }
+}
+
+/**
+ * The plan of each search statement exactly as the service builds it (searchStatement from dist/), on this database:
+ * EXPLAIN's type, key, rows and Extra, and on MariaDB the rows ANALYZE actually read. `cases` are
+ * [name, filter, beforeRowId, limit]; a plan reading the whole table (type ALL) or sorting the matches (filesort) is
+ * a miss.
+ */
+export async function explainSearches(serverUrl, database, cases) {
+  const { searchStatement } = require('../dist/src/operations/operation-repository.js');
+  const db = serviceDatabase(serverUrl, database, 1);
+  await db.initialize();
+  try {
+    const plans = [];
+    for (const { name, statement, filter, before, limit } of cases) {
+      const plan = await db.read(async (manager) => {
+        const { sql, parameters } = searchStatement(manager, ISSUER_ID, filter, before, limit);
+        const [row, ...more] = await manager.query(`EXPLAIN ${sql}`, parameters);
+        let readRows = null;
+        try {
+          const [analyzed] = await manager.query(`ANALYZE ${sql}`, parameters);
+          readRows = analyzed.r_rows === undefined ? null : Number(analyzed.r_rows);
+        } catch {
+          // MySQL has no ANALYZE <statement>; EXPLAIN's estimate stands alone.
+        }
+        return { sql, row, tables: 1 + more.length, readRows };
+      });
+      const { row } = plan;
+      const extra = row.Extra ?? '';
+      plans.push({
+        name,
+        statement,
+        filter: Object.fromEntries(
+          Object.entries(filter).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]),
+        ),
+        type: row.type,
+        key: row.key,
+        rows: row.rows === null ? null : Number(row.rows),
+        readRows: plan.readRows,
+        extra,
+        fullScan: row.type === 'ALL' || row.key === null,
+        filesort: /filesort/i.test(extra),
+        sql: plan.sql,
+      });
+    }
+    return plans;
+  } finally {
+    await db.close();
+  }
+}
+
+/** Rows per read of the service's export (dist/ must be built). */
+export const exportBatchSize = () => require('../dist/src/operations/search.js').EXPORT_BATCH_SIZE;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { api, type Response } from './helpers/api';
 import { DELINK_PATH } from '../src/corecredit/routes';
 import { Operation } from '../src/db/entities';
-import { CSV_COLUMNS } from '../src/issuer/export';
+import { CSV_COLUMNS, ROWS_PER_CHUNK } from '../src/issuer/export';
 import { deleteOperationsBefore } from '../src/operations/operation-repository';
 import { purgeOperations, purgeReason } from '../src/operations/retention';
 import { decodeCursor, encodeCursor, exportOperations } from '../src/operations/search';
@@ -267,7 +267,7 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       const issuerId = randomIssuerId();
       const res = await search(
         issuerId,
-        '?consumerId=a-b&accountId=12x&operation=UNLINK&status=OK&errorCode=E1&correlationId=%3Cx%3E&callerId=' +
+        '?consumerId=a-b&accountId=12x&operation=RELINK&status=OK&errorCode=E1&correlationId=%3Cx%3E&callerId=' +
           `${'9'.repeat(21)}&source=&from=2025-02-30T00:00:00Z&to=yesterday&limit=501&cursor=abc&offset=3&sort=asc`,
       );
       expectIssuerError(res, 400, 'ERR01100', [
@@ -460,6 +460,37 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       const preferred = await search(issuerId, '', 'text/csv;q=0.9, application/x-ndjson;q=0.1');
       expect(preferred.headers['content-type']).toMatch(/^text\/csv/);
       expect(preferred.text).toBe(`${CSV_COLUMNS.join(',')}\r\n`);
+    });
+
+    it('when an export spans several chunks of rows, then NDJSON and CSV hold each operation once, newest first, one CSV header', async () => {
+      const issuerId = randomIssuerId();
+      const now = Date.now();
+      const count = 2 * ROWS_PER_CHUNK + 7;
+      await ctx.dataSource
+        .getRepository(Operation)
+        .insert(Array.from({ length: count }, (_, i) => syntheticOperation(issuerId, randomUUID(), new Date(now + i))));
+      const newestFirst = (await operationsOf(ctx.dataSource, issuerId)).map((row) => row.operationId).reverse();
+      expect(newestFirst).toHaveLength(count);
+
+      const { res, lines } = await exportNdjson(issuerId);
+      expect(res.status).toBe(200);
+      expect(lines.endsWith('\n')).toBe(true);
+      const ndjsonIds = lines
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as Entry).operationId);
+      expect(ndjsonIds).toEqual(newestFirst);
+
+      const csv = await search(issuerId, '', 'text/csv');
+      expect(csv.status).toBe(200);
+      const [header, ...records] = parseCsv(csv.text);
+      expect(header).toEqual(CSV_COLUMNS);
+      expect(records.map((record) => record[0])).toEqual(newestFirst);
+
+      // Nothing matches: an empty NDJSON body, not an empty line (the CSV's lone header is checked with Accept).
+      const none = await exportNdjson(randomIssuerId());
+      expect(none.res.status).toBe(200);
+      expect(none.lines).toBe('');
     });
 
     it('when more operations match than one batch holds, then the export reads batch after batch and yields each once', async () => {

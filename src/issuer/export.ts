@@ -2,7 +2,7 @@
 // pace the client reads (back-pressure), so memory stays flat whatever the number of rows.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import type { Response } from 'express';
 import { locals } from '../http/context';
 import { requestLog } from '../http/logging';
@@ -45,13 +45,46 @@ function csvRecord(operation: OperationView): string[] {
   });
 }
 
-async function* ndjsonChunks(batches: AsyncIterable<OperationView[]>): AsyncGenerator<string> {
-  // One chunk per batch: a write per row would cost more than the rows.
-  for await (const batch of batches) yield `${batch.map((operation) => JSON.stringify(operation)).join('\n')}\n`;
-}
+/**
+ * Rows per chunk written. A write per row would cost more than the rows; a chunk of a whole batch (about 500 kB) is
+ * a string V8 puts in its large-object space, which only a full collection frees (an export of a million rows left
+ * some 25 MB of them behind). A hundred rows, about 50 kB, stay in the young generation.
+ */
+export const ROWS_PER_CHUNK = 100;
 
-async function* csvRecords(batches: AsyncIterable<OperationView[]>): AsyncGenerator<string[]> {
-  for await (const batch of batches) for (const operation of batch) yield csvRecord(operation);
+/** The text of some rows of an export; `first` is the start of the export (CSV: the header line). */
+type Serialise = (operations: OperationView[], first: boolean) => string;
+
+const ndjsonText: Serialise = (operations) =>
+  operations.length === 0 ? '' : `${operations.map((operation) => JSON.stringify(operation)).join('\n')}\n`;
+
+const csvText: Serialise = (operations, first) =>
+  stringify(operations.map(csvRecord), {
+    header: first,
+    columns: CSV_COLUMNS,
+    record_delimiter: 'windows',
+    quoted_string: false,
+  });
+
+/**
+ * The export's text, ROWS_PER_CHUNK rows a chunk. Each batch is turned into text as soon as it is read and its rows
+ * let go: while the text drains to a slow client, only the text is held, not a thousand objects of twenty fields that
+ * would outlive a young-generation collection or two and be promoted, growing the old generation until a full one.
+ */
+async function* chunks(batches: AsyncIterable<OperationView[]>, serialise: Serialise): AsyncGenerator<string> {
+  let first = true;
+  for await (const batch of batches) {
+    const texts: string[] = [];
+    for (let start = 0; start < batch.length; start += ROWS_PER_CHUNK) {
+      texts.push(serialise(batch.slice(start, start + ROWS_PER_CHUNK), first));
+      first = false;
+    }
+    // Each batch is an array of its own, read for this export only.
+    batch.length = 0;
+    yield* texts;
+  }
+  // No match at all: the CSV is still its header line.
+  if (first) yield serialise([], true);
 }
 
 /** The batches again, the first one (already read) included. */
@@ -93,12 +126,8 @@ export async function streamExport(
   res.flushHeaders();
   locals(res).streaming = true;
   try {
-    if (mediaType === CSV_MEDIA_TYPE) {
-      const csv = stringify({ header: true, columns: CSV_COLUMNS, record_delimiter: 'windows', quoted_string: false });
-      await pipeline(Readable.from(csvRecords(all), { highWaterMark: 64 }), csv, res);
-    } else {
-      await pipeline(Readable.from(ndjsonChunks(all), { highWaterMark: 1 }), res);
-    }
+    const serialise = mediaType === CSV_MEDIA_TYPE ? csvText : ndjsonText;
+    await pipeline(Readable.from(chunks(all, serialise), { highWaterMark: 1 }), res);
   } catch (error) {
     // The client going away is no fault of the export; anything else is logged, and the connection is already gone.
     if (!res.writableEnded && !res.destroyed) res.destroy();

@@ -100,4 +100,24 @@ describe('audit search: EXPLAIN on MariaDB', () => {
       if (filter.from === undefined && filter.to === undefined) expect(row!.Extra ?? '').not.toMatch(/filesort/);
     },
   );
+
+  it.each(cases)(
+    'when an export batch continues past a cursor with %s alone, then it reads one range of the index below the cursor, in order',
+    async (_name, filter, keys) => {
+      const plan = await database.read(async (manager) => {
+        const [newest] = await manager.query<{ middle: number }[]>(
+          'SELECT MAX(id) - 700 AS middle FROM operations WHERE issuer_id = ?',
+          [target],
+        );
+        const { sql, parameters } = searchStatement(manager, target, filter, Number(newest!.middle), 1000);
+        return manager.query<ExplainRow[]>(`EXPLAIN ${sql}`, parameters);
+      });
+      expect(plan).toHaveLength(1);
+      const [row] = plan;
+      // A ref on the index's prefix would read again every row newer than the cursor, batch after batch.
+      expect(row!.type).toBe('range');
+      expect(keys).toContain(row!.key);
+      expect(row!.Extra ?? '').not.toMatch(/filesort/);
+    },
+  );
 });
