@@ -494,6 +494,7 @@ describe('concurrent requests on one instance', () => {
             await manager.getRepository(Account).insert({
               issuerId,
               accountNumber: account,
+              liveKey: account,
               productId: null,
               state: 'ACTIVE',
               createdAt: at,
