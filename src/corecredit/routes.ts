@@ -94,6 +94,41 @@ function countDelinkOutcomes(registry: FaceDependencies['registry']): RequestHan
   };
 }
 
+/** A use case that changes one link of a cardholder, as DeLinkAccount and LinkMultipleAccounts call theirs. */
+type LinkChange = (
+  database: FaceDependencies['database'],
+  ctx: RequestContext,
+  request: { consumerId: string; accountNumber: string; boundConsumerId?: string },
+) => Promise<void>;
+
+/** Runs a cardholder's change of one link and logs what it did, or that it was refused, with the masked account. */
+function changeLink(
+  database: FaceDependencies['database'],
+  change: LinkChange,
+  events: { done: string; refused: string },
+): RequestHandler {
+  return async (_req, res) => {
+    const dto = inputOf<DeLinkAccountDto | LinkMultipleAccountsDto>(res);
+    // The events carry no SSUserID (it is often a number like an account's); the correlation id leads to the
+    // operation, which records everything.
+    const account = maskAccountNumber(dto.AccountNumber);
+    const request = {
+      consumerId: dto.SSUserID,
+      accountNumber: dto.AccountNumber,
+      boundConsumerId: principalOf(res).ssUserId,
+    };
+    try {
+      await change(database, userContext(res, dto), request);
+    } catch (error) {
+      // A refusal is a business outcome; anything else is logged as a failure by the error middleware.
+      if (error instanceof AppError && error.status < 500) logEvent(res, events.refused, { account });
+      throw error;
+    }
+    logEvent(res, events.done, { account });
+    sendSuccess(res);
+  };
+}
+
 export function coreCreditRouter({ database, auth, entry, idempotent, registry }: FaceDependencies): Router {
   const router = Router();
   router.use(CORECREDIT_PREFIX, ...entry);
@@ -105,28 +140,7 @@ export function coreCreditRouter({ database, auth, entry, idempotent, registry }
     ...jsonObjectBody(),
     parseInput((req) => envelope(DeLinkAccountDto, req.body as Record<string, unknown>)),
     idempotent,
-    async (_req, res) => {
-      const dto = inputOf<DeLinkAccountDto>(res);
-      const principal = principalOf(res);
-      const ctx = userContext(res, dto);
-      // The events carry no SSUserID (it is often a number like an account's); the correlation id leads to the
-      // operation, which records everything.
-      const account = maskAccountNumber(dto.AccountNumber);
-      const request = {
-        consumerId: dto.SSUserID,
-        accountNumber: dto.AccountNumber,
-        boundConsumerId: principal.ssUserId,
-      };
-      try {
-        await delinkAccount(database, ctx, request);
-      } catch (error) {
-        // A refusal is a business outcome; anything else is logged as a failure by the error middleware.
-        if (error instanceof AppError && error.status < 500) logEvent(res, 'delink refused', { account });
-        throw error;
-      }
-      logEvent(res, 'account delinked', { account });
-      sendSuccess(res);
-    },
+    changeLink(database, delinkAccount, { done: 'account delinked', refused: 'delink refused' }),
   );
 
   router.post(
@@ -135,23 +149,7 @@ export function coreCreditRouter({ database, auth, entry, idempotent, registry }
     ...jsonObjectBody(),
     parseInput((req) => envelope(LinkMultipleAccountsDto, req.body as Record<string, unknown>)),
     idempotent,
-    async (_req, res) => {
-      const dto = inputOf<LinkMultipleAccountsDto>(res);
-      const account = maskAccountNumber(dto.AccountNumber);
-      const request = {
-        consumerId: dto.SSUserID,
-        accountNumber: dto.AccountNumber,
-        boundConsumerId: principalOf(res).ssUserId,
-      };
-      try {
-        await linkAccount(database, userContext(res, dto), request);
-      } catch (error) {
-        if (error instanceof AppError && error.status < 500) logEvent(res, 'link refused', { account });
-        throw error;
-      }
-      logEvent(res, 'account linked', { account });
-      sendSuccess(res);
-    },
+    changeLink(database, linkAccount, { done: 'account linked', refused: 'link refused' }),
   );
 
   router.post(GET_LINKS_PATH, auth.require('selfservice:read'), ...jsonObjectBody(), async (req, res) => {
