@@ -1,6 +1,6 @@
 // The CoreCredit face in the OpenAPI document: its paths, its request schemas (from the envelope DTOs) and its views.
 import type { AccountState } from '../db/entities';
-import { ERRORS } from '../errors';
+import { ERRORS, type ErrorName } from '../errors';
 import { ACCOUNT_NUMBER_PATTERN, CONSUMER_ID_PATTERN } from '../links/identifiers';
 import { dtoSchema, jsonPattern, type RuleConverter } from '../openapi/dto-schema';
 import { prose } from '../openapi/prose';
@@ -157,6 +157,28 @@ const IVR_ENVELOPE = {
   AccountNumber: '8000000000000235',
 };
 
+/** What a cardholder's change of one link answers (DeLinkAccount, LinkMultipleAccounts): its success, or the errors
+ * both share and its own refusals. */
+function linkChangeResponses(summary: string, successSchema: string, refusals: ErrorName[]) {
+  return sortResponses({
+    '200': success(summary, ref('schemas', successSchema), { idempotent: true, ...LIMITED }),
+    ...errorResponses(
+      'corecredit',
+      [
+        ...BODY,
+        'UNSUPPORTED_API_VERSION',
+        ...AUTH,
+        'USER_NOT_ALLOWED',
+        'USER_NOT_FOUND',
+        ...refusals,
+        ...IDEMPOTENCY,
+        'SERVICE_UNAVAILABLE',
+      ],
+      { idempotent: true, ...LIMITED },
+    ),
+  });
+}
+
 export function coreCreditPaths(parameters: { correlation: Reference; idempotencyKey: Reference }): Paths {
   const { correlation, idempotencyKey } = parameters;
   return {
@@ -174,25 +196,11 @@ export function coreCreditPaths(parameters: { correlation: Reference; idempotenc
             web: { summary: 'The documented sample (web portal)', value: SAMPLE_ENVELOPE },
             ivr: { summary: 'From the IVR, with the phone numbers', value: IVR_ENVELOPE },
           }),
-          responses: sortResponses({
-            '200': success('Delinked.', ref('schemas', 'DeLinkAccountSuccess'), { idempotent: true, ...LIMITED }),
-            ...errorResponses(
-              'corecredit',
-              [
-                ...BODY,
-                'UNSUPPORTED_API_VERSION',
-                ...AUTH,
-                'USER_NOT_ALLOWED',
-                'USER_NOT_FOUND',
-                'ACCOUNT_NOT_LINKED',
-                'ACCOUNT_ALREADY_DELINKED',
-                'MAIN_ACCOUNT',
-                ...IDEMPOTENCY,
-                'SERVICE_UNAVAILABLE',
-              ],
-              { idempotent: true, ...LIMITED },
-            ),
-          }),
+          responses: linkChangeResponses('Delinked.', 'DeLinkAccountSuccess', [
+            'ACCOUNT_NOT_LINKED',
+            'ACCOUNT_ALREADY_DELINKED',
+            'MAIN_ACCOUNT',
+          ]),
         },
       },
       LIMITED,
@@ -217,25 +225,11 @@ export function coreCreditPaths(parameters: { correlation: Reference; idempotenc
             web: { summary: 'From the web portal', value: SAMPLE_ENVELOPE },
             ivr: { summary: 'From the IVR, with the phone numbers', value: IVR_ENVELOPE },
           }),
-          responses: sortResponses({
-            '200': success('Linked.', ref('schemas', 'LinkMultipleAccountsSuccess'), { idempotent: true, ...LIMITED }),
-            ...errorResponses(
-              'corecredit',
-              [
-                ...BODY,
-                'UNSUPPORTED_API_VERSION',
-                ...AUTH,
-                'USER_NOT_ALLOWED',
-                'USER_NOT_FOUND',
-                'ACCOUNT_NOT_LINKABLE',
-                'ACCOUNT_ALREADY_LINKED',
-                'ACCOUNT_DELETED',
-                ...IDEMPOTENCY,
-                'SERVICE_UNAVAILABLE',
-              ],
-              { idempotent: true, ...LIMITED },
-            ),
-          }),
+          responses: linkChangeResponses('Linked.', 'LinkMultipleAccountsSuccess', [
+            'ACCOUNT_NOT_LINKABLE',
+            'ACCOUNT_ALREADY_LINKED',
+            'ACCOUNT_DELETED',
+          ]),
         },
       },
       LIMITED,
