@@ -25,8 +25,13 @@ export function select<Row>(manager: EntityManager, sql: string, parameters: unk
  * on SQLite, whose one writer already makes every transaction see the latest rows.
  */
 export function forUpdate(manager: EntityManager): string {
-  const { type } = manager.connection.driver.options;
-  return type === 'mysql' || type === 'mariadb' ? ' FOR UPDATE' : '';
+  return onMySql(manager) ? ' FOR UPDATE' : '';
+}
+
+/** Whether the manager speaks to MySQL or MariaDB (TypeORM names MariaDB's data sources `mariadb`), not SQLite. */
+export function onMySql(manager: EntityManager): boolean {
+  const { type } = manager.connection.options;
+  return type === 'mysql' || type === 'mariadb';
 }
 
 /** `?, ?, ?` for an IN list of `count` values. */

@@ -1,7 +1,7 @@
 // Every statement about operations. Each takes the unit of work's manager first.
 import type { EntityManager } from 'typeorm';
 import { Operation, type OperationKind, type OperationStatus, type RequestorType } from '../db/entities';
-import { execute, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
+import { execute, onMySql, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
 import { consumerKey } from '../links/identifiers';
 
 export const insertOperation: (manager: EntityManager, row: Partial<Operation>) => Promise<number> =
@@ -129,8 +129,6 @@ const EXACT_FILTERS = [
   ['source', 'source', true],
 ] as const satisfies readonly (readonly [keyof OperationFilter, string, boolean])[];
 
-const isMySql = (manager: EntityManager): boolean => manager.connection.options.type !== 'better-sqlite3';
-
 /**
  * The index a search reads (see the OperationSearch migration): that of its most selective filter, ids before codes
  * and enums; the issuer's own when it filters by time only, or not at all.
@@ -153,7 +151,7 @@ const SEARCH_INDEXES = [
  * the index is read as one range of (issuer, column, id) below the cursor, already newest first.
  */
 function searchTable(manager: EntityManager, filter: OperationFilter): string {
-  if (!isMySql(manager)) return 'operations';
+  if (!onMySql(manager)) return 'operations';
   const index = SEARCH_INDEXES.find(([field]) => filter[field] !== undefined)?.[1] ?? 'ix_operations_issuer';
   return `operations FORCE INDEX (${index})`;
 }
@@ -181,7 +179,7 @@ function searchCondition(
     if (value === undefined) continue;
     clauses.push(`${column} = ?`);
     parameters.push(value);
-    if (caseSensitive && isMySql(manager)) {
+    if (caseSensitive && onMySql(manager)) {
       clauses.push(`CAST(${column} AS BINARY) = CAST(? AS BINARY)`);
       parameters.push(value);
     }
