@@ -104,39 +104,31 @@ function issuerContext(res: Response, issuerId: string): RequestContext {
   return { issuerId, requestorType: 'ISSUER', requestorId: principal.sub, correlationId: locals(res).correlationId };
 }
 
-interface AccountInput<Body> {
-  path: AccountPathDto;
+interface PathBodyInput<Path, Body> {
+  path: Path;
   body: Body;
   ctx: RequestContext;
 }
+type AccountInput<Body> = PathBodyInput<AccountPathDto, Body>;
+type ConsumerInput<Body> = PathBodyInput<ConsumerPathDto, Body>;
 
-/** The account path and the body, checked together (one 400 lists both), then the caller against the path. */
-function accountInput<Body extends object>(cls: new () => Body, fields: readonly string[]) {
-  return parseInput(async (req, res): Promise<AccountInput<Body>> => {
+/** The path and the body, checked together (one 400 lists both), then the caller against the path. */
+function pathBodyInput<Path extends { issuerId: string }, Body extends object>(
+  pathPart: { cls: new () => Path; fields: readonly string[] },
+  cls: new () => Body,
+  fields: readonly string[],
+) {
+  return parseInput(async (req, res): Promise<PathBodyInput<Path, Body>> => {
     const [path, body] = await validateParts(
-      { cls: AccountPathDto, input: req.params, fields: ACCOUNT_PATH_FIELDS },
+      { cls: pathPart.cls, input: req.params, fields: pathPart.fields },
       { cls, input: req.body as object, fields },
     );
     return { path, body, ctx: issuerContext(res, path.issuerId) };
   });
 }
 
-interface ConsumerInput<Body> {
-  path: ConsumerPathDto;
-  body: Body;
-  ctx: RequestContext;
-}
-
-/** The consumer path and the body, checked together (one 400 lists both), then the caller against the path. */
-function consumerInput<Body extends object>(cls: new () => Body, fields: readonly string[]) {
-  return parseInput(async (req, res): Promise<ConsumerInput<Body>> => {
-    const [path, body] = await validateParts(
-      { cls: ConsumerPathDto, input: req.params, fields: CONSUMER_PATH_FIELDS },
-      { cls, input: req.body as object, fields },
-    );
-    return { path, body, ctx: issuerContext(res, path.issuerId) };
-  });
-}
+const ACCOUNT_PATH_PART = { cls: AccountPathDto, fields: ACCOUNT_PATH_FIELDS };
+const CONSUMER_PATH_PART = { cls: ConsumerPathDto, fields: CONSUMER_PATH_FIELDS };
 
 /** The path alone, checked, then the caller against it. */
 async function pathInput<T extends { issuerId: string }>(
@@ -161,7 +153,7 @@ export function issuerRouter(
     ACCOUNT_PATH,
     auth.require('issuer:write'),
     ...jsonObjectBody(),
-    accountInput(RegisterAccountDto, REGISTER_FIELDS),
+    pathBodyInput(ACCOUNT_PATH_PART, RegisterAccountDto, REGISTER_FIELDS),
     idempotent,
     async (_req, res) => {
       const { path, body, ctx } = inputOf<AccountInput<RegisterAccountDto>>(res);
@@ -180,7 +172,7 @@ export function issuerRouter(
     DELETE_PATH,
     auth.require('issuer:write'),
     ...jsonObjectBody({ optional: true }),
-    accountInput(DeleteAccountDto, DELETE_FIELDS),
+    pathBodyInput(ACCOUNT_PATH_PART, DeleteAccountDto, DELETE_FIELDS),
     idempotent,
     async (_req, res) => {
       const { path, body, ctx } = inputOf<AccountInput<DeleteAccountDto>>(res);
@@ -198,7 +190,7 @@ export function issuerRouter(
     CONSUMER_DELETE_PATH,
     auth.require('issuer:write'),
     ...jsonObjectBody({ optional: true }),
-    consumerInput(DeleteAccountDto, DELETE_FIELDS),
+    pathBodyInput(CONSUMER_PATH_PART, DeleteAccountDto, DELETE_FIELDS),
     idempotent,
     async (_req, res) => {
       const { path, body, ctx } = inputOf<ConsumerInput<DeleteAccountDto>>(res);
