@@ -29,7 +29,9 @@ const NOT_IN_MUTATION_RUN = [
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: 'npm',
-  testRunner: 'jest',
+  // Stryker's jest runner, giving each mutant only the test files of the tests that cover it (see the file).
+  plugins: ['@stryker-mutator/*', './scripts/stryker-test-files.mjs'],
+  testRunner: 'jest-files',
   // Each mutant runs only the tests that reached it in the dry run.
   coverageAnalysis: 'perTest',
   jest: {
@@ -68,8 +70,10 @@ export default {
   ],
   // Two cores shared with other work: one test process at a time.
   concurrency: 1,
-  // The suite's own timeouts are generous; a mutant that hangs is a timeout, not a wait of a minute.
-  timeoutMS: 20000,
+  // A mutant's time limit is twice its tests' time, plus the dry run's overhead (loading and building every test
+  // file's app: tens of seconds), plus this; the overhead alone is many times what the few files of one mutant need,
+  // so a mutant that hangs is a timeout after seconds, not after a minute.
+  timeoutMS: 5000,
   timeoutFactor: 2,
   dryRunTimeoutMinutes: 20,
   reporters: ['html', 'json', 'clear-text', 'progress'],

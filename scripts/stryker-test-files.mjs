@@ -1,0 +1,64 @@
+// A Stryker test runner, `jest-files`: Stryker's own jest runner, with each mutant run given only the test files that
+// hold the tests covering the mutant. The jest runner alone picks files with `--findRelatedTests`, which for a file
+// every request passes through (the database layer, auth, validation) is every test file of the suite: each of them
+// is loaded and its app built for every mutant, only for its tests to be skipped by the name filter.
+// The dry run records which file each test is in, in the sandbox (a file, since Stryker restarts a worker whose
+// mutant timed out); a mutant covered by a test the record does not know runs the way the jest runner would.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from '@stryker-mutator/api/plugin';
+import { strykerPlugins as jestRunnerPlugins } from '@stryker-mutator/jest-runner';
+
+const jestRunner = jestRunnerPlugins.find((plugin) => plugin.name === 'jest');
+// Every worker runs in the sandbox, so a path under the working directory is the same file for all of them.
+const RECORD = join(process.cwd(), '.stryker-test-files.json');
+
+function jestFilesRunnerFactory(injector) {
+  const runner = jestRunner.factory(injector);
+  const dryRun = runner.dryRun.bind(runner);
+  const mutantRun = runner.mutantRun.bind(runner);
+  const run = runner.run.bind(runner);
+  /** @type {Record<string, string[]> | undefined} */
+  let filesOfTest;
+  /** @type {string[] | undefined} */
+  let testFilter;
+
+  runner.dryRun = async (options) => {
+    const result = await dryRun(options);
+    if (result.status === 'complete') {
+      const record = {};
+      for (const test of result.tests) {
+        if (test.fileName === undefined) continue;
+        const files = (record[test.id] ??= []);
+        if (!files.includes(test.fileName)) files.push(test.fileName);
+      }
+      writeFileSync(RECORD, JSON.stringify(record));
+      filesOfTest = record;
+    }
+    return result;
+  };
+  runner.mutantRun = async (options) => {
+    testFilter = options.testFilter;
+    try {
+      return await mutantRun(options);
+    } finally {
+      testFilter = undefined;
+    }
+  };
+  runner.run = (settings) => {
+    if (testFilter !== undefined && testFilter.length > 0) {
+      filesOfTest ??= JSON.parse(readFileSync(RECORD, 'utf8'));
+      const files = testFilter.map((id) => filesOfTest[id]);
+      if (files.every((found) => found !== undefined)) {
+        // Jest reads each file as a pattern of paths.
+        const patterns = [...new Set(files.flat())].map((file) => file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+        return run({ ...settings, testFiles: patterns });
+      }
+    }
+    return run(settings);
+  };
+  return runner;
+}
+jestFilesRunnerFactory.inject = tokens(commonTokens.injector);
+
+export const strykerPlugins = [declareFactoryPlugin(PluginKind.TestRunner, 'jest-files', jestFilesRunnerFactory)];
