@@ -10,8 +10,9 @@ import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from '@stryker
 import { strykerPlugins as jestRunnerPlugins } from '@stryker-mutator/jest-runner';
 
 const jestRunner = jestRunnerPlugins.find((plugin) => plugin.name === 'jest');
-// Every worker runs in the sandbox, so a path under the working directory is the same file for all of them.
-const RECORD = join(process.cwd(), '.stryker-test-files.json');
+// Every worker runs in the sandbox, so a path under its working directory is the same file for all of them. Read
+// when a run starts, not when the module loads: a worker changes into the sandbox after loading its plugins.
+const recordPath = () => join(process.cwd(), '.stryker-test-files.json');
 
 function jestFilesRunnerFactory(injector) {
   const runner = jestRunner.factory(injector);
@@ -32,7 +33,7 @@ function jestFilesRunnerFactory(injector) {
         const files = (record[test.id] ??= []);
         if (!files.includes(test.fileName)) files.push(test.fileName);
       }
-      writeFileSync(RECORD, JSON.stringify(record));
+      writeFileSync(recordPath(), JSON.stringify(record));
       filesOfTest = record;
     }
     return result;
@@ -47,7 +48,7 @@ function jestFilesRunnerFactory(injector) {
   };
   runner.run = (settings) => {
     if (testFilter !== undefined && testFilter.length > 0) {
-      filesOfTest ??= JSON.parse(readFileSync(RECORD, 'utf8'));
+      filesOfTest ??= JSON.parse(readFileSync(recordPath(), 'utf8'));
       const files = testFilter.map((id) => filesOfTest[id]);
       if (files.every((found) => found !== undefined)) {
         // Jest reads each file as a pattern of paths.
