@@ -9,6 +9,7 @@
 // schema test checks), configuration (config.test.ts), and the delivery worker, whose timing-driven paths the
 // suite cannot run without timed tests.
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 // jest.config.js picks the test files by TEST_DATABASE (scripts/test-mutation.mjs sets it).
 const jestConfig = createRequire(import.meta.url)('./jest.config.js');
@@ -40,7 +41,13 @@ export default {
     // Stryker asks Jest for the tests related to the mutated files. Jest's roots include src/ (jest.config.js), so
     // that files reached only through createApp are found too.
     enableFindRelatedTests: true,
-    config: { ...jestConfig, testPathIgnorePatterns: [...jestConfig.testPathIgnorePatterns, ...NOT_IN_MUTATION_RUN] },
+    config: {
+      ...jestConfig,
+      testPathIgnorePatterns: [...jestConfig.testPathIgnorePatterns, ...NOT_IN_MUTATION_RUN],
+      // Skips the rest of a mutant's tests once one has failed (see the file). An absolute path: Stryker loads it
+      // itself when it wraps the environment, without Jest's <rootDir>.
+      testEnvironment: fileURLToPath(new URL('./scripts/jest-bail-environment.cjs', import.meta.url)),
+    },
   },
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',

@@ -4,6 +4,8 @@
 // is loaded and its app built for every mutant, only for its tests to be skipped by the name filter.
 // The dry run records which file each test is in, in the sandbox (a file, since Stryker restarts a worker whose
 // mutant timed out); a mutant covered by a test the record does not know runs the way the jest runner would.
+// Each mutant run is named in MUTANT_RUN for jest-bail-environment.cjs, which skips the rest of a run once a test
+// has failed (unless Stryker's disableBail asks for every test's result).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from '@stryker-mutator/api/plugin';
@@ -23,6 +25,7 @@ function jestFilesRunnerFactory(injector) {
   let filesOfTest;
   /** @type {string[] | undefined} */
   let testFilter;
+  let runs = 0;
 
   runner.dryRun = async (options) => {
     const result = await dryRun(options);
@@ -40,10 +43,12 @@ function jestFilesRunnerFactory(injector) {
   };
   runner.mutantRun = async (options) => {
     testFilter = options.testFilter;
+    if (!options.disableBail) process.env.MUTANT_RUN = `${process.pid}-${(runs += 1)}`;
     try {
       return await mutantRun(options);
     } finally {
       testFilter = undefined;
+      delete process.env.MUTANT_RUN;
     }
   };
   runner.run = (settings) => {
