@@ -6,6 +6,7 @@
 // mutant timed out); a mutant covered by a test the record does not know runs the way the jest runner would.
 // Each mutant run is named in MUTANT_RUN for jest-bail-environment.cjs, which skips the rest of a run once a test
 // has failed (unless Stryker's disableBail asks for every test's result).
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from '@stryker-mutator/api/plugin';
@@ -25,7 +26,6 @@ function jestFilesRunnerFactory(injector) {
   let filesOfTest;
   /** @type {string[] | undefined} */
   let testFilter;
-  let runs = 0;
 
   runner.dryRun = async (options) => {
     const result = await dryRun(options);
@@ -43,7 +43,7 @@ function jestFilesRunnerFactory(injector) {
   };
   runner.mutantRun = async (options) => {
     testFilter = options.testFilter;
-    if (!options.disableBail) process.env.MUTANT_RUN = `${process.pid}-${(runs += 1)}`;
+    if (!options.disableBail) process.env.MUTANT_RUN = randomUUID();
     try {
       return await mutantRun(options);
     } finally {
