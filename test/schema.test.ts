@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase } from '../src/db/database';
-import { onMariaDb } from './helpers/context';
+import { Account } from '../src/db/entities';
+import { execute, parseDbDate, persistentValue } from '../src/db/statements';
+import { onMariaDb, openDatabase } from './helpers/context';
 import { scratchDatabase } from './helpers/scratch-database';
 
 describe('migrations', () => {
@@ -94,5 +96,27 @@ describe('migrations', () => {
       await db.close();
       await scratch.drop();
     }
+  });
+});
+
+// The repositories' one way to SQL (src/db/statements.ts) and the schema it reads: what a change to a repository
+// is told when it uses them wrongly, and how a stored datetime reads back on either database.
+describe('the statements of the repositories', () => {
+  it('when a write is run outside a unit of work, or names a column the schema does not have, then it is refused at once', async () => {
+    const database = await openDatabase();
+    try {
+      await expect(execute(database.dataSource.manager, 'DELETE FROM accounts WHERE id = ?', [0])).rejects.toThrow(
+        'statements run inside a unit of work',
+      );
+      expect(() => persistentValue(database.dataSource.manager, Account, 'balance', 1)).toThrow('no column balance');
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('when a datetime comes back as SQLite stores it (UTC text), then it reads as that instant; a Date is kept', () => {
+    expect(parseDbDate('2026-01-15 10:00:00.250').toISOString()).toBe('2026-01-15T10:00:00.250Z');
+    const date = new Date('2026-01-15T10:00:00.250Z');
+    expect(parseDbDate(date)).toBe(date);
   });
 });

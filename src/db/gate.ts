@@ -25,6 +25,7 @@ export class Gate {
     try {
       [, release] = await this.semaphore.acquire();
     } catch (error) {
+      // Stryker disable next-line ConditionalExpression: nothing cancels the semaphore, so its only refusal is E_TIMEOUT.
       if (error === E_TIMEOUT)
         throw unavailable(`No database connection became free within ${this.acquireTimeoutMs} ms.`);
       throw error;

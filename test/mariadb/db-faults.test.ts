@@ -148,7 +148,11 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
       buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }),
       'too-slow',
     );
-    expect([res.status, res.body.ErrorCode]).toEqual([503, 'ERR01190']);
+    expect([res.status, res.body.ErrorCode, res.body.Message]).toEqual([
+      503,
+      'ERR01190',
+      `The database did not answer within ${QUERY_TIMEOUT_MS} ms.`,
+    ]);
     proxy.set('pass');
     // Longer than every delayed packet could still be in flight.
     await new Promise((resolve) => setTimeout(resolve, QUERY_TIMEOUT_MS + 1_000));
@@ -158,6 +162,29 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
         (op) => op.correlationId === 'too-slow' && op.status === 'SUCCESSFUL',
       ),
     ).toEqual([]);
+  });
+
+  it('when a connection comes free only after the deadline of the unit waiting for it, then the unit has answered 503 and never runs on it', async () => {
+    const mysql = testDatabase() as Extract<DatabaseConfig, { kind: 'mysql' }>;
+    const database = await openDatabase({ ...mysql, poolSize: 1, queryTimeoutMs: 300 });
+    // Holds the pool's one connection past the gate, as only a unit of work could; the next unit waits inside
+    // mysql2's pool, whose wait has no end of its own.
+    const holder = database.dataSource.createQueryRunner();
+    await holder.connect();
+    let ran = false;
+    try {
+      await expect(database.transaction(() => Promise.resolve((ran = true)))).rejects.toMatchObject({
+        errorName: 'SERVICE_UNAVAILABLE',
+        message: 'The database did not answer within 300 ms.',
+      });
+      await holder.release();
+      // The connection now goes to the abandoned unit, which must not use it.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(ran).toBe(false);
+      expect(await database.transaction(() => Promise.resolve('served'))).toBe('served');
+    } finally {
+      await database.close();
+    }
   });
 
   describe('when the answer to COMMIT is lost', () => {
