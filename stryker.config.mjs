@@ -47,6 +47,8 @@ export default {
       // Skips the rest of a mutant's tests once one has failed (see the file). An absolute path: Stryker loads it
       // itself when it wraps the environment, without Jest's <rootDir>.
       testEnvironment: fileURLToPath(new URL('./scripts/jest-bail-environment.cjs', import.meta.url)),
+      // The files that killed the mutant before first, then the quickest (see the file).
+      testSequencer: fileURLToPath(new URL('./scripts/jest-mutation-sequencer.cjs', import.meta.url)),
     },
   },
   checkers: ['typescript'],

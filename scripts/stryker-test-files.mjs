@@ -5,12 +5,16 @@
 // The dry run records which file each test is in, in the sandbox (a file, since Stryker restarts a worker whose
 // mutant timed out); a mutant covered by a test the record does not know runs the way the jest runner would.
 // Each mutant run is named in MUTANT_RUN for jest-bail-environment.cjs, which skips the rest of a run once a test
-// has failed (unless Stryker's disableBail asks for every test's result).
+// has failed (unless Stryker's disableBail asks for every test's result), and the dry run's time of each file is
+// recorded for jest-mutation-sequencer.cjs, which runs a mutant's quick files first.
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from '@stryker-mutator/api/plugin';
 import { strykerPlugins as jestRunnerPlugins } from '@stryker-mutator/jest-runner';
+import { createRequire } from 'node:module';
+
+const { DURATIONS_FILE } = createRequire(import.meta.url)('./jest-mutation-sequencer.cjs');
 
 const jestRunner = jestRunnerPlugins.find((plugin) => plugin.name === 'jest');
 // Every worker runs in the sandbox, so a path under its working directory is the same file for all of them. Read
@@ -38,6 +42,12 @@ function jestFilesRunnerFactory(injector) {
       }
       writeFileSync(recordPath(), JSON.stringify(record));
       filesOfTest = record;
+      // Each file's time, for the order of the mutant runs' files (jest-mutation-sequencer.cjs).
+      const durations = {};
+      for (const test of result.tests) {
+        if (test.fileName !== undefined) durations[test.fileName] = (durations[test.fileName] ?? 0) + test.timeSpentMs;
+      }
+      writeFileSync(join(process.cwd(), DURATIONS_FILE), JSON.stringify(durations));
     }
     return result;
   };
