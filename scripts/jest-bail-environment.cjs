@@ -13,7 +13,10 @@ class BailEnvironment extends TestEnvironment {
   async handleTestEvent(event) {
     const run = process.env.MUTANT_RUN;
     if (run === undefined) return;
-    if (event.name === 'test_fn_failure' || event.name === 'hook_failure') {
+    // A test that ran and failed, by its own code or a hook's: what Jest reports as a failure, and so what Stryker
+    // counts as killing the mutant. Not any hook's failure: a beforeAll of a block whose tests the name filter
+    // leaves out fails no reported test, and taking it for one skipped the very tests that would have failed.
+    if (event.name === 'test_done' && event.test.errors.length > 0) {
       process.env.MUTANT_FAILED_RUN = run;
     } else if (process.env.MUTANT_FAILED_RUN === run) {
       // jest-circus reads `mode` right after these events: a skipped block runs neither its beforeAll nor its
