@@ -227,6 +227,26 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       expect(idsOf(res)).toEqual([ids[2], ids[1]]);
       const since = await search(issuerId, '?from=2025-10-28T09:32:00.000Z');
       expect(idsOf(since)).toEqual([ids[3], ids[2]]);
+      // West of UTC, an offset with minutes, no seconds, a fraction, and each bound alone.
+      const cases: [string, (string | undefined)[]][] = [
+        ['?from=2025-10-28T07:31:00-02:00&to=2025-10-28T09:03-00:30', [ids[2], ids[1]]],
+        ['?from=2025-10-28T09:30:00.5Z', [ids[3], ids[2], ids[1]]],
+        ['?from=2025-10-28T09:30:00.001Z&to=2025-10-28T09:31:00.250000Z', [ids[1]]],
+        ['?to=2025-10-28T09:31Z', [ids[0]]],
+        ['?from=2025-10-28T09:31:00Z&to=2025-10-28T09:31:00Z', []],
+        ['?from=2025-10-28T23:30:00%2B14:00&to=2025-10-28T09:32:00Z', [ids[1], ids[0]]],
+      ];
+      for (const [query, expected] of cases) {
+        const res = await search(issuerId, query);
+        expect({ query, status: res.status, ids: idsOf(res) }).toEqual({ query, status: 200, ids: expected });
+      }
+      // A fraction is read to the millisecond, whatever its number of digits.
+      const precise = randomIssuerId();
+      const at = randomUUID();
+      await repository.insert(syntheticOperation(precise, at, new Date(base + 300)));
+      expect(idsOf(await search(precise, '?from=2025-10-28T09:30:00.3Z'))).toEqual([at]);
+      expect(idsOf(await search(precise, '?from=2025-10-28T09:30:00.301Z'))).toEqual([]);
+      expect(idsOf(await search(precise, '?from=2025-10-28T09:30:00.30099Z'))).toEqual([at]);
     });
 
     it('when pages are walked with the cursor while operations are recorded, then every operation comes once, with no gaps', async () => {
@@ -295,7 +315,17 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       expectIssuerError(await search(issuerId, '?from=2025-10-29T00:00:00Z&to=2025-10-28T00:00:00Z'), 400, 'ERR01100', [
         'to',
       ]);
-      expectIssuerError(await search(issuerId, '?from=2025-10-28T00:00:00'), 400, 'ERR01100', ['from']);
+      const noOffset = await search(issuerId, '?from=2025-10-28T00:00:00');
+      expectIssuerError(noOffset, 400, 'ERR01100', ['from']);
+      expect(noOffset.body.errors[0].message).toBe(
+        'from must be an ISO 8601 date and time with an offset, such as 2025-10-28T09:30:00Z or 2025-10-28T11:30:00+02:00',
+      );
+      const reversed = await search(issuerId, '?from=2025-10-29T00:00:00Z&to=2025-10-28T00:00:00Z');
+      expect(reversed.body.errors[0].message).toBe('to must not be before from');
+      // No real instant: more than 14 hours from UTC, an offset's 60th minute, a year Date.UTC would read as 19xx.
+      for (const from of ['2025-10-28T00:00:00%2B14:01', '2025-10-28T00:00:00-02:60', '0099-10-28T00:00:00Z']) {
+        expectIssuerError(await search(issuerId, `?from=${from}`), 400, 'ERR01100', ['from']);
+      }
       expectIssuerError(await search(issuerId, '?limit=1&limit=2'), 400, 'ERR01100', ['limit']);
     });
 
@@ -314,6 +344,9 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
         expect(decodeCursor(altered)).toBeUndefined();
         expectIssuerError(await search(issuerId, `?cursor=${altered}`), 400, 'ERR01100', ['cursor']);
       }
+      expect((await search(issuerId, '?cursor=abc')).body.errors[0].message).toBe(
+        'cursor must be the next of a previous page, as it was returned',
+      );
     });
 
     it('when unknown parameters are sent to the consumer operations list or the events feed, then 400 names them there too', async () => {
