@@ -273,6 +273,52 @@ describe('Idempotency-Key', () => {
     ).toBe(0);
   });
 
+  it('when the request with the key fails with a 503 after the key was claimed, then the key is released and its retry runs the request', async () => {
+    const user = await seedUser(ctx.database);
+    const account = user.otherAccounts[0]!;
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account });
+    const transaction = ctx.database.transaction.bind(ctx.database);
+    let calls = 0;
+    // The first unit of work claims the key; the second, the delink's own, meets a database that went away.
+    const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
+      calls += 1;
+      if (calls !== 2) return transaction(work, options);
+      const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', fatal: true });
+      return transaction(() => Promise.reject(lost), options);
+    });
+    let failed;
+    try {
+      failed = await delink(user.issuerId, body, 'fails-1');
+    } finally {
+      spy.mockRestore();
+    }
+    expect([failed.status, failed.body.ErrorCode]).toEqual([503, 'ERR01190']);
+    expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: false });
+    const keyHash = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'fails-1', {
+      method: 'POST',
+      path: DELINK_PATH,
+      body,
+    }).keyHash;
+    expect(await ctx.dataSource.getRepository(IdempotencyKey).countBy({ keyHash })).toBe(0);
+
+    const retry = await delink(user.issuerId, body, 'fails-1');
+    expect([retry.status, retry.body.Status, retry.headers['idempotent-replayed']]).toEqual([200, true, undefined]);
+    expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: true });
+  });
+
+  it('when a body with an Idempotency-Key has an unknown field of 8,000 nested arrays, then it is handled (409 main account), not a 500', async () => {
+    const user = await seedUser(ctx.database, { accounts: 2 });
+    const envelope = JSON.stringify(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }));
+    const deep = '['.repeat(8000) + ']'.repeat(8000);
+    const res = await api(ctx.app)
+      .post(DELINK_PATH)
+      .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
+      .set('Content-Type', 'application/json')
+      .set('Idempotency-Key', 'deep-body')
+      .send(`${envelope.slice(0, -1)},"X":${deep}}`);
+    expect([res.status, res.body.ErrorCode]).toEqual([409, 'ERR01140']);
+  });
+
   it.each([
     { key: '', why: 'empty' },
     { key: 'x'.repeat(256), why: '256 characters long' },
@@ -342,6 +388,8 @@ describe('Idempotency-Key', () => {
     expect(await purgeIdempotencyKeys(ctx.database, RETENTION_MS, now)).toBeGreaterThanOrEqual(1);
     expect(await repo.findOneBy({ keyHash: old.keyHash })).toBeNull();
     expect(await repo.findOneBy({ keyHash: fresh.keyHash })).not.toBeNull();
+    // Nothing is that old: the purge deletes nothing and says so.
+    expect(await purgeIdempotencyKeys(ctx.database, RETENTION_MS, new Date(0))).toBe(0);
   });
 
   /** Ages every key of this test's requests by `ms`, as if they had been claimed that long ago. */
