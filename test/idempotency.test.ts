@@ -10,6 +10,7 @@ import {
   schedulePurge,
 } from '../src/http/idempotency';
 import { createLogger } from '../src/logger';
+import { logCollector } from './helpers/log-collector';
 import {
   buildEnvelope,
   createTestContext,
@@ -481,7 +482,12 @@ describe('Idempotency-Key', () => {
     for (let i = 0; i < expired.length; i += 200) await repo.insert(expired.slice(i, i + 200));
     await repo.insert(row(-1, RETENTION_MS - 60_000));
 
-    const stop = schedulePurge(ctx.database, { retentionMs: RETENTION_MS, intervalMs: 50 }, createLogger('silent'));
+    const logs = logCollector();
+    const stop = schedulePurge(
+      ctx.database,
+      { retentionMs: RETENTION_MS, intervalMs: 50 },
+      createLogger('info', logs.stream),
+    );
     try {
       const deadline = Date.now() + 10_000;
       while ((await repo.countBy({ requestHash: 'r', responseBody: '{}', errorCode: 'ERR01093' })) > 1) {
@@ -493,6 +499,8 @@ describe('Idempotency-Key', () => {
     }
     expect(await repo.findOneBy({ keyHash: `${tag}-1` })).not.toBeNull();
     expect(await repo.findOneBy({ keyHash: `${tag}0` })).toBeNull();
+    const purged = logs.lines().filter((line) => line.msg === 'expired idempotency keys purged');
+    expect(purged.reduce((sum, line) => sum + Number(line.purged), 0)).toBeGreaterThanOrEqual(expired.length);
   });
 
   it('when a delink is replayed, then its outcome is counted again under the ErrorCode it first carried', async () => {

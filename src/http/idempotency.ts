@@ -122,12 +122,9 @@ export function idempotency(database: Database, retentionMs: number): RequestHan
       case 'replay':
         res.setHeader('Idempotent-Replayed', 'true');
         if (outcome.errorCode !== null) locals(res).errorCode = outcome.errorCode;
-        res.status(outcome.status);
-        if (outcome.body === null || outcome.body === '') {
-          res.end();
-        } else {
-          res.type('application/json').send(outcome.body);
-        }
+        // A 204, the one answer stored without a body, goes out as Express sends every 204: with neither a body nor
+        // a Content-Type.
+        res.status(outcome.status).type('application/json').send(outcome.body);
         return;
       case 'claimed':
         storeResponseOnSend(res, database, keyHash);
