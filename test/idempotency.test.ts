@@ -34,6 +34,27 @@ describe('Idempotency-Key', () => {
     await ctx.close();
   });
 
+  /** A delink during which the `nth` unit of work fails with `error`, as it would against a database that went away. */
+  async function delinkWhileUnitFails(
+    nth: number,
+    error: Error,
+    issuerId: string,
+    body: Record<string, unknown>,
+    key: string,
+  ) {
+    const transaction = ctx.database.transaction.bind(ctx.database);
+    let calls = 0;
+    const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
+      calls += 1;
+      return transaction(calls === nth ? () => Promise.reject(error) : work, options);
+    });
+    try {
+      return await delink(issuerId, body, key);
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
   async function delink(issuerId: string, body: Record<string, unknown>, key?: string, sub = 'portal-backend') {
     const req = api(ctx.app)
       .post(DELINK_PATH)
@@ -242,35 +263,17 @@ describe('Idempotency-Key', () => {
     const user = await seedUser(ctx.database);
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
     const before = await snapshot(ctx.dataSource, user.issuerId);
-    const transaction = ctx.database.transaction.bind(ctx.database);
-    let calls = 0;
-    const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
-      calls += 1;
-      if (calls !== 1) return transaction(work, options);
-      const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), {
-        code: 'ECONNREFUSED',
-        fatal: true,
-      });
-      return transaction(() => Promise.reject(refused), options);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), {
+      code: 'ECONNREFUSED',
+      fatal: true,
     });
-    let res;
-    try {
-      res = await delink(user.issuerId, body, 'away-1');
-    } finally {
-      spy.mockRestore();
-    }
+    const res = await delinkWhileUnitFails(1, refused, user.issuerId, body, 'away-1');
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('2');
     expect(res.body).toMatchObject({ Status: false, ErrorCode: 'ERR01190' });
     expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
     expect(
-      await ctx.dataSource.getRepository(IdempotencyKey).countBy({
-        keyHash: idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'away-1', {
-          method: 'POST',
-          path: DELINK_PATH,
-          body,
-        }).keyHash,
-      }),
+      await ctx.dataSource.getRepository(IdempotencyKey).countBy({ keyHash: keyHashOf(user.issuerId, 'away-1') }),
     ).toBe(0);
   });
 
@@ -278,28 +281,12 @@ describe('Idempotency-Key', () => {
     const user = await seedUser(ctx.database);
     const account = user.otherAccounts[0]!;
     const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account });
-    const transaction = ctx.database.transaction.bind(ctx.database);
-    let calls = 0;
     // The first unit of work claims the key; the second, the delink's own, meets a database that went away.
-    const spy = jest.spyOn(ctx.database, 'transaction').mockImplementation((work, options) => {
-      calls += 1;
-      if (calls !== 2) return transaction(work, options);
-      const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', fatal: true });
-      return transaction(() => Promise.reject(lost), options);
-    });
-    let failed;
-    try {
-      failed = await delink(user.issuerId, body, 'fails-1');
-    } finally {
-      spy.mockRestore();
-    }
+    const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', fatal: true });
+    const failed = await delinkWhileUnitFails(2, lost, user.issuerId, body, 'fails-1');
     expect([failed.status, failed.body.ErrorCode]).toEqual([503, 'ERR01190']);
     expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: false });
-    const keyHash = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'fails-1', {
-      method: 'POST',
-      path: DELINK_PATH,
-      body,
-    }).keyHash;
+    const keyHash = keyHashOf(user.issuerId, 'fails-1');
     expect(await ctx.dataSource.getRepository(IdempotencyKey).countBy({ keyHash })).toBe(0);
 
     const retry = await delink(user.issuerId, body, 'fails-1');
