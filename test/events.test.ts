@@ -30,6 +30,15 @@ import { logCollector } from './helpers/log-collector';
 
 const WEBHOOK_SCOPE = 'issuer:webhooks issuer:read issuer:write';
 
+/** Waits until the check holds: a receiver's answer reaches it before the worker has recorded that answer. */
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not so within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('events: the outbox, signed webhooks and the feed', () => {
   let ctx: TestContext;
   let worker: DeliveryWorker;
@@ -187,7 +196,9 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(1);
 
     const eventId = got[0]!.json.id;
-    const detail = await issuerGet(user.issuerId, `/issuers/${user.issuerId}/events/${eventId}`);
+    const detailOf = () => issuerGet(user.issuerId, `/issuers/${user.issuerId}/events/${eventId}`);
+    await until(async () => (await detailOf()).body.deliveries[0].state !== 'PENDING');
+    const detail = await detailOf();
     expect(detail.status).toBe(200);
     expect(detail.body.deliveries).toHaveLength(1);
     expect(detail.body.deliveries[0]).toMatchObject({ state: 'DELIVERED', nextAttemptAt: null });
@@ -207,7 +218,9 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     const hook = await receiver({ port });
     const [got] = await hook.waitFor(1, 8_000);
     hook.verifyAll(created.body.secret as string);
-    const detail = await issuerGet(user.issuerId, `/issuers/${user.issuerId}/events/${got!.json.id}`);
+    const detailOf = () => issuerGet(user.issuerId, `/issuers/${user.issuerId}/events/${got!.json.id}`);
+    await until(async () => (await detailOf()).body.deliveries[0].state !== 'PENDING');
+    const detail = await detailOf();
     const attempts = detail.body.deliveries[0].attempts as { statusCode: number | null; error: string | null }[];
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     expect(attempts[0]).toMatchObject({ statusCode: null, error: expect.stringMatching(/ECONNREFUSED/) });
@@ -221,8 +234,9 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     const created = await subscribe(user.issuerId, hook.url);
     await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
     await hook.waitFor(1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const list = await issuerGet(user.issuerId, `/issuers/${user.issuerId}/webhooks`);
+    const listOf = () => issuerGet(user.issuerId, `/issuers/${user.issuerId}/webhooks`);
+    await until(async () => (await listOf()).body.webhooks[0].state !== 'ACTIVE');
+    const list = await listOf();
     expect(list.body.webhooks[0]).toMatchObject({ webhookId: created.body.webhookId, state: 'DISABLED' });
     await delink(user.issuerId, user.ssUserId, user.otherAccounts[1]!);
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -475,14 +489,6 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
       .set('Authorization', `Bearer ${token}`)
       .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber }));
     expect(res.status).toBe(200);
-  }
-
-  async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`not so within ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
   }
 
   const deliveryRows = () => ctx.dataSource.getRepository(Delivery).find();
