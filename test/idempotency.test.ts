@@ -24,6 +24,23 @@ import {
 } from './helpers/context';
 
 const RETENTION_MS = DEFAULT_IDEMPOTENCY.retentionMs;
+/** Every fake of Jest's clock but Date's. */
+const NOT_DATE: FakeTimersConfig['doNotFake'] = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'requestIdleCallback',
+  'cancelIdleCallback',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+];
 
 describe('Idempotency-Key', () => {
   let ctx: TestContext;
@@ -55,7 +72,12 @@ describe('Idempotency-Key', () => {
     }
   }
 
-  async function delink(issuerId: string, body: Record<string, unknown>, key?: string, sub = 'portal-backend') {
+  async function delink(
+    issuerId: string,
+    body: Record<string, unknown>,
+    key?: string,
+    sub: string | null = 'portal-backend',
+  ) {
     const req = api(ctx.app)
       .post(DELINK_PATH)
       .set('Authorization', `Bearer ${await mintToken(issuerId, { sub })}`);
@@ -170,6 +192,23 @@ describe('Idempotency-Key', () => {
     expect([other.status, other.body.ErrorCode]).toEqual([404, 'ERR01132']);
     const delinks = (await operationsOf(ctx.dataSource, user.issuerId)).filter((op) => op.operation === 'DELINK');
     expect(delinks.map((op) => op.errorCode).sort()).toEqual(['ERR01132', null]);
+  });
+
+  it('when tokens name no caller (no sub, or an empty one), then they are one unnamed caller of the issuer: the retry replays', async () => {
+    const user = await seedUser(ctx.database);
+    const [a, b] = user.otherAccounts as [string, string];
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: a });
+    expect((await delink(user.issuerId, body, 'unnamed-1', null)).status).toBe(200);
+    const retry = await delink(user.issuerId, body, 'unnamed-1', '');
+    expect([retry.status, retry.headers['idempotent-replayed']]).toEqual([200, 'true']);
+    // A named caller's same key is another key: its request runs.
+    const named = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: b }),
+      'unnamed-1',
+    );
+    expect([named.status, named.headers['idempotent-replayed']]).toEqual([200, undefined]);
+    expect(await linkOf(ctx.dataSource, user.issuerId, b)).toMatchObject({ delinked: true });
   });
 
   it('when the first request with the key is still running, then 409 ERR01142 with Retry-After, and nothing runs', async () => {
@@ -418,6 +457,49 @@ describe('Idempotency-Key', () => {
     const res = await delink(user.issuerId, body, 'daily-1');
     expect([res.status, res.body.ErrorCode, res.headers['idempotent-replayed']]).toEqual([404, 'ERR01132', undefined]);
     expect(await operationsOf(ctx.dataSource, user.issuerId)).toHaveLength(operations + 1);
+  });
+
+  /** Runs `work` with the clock stopped at a whole second (only Date is faked: every timer still runs). */
+  async function atStoppedClock<T>(work: () => Promise<T>): Promise<T> {
+    jest.useFakeTimers({ now: Math.floor(Date.now() / 1000) * 1000, doNotFake: NOT_DATE });
+    try {
+      return await work();
+    } finally {
+      jest.useRealTimers();
+    }
+  }
+
+  it('when a finished key is exactly as old as its retention, then it is already expired: the request runs again', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    const res = await atStoppedClock(async () => {
+      expect((await delink(user.issuerId, body, 'edge-1')).status).toBe(200);
+      await ageKeys([keyHashOf(user.issuerId, 'edge-1')], RETENTION_MS);
+      return delink(user.issuerId, body, 'edge-1');
+    });
+    expect([res.status, res.body.ErrorCode, res.headers['idempotent-replayed']]).toEqual([404, 'ERR01132', undefined]);
+  });
+
+  it('when an unfinished key is exactly as old as its lease, then the lease has run out: a retry takes it over and runs', async () => {
+    const user = await seedUser(ctx.database);
+    const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+    const res = await atStoppedClock(async () => {
+      const hashes = idempotencyHashes({ issuerId: user.issuerId, sub: 'portal-backend' }, 'edge-2', {
+        method: 'POST',
+        path: DELINK_PATH,
+        body,
+      });
+      await ctx.dataSource.getRepository(IdempotencyKey).insert({
+        ...hashes,
+        state: 'IN_PROGRESS',
+        responseStatus: null,
+        responseBody: null,
+        createdAt: new Date(Date.now() - IDEMPOTENCY_LEASE_MS),
+      });
+      return delink(user.issuerId, body, 'edge-2');
+    });
+    expect([res.status, res.body.ErrorCode]).toEqual([200, 'ERR01093']);
+    expect(await linkOf(ctx.dataSource, user.issuerId, user.otherAccounts[0]!)).toMatchObject({ delinked: true });
   });
 
   it('when a request is refused by validation, then nothing is stored under its key and the corrected retry runs', async () => {

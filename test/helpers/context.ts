@@ -108,7 +108,8 @@ export function randomDigits(length: number): string {
 
 export interface TokenOptions {
   scope?: string;
-  sub?: string;
+  /** The caller's name; `null` leaves the claim out. */
+  sub?: string | null;
   ssUserId?: string;
   expiresIn?: string | number;
   secret?: string;
@@ -122,9 +123,10 @@ export function mintToken(issuerId: string, options: TokenOptions = {}, extraCla
     ...extraClaims,
   };
   if (options.ssUserId !== undefined) claims.ssUserId = options.ssUserId;
+  const sub = options.sub === undefined ? 'portal-backend' : options.sub;
+  if (sub !== null) claims.sub = sub;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(options.sub ?? 'portal-backend')
     .setIssuedAt()
     .setExpirationTime(options.expiresIn ?? '5m')
     .sign(new TextEncoder().encode(options.secret ?? TEST_SECRET));
