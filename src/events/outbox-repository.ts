@@ -2,16 +2,13 @@
 // recording attempts, the feed, redelivery, the purge and the backlog. Each takes the unit of work's manager first.
 import type { EntityManager } from 'typeorm';
 import { Delivery, type DeliveryState, OutboxEvent } from '../db/entities';
-import { execute, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
+import { execute, marks, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
 import type { EventBody } from './events';
 
 const at = (manager: EntityManager, date: Date | null): unknown =>
   date === null ? null : persistentValue(manager, Delivery, 'nextAttemptAt', date);
 
 const insertEventRow = rowInserter(OutboxEvent);
-
-/** `?, ?, ?` for an IN list. */
-const marks = (count: number): string => Array.from({ length: count }, () => '?').join(', ');
 
 const SUBSCRIBERS_SQL =
   "SELECT w.id AS id FROM webhooks w WHERE w.issuer_id = ? AND w.state = 'ACTIVE' AND w.event_types LIKE ?" +

@@ -2,7 +2,7 @@
 // and purging the expired ones. Each takes the unit of work's manager first.
 import type { EntityManager } from 'typeorm';
 import { IdempotencyKey } from '../db/entities';
-import { execute, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
+import { execute, marks, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
 
 const at = (manager: EntityManager, date: Date): unknown => persistentValue(manager, IdempotencyKey, 'createdAt', date);
 
@@ -93,9 +93,8 @@ export async function purgeBatch(manager: EntityManager, cutoff: Date, limit: nu
   const rows = await select<{ id: number }>(manager, EXPIRED_SQL, [at(manager, cutoff), limit]);
   if (rows.length === 0) return 0;
   const ids = rows.map((row) => Number(row.id));
-  const placeholders = ids.map(() => '?').join(', ');
   // Another instance purging the same batch at once deletes the same rows: harmless, the count is only reported.
-  return execute(manager, `DELETE FROM idempotency_keys WHERE id IN (${placeholders}) AND created_at < ?`, [
+  return execute(manager, `DELETE FROM idempotency_keys WHERE id IN (${marks(ids.length)}) AND created_at < ?`, [
     ...ids,
     at(manager, cutoff),
   ]);
