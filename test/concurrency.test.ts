@@ -10,12 +10,15 @@ import type { Database } from '../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../src/corecredit/routes';
 import { DEFAULT_RETRY_POLICY } from '../src/db/retry';
 import { Account, AccountLink, type Operation, Consumer } from '../src/db/entities';
+import * as accounts from '../src/links/account-repository';
+import * as consumers from '../src/links/consumer-repository';
 import {
   buildEnvelope,
   createTestContext,
   issuerToken,
   linkOf,
   mintToken,
+  onMariaDb,
   openDatabase,
   operationsOf,
   randomDigits,
@@ -867,5 +870,120 @@ describe('concurrent reuse of deleted ids and consumer deletes', () => {
     const operations = await operationsOf(ctx.dataSource, user.issuerId);
     expect(operations.filter((op) => op.operation === 'DELETE')).toHaveLength(3);
     await expectConsistent(user.issuerId);
+  });
+
+  type Lock = (manager: EntityManager, rowId: number) => Promise<boolean>;
+
+  /**
+   * Sends `send`; the first time a unit goes to lock a row it has read, `between` is sent first and answered, so that
+   * what it changes has committed between that unit's plain read and its lock.
+   */
+  async function withCommitBeforeFirstLock<T>(
+    repository: Record<string, unknown>,
+    lock: string,
+    between: () => Promise<unknown>,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    const locks = repository as Record<string, Lock>;
+    const original = locks[lock]!;
+    let calls = 0;
+    const spy = jest.spyOn(locks, lock).mockImplementation(async (manager, rowId) => {
+      calls += 1;
+      if (calls === 1) await between();
+      return original(manager, rowId);
+    });
+    try {
+      return await send();
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  // On SQLite one unit of work runs at a time: no request can commit between another's read and its lock.
+  (onMariaDb ? describe : describe.skip)('a delete committed between a read and its lock (MariaDB)', () => {
+    it('when the account is deleted after a registration of it read it and before it locked it, then the registration runs again and registers the number anew', async () => {
+      const user = await seedUser(ctx.database);
+      const token = await issuerToken(user.issuerId);
+      const account = user.otherAccounts[0]!;
+      let deleted: Sent | undefined;
+      const registered = await withCommitBeforeFirstLock(
+        accounts,
+        'lockLiveAccount',
+        async () => (deleted = await sendDelete(ctx.app, token, user.issuerId, account)),
+        () => sendRegister(ctx.app, token, user.issuerId, account, user.ssUserId),
+      );
+
+      expect([deleted?.status, registered.status]).toEqual([200, 204]);
+      const rows = await ctx.dataSource.getRepository(Account).find({
+        where: { issuerId: user.issuerId, accountNumber: account },
+        order: { id: 'ASC' },
+      });
+      expect(rows.map((row) => [row.state, row.liveKey])).toEqual([
+        ['DELETED', null],
+        ['ACTIVE', account],
+      ]);
+      // The newest row's link: the number is the consumer's again, a secondary account as before.
+      expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({
+        state: 'ACTIVE',
+        ownerKey: user.ssUserId.toLowerCase(),
+        isMain: false,
+        delinked: false,
+      });
+      const recorded = (await operationsOf(ctx.dataSource, user.issuerId)).filter(
+        (op) => op.correlationId === registered.correlationId,
+      );
+      expect(recorded).toMatchObject([{ operation: 'REGISTER', status: 'SUCCESSFUL', accountNumber: account }]);
+      await expectConsistent(user.issuerId);
+    });
+
+    it('when the consumer is deleted after a registration for it read it and before it locked it, then the registration runs again and makes a new consumer', async () => {
+      const user = await seedUser(ctx.database, { accounts: 2 });
+      const token = await issuerToken(user.issuerId);
+      const account = randomDigits(16);
+      let deleted: { status: number } | undefined;
+      const registered = await withCommitBeforeFirstLock(
+        consumers,
+        'lockLiveConsumer',
+        async () => (deleted = await sendConsumerDelete(user.issuerId, token, user.ssUserId)),
+        () => sendRegister(ctx.app, token, user.issuerId, account, user.ssUserId),
+      );
+
+      expect([deleted?.status, registered.status]).toEqual([200, 204]);
+      const rows = await ctx.dataSource.getRepository(Consumer).find({
+        where: { issuerId: user.issuerId },
+        order: { id: 'ASC' },
+      });
+      expect(rows.map((row) => row.liveKey)).toEqual([null, user.ssUserId.toLowerCase()]);
+      // The new account is the new consumer's first: its main account. The old consumer's accounts are all DELETED.
+      const link = await ctx.dataSource.getRepository(AccountLink).findOneByOrFail({ consumerId: rows[1]!.id });
+      expect(link).toMatchObject({ isMain: true, delinkedAt: null });
+      expect(await ctx.dataSource.getRepository(Account).findOneByOrFail({ id: link.accountId })).toMatchObject({
+        accountNumber: account,
+        state: 'ACTIVE',
+      });
+      await expectConsistent(user.issuerId);
+    });
+
+    it('when the account is deleted after a delete of it read it and before it locked it, then that delete runs again and answers as for a deleted account', async () => {
+      const user = await seedUser(ctx.database);
+      const token = await issuerToken(user.issuerId);
+      const account = user.otherAccounts[0]!;
+      let first: Sent | undefined;
+      const second = await withCommitBeforeFirstLock(
+        accounts,
+        'lockLiveAccount',
+        async () => (first = await sendDelete(ctx.app, token, user.issuerId, account)),
+        () => sendDelete(ctx.app, token, user.issuerId, account),
+      );
+
+      expect([first?.status, second.status]).toEqual([200, 200]);
+      const rows = await ctx.dataSource.getRepository(Account).find({
+        where: { issuerId: user.issuerId, accountNumber: account },
+      });
+      expect(rows.map((row) => [row.state, row.liveKey])).toEqual([['DELETED', null]]);
+      const deletes = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELETE');
+      expectOneOperationPerRequest([first!, second], deletes, 'DELETE');
+      await expectConsistent(user.issuerId);
+    });
   });
 });
