@@ -122,17 +122,31 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(JSON.stringify(list.body)).not.toContain('whsec_');
   });
 
-  it('when the main account is delinked, then the refusal is an account.delink_refused event', async () => {
+  it('when delinks are refused, then each is an account.delink_refused event that says whether the account is the main one', async () => {
     const user = await seedUser(ctx.database);
+    const [secondary] = user.otherAccounts as [string];
     const hook = await receiver();
-    const created = await subscribe(user.issuerId, hook.url);
+    const created = await subscribe(user.issuerId, hook.url, ['account.delink_refused']);
     expect((await delink(user.issuerId, user.ssUserId, user.mainAccount)).status).toBe(409);
-    const [got] = await hook.waitFor(1);
+    await hook.waitFor(1);
+    expect((await delink(user.issuerId, user.ssUserId, secondary)).status).toBe(200);
+    expect((await delink(user.issuerId, user.ssUserId, secondary)).status).toBe(404);
+    await hook.waitFor(2);
+    // An account the user has no link to: no link, so nothing to say of it.
+    expect((await delink(user.issuerId, user.ssUserId, '4000000000000002')).status).toBe(404);
+    const got = await hook.waitFor(3);
     hook.verifyAll(created.body.secret as string);
-    expect(got!.json).toMatchObject({
-      type: 'account.delink_refused',
-      data: { accountId: user.mainAccount, isMainAccount: true, errorCode: 'ERR01140' },
-    });
+    expect(got.map((r) => r.json)).toMatchObject([
+      {
+        type: 'account.delink_refused',
+        data: { accountId: user.mainAccount, isMainAccount: true, errorCode: 'ERR01140' },
+      },
+      { type: 'account.delink_refused', data: { accountId: secondary, isMainAccount: false, errorCode: 'ERR01132' } },
+      {
+        type: 'account.delink_refused',
+        data: { accountId: '4000000000000002', isMainAccount: null, errorCode: 'ERR01131' },
+      },
+    ]);
   });
 
   async function link(issuerId: string, ssUserId: string, accountNumber: string) {
