@@ -157,6 +157,36 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       .send(buildEnvelope({ SSUserID: ssUserId, AccountNumber: accountNumber }));
   }
 
+  it('when links are refused, then each is an account.link_refused event that says whether the account is the main one', async () => {
+    const user = await seedUser(ctx.database, { accounts: 3 });
+    const [linked, deleted] = user.otherAccounts as [string, string];
+    const issuer = await issuerToken(user.issuerId);
+    const removed = await api(ctx.app)
+      .post(`/issuers/${user.issuerId}/accounts/${deleted}/operations:delete`)
+      .set('Authorization', `Bearer ${issuer}`)
+      .send({ reason: 'Card closed', reasonCode: 'ISSUER_DECISION' });
+    expect(removed.status).toBe(200);
+    const hook = await receiver();
+    const created = await subscribe(user.issuerId, hook.url, ['account.link_refused']);
+
+    // One at a time, so that the events arrive in this order.
+    const tries: [string, number][] = [
+      [user.mainAccount, 409],
+      [linked, 409],
+      [deleted, 409],
+    ];
+    for (const [i, [account, status]] of tries.entries()) {
+      expect((await link(user.issuerId, user.ssUserId, account)).status).toBe(status);
+      await hook.waitFor(i + 1);
+    }
+    hook.verifyAll(created.body.secret as string);
+    expect(hook.received.map((r) => r.json.data)).toMatchObject([
+      { accountId: user.mainAccount, isMainAccount: true, errorCode: 'ERR01175' },
+      { accountId: linked, isMainAccount: false, errorCode: 'ERR01175' },
+      { accountId: deleted, isMainAccount: false, errorCode: 'ERR01177' },
+    ]);
+  });
+
   it("when a delinked account is linked and another user's account is tried, then account.linked and account.link_refused arrive, each naming its operation", async () => {
     const user = await seedUser(ctx.database);
     const other = await seedUser(ctx.database, { issuerId: user.issuerId });
