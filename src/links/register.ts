@@ -41,7 +41,7 @@ export async function registerAccount(db: Database, ctx: RequestContext, request
         // Stryker disable next-line StringLiteral: a StaleRead is retried; its message reaches neither answer nor log.
         if (!(await lockLiveAccount(manager, existing.accountId))) throw new StaleRead('the account was deleted');
         const refusal = transitionRefusal(existing.state, request.state);
-        if (refusal !== undefined) return refused(new AppError(refusal), { isMainAccount: existing.isMain });
+        if (refusal !== undefined) return refused(new AppError(refusal));
         await updateAccount(manager, existing.accountId, account, now);
         const relinked = await relink(manager, existing.linkId, now);
         return done(undefined, { isMainAccount: existing.isMain, relinked });
