@@ -12,6 +12,7 @@ import { DEFAULT_RETRY_POLICY } from '../src/db/retry';
 import { Account, AccountLink, type Operation, Consumer } from '../src/db/entities';
 import * as accounts from '../src/links/account-repository';
 import * as consumers from '../src/links/consumer-repository';
+import * as linkRepository from '../src/links/link-repository';
 import {
   buildEnvelope,
   createTestContext,
@@ -717,6 +718,27 @@ describe('concurrent requests on one instance', () => {
       expectOneOperationPerRequest(sent, await operationsByCorrelation(ctx.dataSource, user.issuerId, 'LINK'), 'LINK');
       expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: false, isMain: false });
       expect(await shapeOf(user.issuerId)).toEqual(shapeBefore);
+    });
+
+    it('when a delink lands between a link that found the account linked and its read of why, then the link answers 409 ERR01175 as it found it', async () => {
+      const user = await seedUser(ctx.database, { accounts: 2 });
+      const account = user.otherAccounts[0]!;
+      // The delink's own statement, in the link's unit just before that unit reads why it changed nothing: the
+      // order of a delink that committed in between.
+      const linkability = linkRepository.linkability;
+      const spy = jest.spyOn(linkRepository, 'linkability').mockImplementationOnce(async (manager, link) => {
+        expect(await linkRepository.delinkSecondary(manager, link, new Date())).toBe(true);
+        return linkability(manager, link);
+      });
+      let sent: Sent;
+      try {
+        sent = await sendLink(ctx.app, await mintToken(user.issuerId), user.ssUserId, account);
+      } finally {
+        spy.mockRestore();
+      }
+
+      expect([sent.status, sent.body.ErrorCode]).toEqual([409, 'ERR01175']);
+      expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: true, isMain: false });
     });
   });
 });
