@@ -339,6 +339,8 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
         Buffer.from('op1:01234').toString('base64url'),
         Buffer.from('op1:-5').toString('base64url'),
         Buffer.from('id:5').toString('base64url'),
+        // The row id alone, without the cursor's version.
+        Buffer.from('1234').toString('base64url'),
         'Zm9v',
       ]) {
         expect(decodeCursor(altered)).toBeUndefined();
