@@ -27,6 +27,7 @@ import {
 import { type Receiver, startReceiver } from './helpers/receiver';
 import { type ScratchDatabase, scratchDatabase } from './helpers/scratch-database';
 import { logCollector } from './helpers/log-collector';
+import { expectIssuerError } from './helpers/expectations';
 
 const WEBHOOK_SCOPE = 'issuer:webhooks issuer:read issuer:write';
 
@@ -425,24 +426,40 @@ describe('events: the outbox, signed webhooks and the feed', () => {
   });
 
   describe('SSRF: where a webhook may point', () => {
+    const reserved = (address: string) => `${address} is a link-local, metadata or reserved address`;
     it.each([
-      'http://169.254.169.254/latest/meta-data/',
-      'http://[fe80::1]/hook',
-      'http://[::ffff:169.254.169.254]/hook',
-      'http://0.0.0.0:8080/hook',
-      'ftp://example.com/hook',
-      'http://user:pass@127.0.0.1/hook',
-      'not a url',
-    ])('when the URL is %s, then the subscription is refused always', async (url) => {
-      const issuerId = randomIssuerId();
-      const res = await subscribe(issuerId, url);
-      expect(res.status).toBe(400);
-      expect(res.body.errorCode).toBe('ERR01103');
-    });
+      ['http://169.254.169.254/latest/meta-data/', reserved('169.254.169.254')],
+      ['http://[fe80::1]/hook', reserved('fe80::1')],
+      // The URL parser writes the mapped address in hex; it is 169.254.169.254 all the same.
+      ['http://[::ffff:169.254.169.254]/hook', reserved('::ffff:a9fe:a9fe')],
+      ['http://0.0.0.0:8080/hook', reserved('0.0.0.0')],
+      ['ftp://example.com/hook', 'url must be http or https'],
+      ['http://user:pass@127.0.0.1/hook', 'url may not carry a user name or password'],
+      ['not a url', 'url must be an absolute http(s) URL'],
+    ])(
+      'when the URL is %s, then the subscription is refused always, saying why, and none is stored',
+      async (url, why) => {
+        const issuerId = randomIssuerId();
+        const res = await subscribe(issuerId, url);
+        expectIssuerError(res, 400, 'ERR01103');
+        expect(res.body.message).toBe(`The webhook URL is refused: ${why}.`);
+        expect(
+          await ctx.database.read((m) => m.query('SELECT 1 FROM webhooks WHERE issuer_id = ?', [issuerId])),
+        ).toEqual([]);
+      },
+    );
 
-    it.each(['http://127.0.0.1:8080/hook', 'https://127.0.0.1/hook', 'https://localhost/hook', 'https://10.1.2.3/x'])(
-      'when insecure targets are not allowed (production) and the URL is %s, then it is refused',
-      async (url) => {
+    /** The refusal's message, its reason given as a pattern. */
+    const refusedFor = (reason: string) => new RegExp(`^The webhook URL is refused: ${reason}\\.$`);
+    it.each([
+      ['http://127.0.0.1:8080/hook', 'url must be https'],
+      ['https://127.0.0.1/hook', '127\\.0\\.0\\.1 is a loopback or private address'],
+      // Refused by the address it resolves to, whichever of the loopback addresses the resolver gives first.
+      ['https://localhost/hook', '(127\\.0\\.0\\.1|::1) is a loopback or private address'],
+      ['https://10.1.2.3/x', '10\\.1\\.2\\.3 is a loopback or private address'],
+    ])(
+      'when insecure targets are not allowed (production) and the URL is %s, then it is refused, saying why',
+      async (url, reason) => {
         const strict = await createApp({
           database: ctx.database,
           config: { ...ctx.config, webhooks: { ...DEFAULT_WEBHOOKS, allowInsecure: false } },
@@ -454,8 +471,8 @@ describe('events: the outbox, signed webhooks and the feed', () => {
           .post(`/issuers/${issuerId}/webhooks`)
           .set('Authorization', `Bearer ${token}`)
           .send({ url, eventTypes: ['account.delinked'] });
-        expect(res.status).toBe(400);
-        expect(res.body.errorCode).toBe('ERR01103');
+        expectIssuerError(res, 400, 'ERR01103');
+        expect(res.body.message).toMatch(refusedFor(reason));
       },
     );
 
