@@ -121,8 +121,8 @@ export const ERRORS = {
 
 export type ErrorName = keyof typeof ERRORS;
 
-/** The catalogue's name for a published code (e.g. the error code an operation recorded). */
-export function errorNameOf(code: string): ErrorName | undefined {
+/** The catalogue's name for a published code (e.g. the error code an operation recorded, null when none). */
+export function errorNameOf(code: string | null): ErrorName | undefined {
   return (Object.keys(ERRORS) as ErrorName[]).find((name) => ERRORS[name].code === code);
 }
 

@@ -85,7 +85,7 @@ async function committedOutcome(manager: EntityManager, operationId: string): Pr
   const recorded = await recordedOutcome(manager, operationId);
   if (recorded === undefined) return undefined;
   if (recorded.status === 'SUCCESSFUL') return done(undefined);
-  return refused(new AppError(errorNameOf(recorded.errorCode ?? '') ?? 'INTERNAL'));
+  return refused(new AppError(errorNameOf(recorded.errorCode) ?? 'INTERNAL'));
 }
 
 /**
