@@ -1,3 +1,4 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { Registry } from 'prom-client';
 import { api } from './helpers/api';
 import { DELINK_PATH, LINK_PATH } from '../src/corecredit/routes';
@@ -7,8 +8,8 @@ import { createDatabase, type Database } from '../src/db/database';
 import { Delivery, DeliveryAttempt, OutboxEvent } from '../src/db/entities';
 import { startDeliveryWorker, type DeliveryWorker } from '../src/events/delivery';
 import { buildEvent } from '../src/events/events';
-import { purgeEvents } from '../src/events/retention';
-import { addressRefusal } from '../src/events/url-policy';
+import { purgeEvents, scheduleEventPurge } from '../src/events/retention';
+import { addressRefusal, guardedLookup } from '../src/events/url-policy';
 import { PURGE_BATCH_SIZE } from '../src/jobs/purge';
 import { delinkSecondary } from '../src/links/link-repository';
 import { createLogger } from '../src/logger';
@@ -306,6 +307,34 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(got[1]!.body).toBe(first!.body);
   });
 
+  it('when an event is redelivered after a subscription to its type was made, then the new subscription gets it too, once', async () => {
+    const user = await seedUser(ctx.database);
+    const early = await receiver();
+    await subscribe(user.issuerId, early.url);
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
+    const [first] = await early.waitFor(1);
+    const late = await receiver();
+    const created = await subscribe(user.issuerId, late.url);
+    const other = await receiver();
+    await subscribe(user.issuerId, other.url, ['account.linked']);
+    const token = await issuerToken(user.issuerId, { scope: WEBHOOK_SCOPE });
+    const redeliver = () =>
+      api(ctx.app)
+        .post(`/issuers/${user.issuerId}/events/${first!.json.id}/operations:redeliver`)
+        .set('Authorization', `Bearer ${token}`);
+    expect((await redeliver()).body).toEqual({ eventId: first!.json.id, deliveries: 2 });
+    const [got] = await late.waitFor(1);
+    late.verifyAll(created.body.secret as string);
+    expect(got!.body).toBe(first!.body);
+    await early.waitFor(2);
+    // Asked again, each subscription has the event queued once more: none gets a second delivery row.
+    expect((await redeliver()).body).toEqual({ eventId: first!.json.id, deliveries: 2 });
+    await late.waitFor(2);
+    const detail = await issuerGet(user.issuerId, `/issuers/${user.issuerId}/events/${first!.json.id}`);
+    expect((detail.body.deliveries as { webhookId: string }[]).map((d) => d.webhookId)).toHaveLength(2);
+    expect(other.received).toHaveLength(0);
+  });
+
   it('when a subscription is deleted, then it is no longer listed and a second delete is a 404', async () => {
     const issuerId = randomIssuerId();
     const hook = await receiver();
@@ -412,6 +441,18 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect((limit.body.errors as { field: string }[]).map((e) => e.field)).toEqual(['limit']);
   });
 
+  it("when the feed is asked for events after an unknown event or another issuer's, then 400 names after, listing nothing", async () => {
+    const user = await seedUser(ctx.database);
+    const theirs = (await issuerGet(user.issuerId, `/issuers/${user.issuerId}/events`)).body.events as { id: string }[];
+    expect(theirs.length).toBeGreaterThan(0);
+    const issuerId = randomIssuerId();
+    for (const after of ['evt_00000000000000000000000000000000', theirs[0]!.id]) {
+      const res = await issuerGet(issuerId, `/issuers/${issuerId}/events?after=${after}`);
+      expectIssuerError(res, 400, 'ERR01100', ['after']);
+      expect(res.body.errors).toEqual([{ field: 'after', message: 'after must be the id of an event of this issuer' }]);
+    }
+  });
+
   it("when another issuer's token reads the feed, or a token lacks issuer:webhooks, then it is refused", async () => {
     const issuerId = randomIssuerId();
     const other = await issuerToken(randomIssuerId(), { scope: WEBHOOK_SCOPE });
@@ -436,6 +477,7 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       ['ftp://example.com/hook', 'url must be http or https'],
       ['http://user:pass@127.0.0.1/hook', 'url may not carry a user name or password'],
       ['not a url', 'url must be an absolute http(s) URL'],
+      ['http://nohost.invalid/hook', 'the host nohost.invalid does not resolve'],
     ])(
       'when the URL is %s, then the subscription is refused always, saying why, and none is stored',
       async (url, why) => {
@@ -475,6 +517,32 @@ describe('events: the outbox, signed webhooks and the feed', () => {
         expect(res.body.message).toMatch(refusedFor(reason));
       },
     );
+
+    it('when a delivery connects through a name, then the lookup hands on its addresses only when none is refused', async () => {
+      type Looked = { error: NodeJS.ErrnoException | null; address: unknown; family: number | undefined };
+      const lookup = (hostname: string, options: object, allowInsecure: boolean) =>
+        new Promise<Looked>((resolve) =>
+          guardedLookup(allowInsecure)(hostname, options, (error, address, family) =>
+            resolve({ error, address, family }),
+          ),
+        );
+      const all = await dnsLookup('localhost', { all: true });
+      const [first] = all;
+      // With all (as Node asks when it tries address families in turn) every address; without, the first.
+      expect(await lookup('localhost', { all: true }, true)).toEqual({ error: null, address: all, family: undefined });
+      expect(await lookup('localhost', {}, true)).toEqual({
+        error: null,
+        address: first!.address,
+        family: first!.family,
+      });
+      const refused = await lookup('localhost', { all: true }, false);
+      expect(refused.error).toMatchObject({ code: 'EREFUSED' });
+      expect(refused.error?.message).toMatch(/^(127\.0\.0\.1|::1) is a loopback or private address$/);
+      expect(refused.address).toEqual([]);
+      const unknown = await lookup('nohost.invalid', {}, true);
+      expect(unknown.error?.message).toMatch(/nohost\.invalid/);
+      expect(unknown.address).toEqual([]);
+    });
 
     it('when an address is checked, then link-local and metadata are refused even when insecure targets are allowed', () => {
       expect(addressRefusal('169.254.169.254', true)).toBeDefined();
@@ -678,6 +746,56 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     expect(await ctx.dataSource.getRepository(Delivery).count()).toBe(deliveriesBefore - 1);
     expect(await ctx.dataSource.getRepository(DeliveryAttempt).countBy({ deliveryId: delivered!.id })).toBe(0);
     expect(await purgeEvents(database, retentionMs, new Date(now))).toBe(0);
+  });
+
+  it('when a subscribed name resolves to a loopback address where insecure targets are not allowed, then the attempt is refused before it connects, and recorded', async () => {
+    const user = await seedUser(database);
+    const hook = await receiver();
+    // Subscribed where insecure targets were allowed; delivered by an instance where they are not.
+    await subscribe(user.issuerId, hook.url.replace('http://127.0.0.1', 'https://localhost'));
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
+    const { worker: w } = worker({ allowInsecure: false, retryScheduleS: [] });
+    w.poke();
+    await until(async () => (await deliveryRows()).every((d) => d.state !== 'PENDING'));
+    const event = await ctx.dataSource
+      .getRepository(OutboxEvent)
+      .findOneByOrFail({ issuerId: user.issuerId, type: 'account.delinked' });
+    const [delivery] = await ctx.dataSource.getRepository(Delivery).findBy({ eventRowId: event.id });
+    expect(delivery!.state).toBe('FAILED');
+    const attempts = await ctx.dataSource.getRepository(DeliveryAttempt).findBy({ deliveryId: delivery!.id });
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]!.statusCode).toBeNull();
+    expect(attempts[0]!.error).toMatch(/^(127\.0\.0\.1|::1) is a loopback or private address$/);
+    expect(hook.received).toHaveLength(0);
+  });
+
+  it('when the service purges events on its own, then the expired ones go and the log says how many', async () => {
+    const issuerId = randomIssuerId();
+    const retentionMs = 30 * 86_400_000;
+    const events = ctx.dataSource.getRepository(OutboxEvent);
+    const rows = Array.from({ length: 3 }, (_, i) => {
+      const createdAt = new Date(Date.now() - retentionMs - 60_000);
+      const event = buildEvent(
+        'account.deleted',
+        '00000000-0000-4000-8000-000000000001',
+        { issuerId, requestorType: 'ISSUER', requestorId: null, correlationId: `expired-${i}` },
+        { operation: 'DELETE', consumerId: 'OLD2', accountNumber: '8000000000000235' },
+        null,
+        createdAt,
+      );
+      return { eventId: event.id, issuerId, type: event.type, body: JSON.stringify(event), createdAt };
+    });
+    await events.insert(rows);
+    const logs = logCollector();
+    const stop = scheduleEventPurge(database, { retentionMs, intervalMs: 50 }, createLogger('info', logs.stream));
+    try {
+      await until(async () => (await events.countBy({ issuerId })) === 0);
+      await until(() => logs.lines().some((line) => line.msg === 'expired events purged'));
+    } finally {
+      await stop();
+    }
+    const purged = logs.lines().filter((line) => line.msg === 'expired events purged');
+    expect(purged.reduce((sum, line) => sum + Number(line.purged), 0)).toBeGreaterThanOrEqual(rows.length);
   });
 
   it('when the worker stops while a receiver holds the request, then the attempt ends first and no lease is left held', async () => {

@@ -52,8 +52,8 @@ export function urlRefusal(raw: string, allowInsecure: boolean): string | undefi
   if (url.protocol !== 'https:' && !(allowInsecure && url.protocol === 'http:'))
     return allowInsecure ? 'url must be http or https' : 'url must be https';
   if (url.username !== '' || url.password !== '') return 'url may not carry a user name or password';
+  // An http(s) URL always has a host: the URL parser refuses one without.
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (host === '') return 'url must name a host';
   return isIP(host) !== 0 ? addressRefusal(host, allowInsecure) : undefined;
 }
 
@@ -81,9 +81,9 @@ export async function resolvedUrlRefusal(raw: string, allowInsecure: boolean): P
   if (refusal !== undefined) return refusal;
   const host = new URL(raw).hostname.replace(/^\[|\]$/g, '');
   if (isIP(host) !== 0) return undefined;
-  const addresses = await new Promise<LookupAddress[] | Error>((resolve) =>
-    dnsLookup(host, { all: true }, (error, found) => resolve(error ?? found)),
+  const addresses = await new Promise<LookupAddress[] | undefined>((resolve) =>
+    dnsLookup(host, { all: true }, (error, found) => resolve(error === null ? found : undefined)),
   );
-  if (addresses instanceof Error) return `the host ${host} does not resolve`;
+  if (addresses === undefined) return `the host ${host} does not resolve`;
   return addresses.map((a) => addressRefusal(a.address, allowInsecure)).find((r) => r !== undefined);
 }
