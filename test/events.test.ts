@@ -373,7 +373,7 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(await ctx.dataSource.getRepository(OutboxEvent).count({ where: { issuerId: user.issuerId } })).toBe(before);
   });
 
-  it('when register, relink and delete happen, then each writes its own event type', async () => {
+  it('when register, relink and delete happen, then each writes its own event type, and a repeated or refused delete none', async () => {
     const user = await seedUser(ctx.database);
     const account = user.otherAccounts[0]!;
     await delink(user.issuerId, user.ssUserId, account);
@@ -388,6 +388,23 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       .set('Authorization', `Bearer ${token}`)
       .send({ reasonCode: 'USER_DECISION' })
       .expect(200);
+    // A delete again (a retry after a lost answer) changes nothing and tells no one, nor do refused deletes: of an
+    // unknown account, of an unknown consumer.
+    await api(ctx.app)
+      .post(`/issuers/${user.issuerId}/accounts/${user.mainAccount}/operations:delete`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ reasonCode: 'USER_DECISION' })
+      .expect(200);
+    await api(ctx.app)
+      .post(`/issuers/${user.issuerId}/accounts/8000000000009998/operations:delete`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ reasonCode: 'USER_DECISION' })
+      .expect(404);
+    await api(ctx.app)
+      .post(`/issuers/${user.issuerId}/consumers/NOSUCHCONSUMER1/operations:delete`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({})
+      .expect(404);
     const feed = await issuerGet(user.issuerId, `/issuers/${user.issuerId}/events`);
     expect(feed.status).toBe(200);
     expect((feed.body.events as { type: string }[]).map((e) => e.type)).toEqual([
@@ -551,6 +568,13 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       expect(addressRefusal('127.0.0.1', true)).toBeUndefined();
       expect(addressRefusal('127.0.0.1', false)).toBeDefined();
       expect(addressRefusal('93.184.215.14', false)).toBeUndefined();
+      // An IPv4 address written as IPv6 is that IPv4 address; an IPv6 address that merely ends like one is not.
+      expect(addressRefusal('::ffff:169.254.169.254', true)).toBe(
+        '::ffff:169.254.169.254 is a link-local, metadata or reserved address',
+      );
+      expect(addressRefusal('::FFFF:10.0.0.1', false)).toBe('::FFFF:10.0.0.1 is a loopback or private address');
+      expect(addressRefusal('::ffff:10.0.0.1', true)).toBeUndefined();
+      expect(addressRefusal('2001:db8::ffff:10.0.0.1', false)).toBeUndefined();
     });
   });
 });

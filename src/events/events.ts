@@ -36,9 +36,9 @@ export interface EventBody {
 }
 
 /**
- * The state change an operation made, as an event type: none for a refusal that changed nothing, except a refused
- * DeLinkAccount or LinkMultipleAccounts, which issuers' fraud teams watch (a cardholder trying account numbers that
- * are not theirs shows as link refusals).
+ * The state change an operation made, as an event type: none for an operation that changed nothing (a refusal, a
+ * delete of an account deleted already), except a refused DeLinkAccount or LinkMultipleAccounts, which issuers'
+ * fraud teams watch (a cardholder trying account numbers that are not theirs shows as link refusals).
  */
 export function eventTypeOf(subject: OperationSubject, refusal: string | null): EventType | undefined {
   switch (subject.operation) {
@@ -47,7 +47,7 @@ export function eventTypeOf(subject: OperationSubject, refusal: string | null): 
     case 'LINK':
       return refusal === null ? 'account.linked' : 'account.link_refused';
     case 'DELETE':
-      return refusal === null ? 'account.deleted' : undefined;
+      return refusal === null && subject.repeated !== true ? 'account.deleted' : undefined;
     case 'DELETE_CONSUMER':
       return refusal === null ? 'consumer.deleted' : undefined;
     case 'REGISTER':

@@ -26,18 +26,15 @@ for (const [net, prefix] of [
 INTERNAL.addAddress('::1', 'ipv6');
 INTERNAL.addSubnet('fc00::', 7, 'ipv6');
 
-/** `::ffff:169.254.169.254` is 169.254.169.254. */
-function normalized(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1] !== undefined) return { address: mapped[1], family: 'ipv4' };
-  return { address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' };
-}
-
-/** Why a webhook may not reach this address, or undefined when it may. */
-export function addressRefusal(raw: string, allowInsecure: boolean): string | undefined {
-  const { address, family } = normalized(raw);
-  if (NEVER.check(address, family)) return `${raw} is a link-local, metadata or reserved address`;
-  if (!allowInsecure && INTERNAL.check(address, family)) return `${raw} is a loopback or private address`;
+/**
+ * Why a webhook may not reach this address, or undefined when it may. An IPv4 address written as IPv6
+ * (`::ffff:169.254.169.254`) is checked as the IPv4 address it is: BlockList matches such addresses against the IPv4
+ * rules itself.
+ */
+export function addressRefusal(address: string, allowInsecure: boolean): string | undefined {
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  if (NEVER.check(address, family)) return `${address} is a link-local, metadata or reserved address`;
+  if (!allowInsecure && INTERNAL.check(address, family)) return `${address} is a loopback or private address`;
   return undefined;
 }
 

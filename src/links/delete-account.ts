@@ -16,7 +16,7 @@ export interface DeleteRequest {
 /**
  * The live account with this number becomes DELETED, and its number free to be registered again; a secondary account
  * is unlinked, the main account stays linked. A number whose account is DELETED already is deleted again: it answers
- * as the first delete did and changes nothing.
+ * as the first delete did, changes nothing, and tells no one (its operation is recorded; the first one's event said it).
  */
 export async function deleteAccount(
   db: Database,
@@ -30,7 +30,7 @@ export async function deleteAccount(
     if (found === undefined) {
       const deleted = await findLastDeleted(manager, ctx.issuerId, accountNumber);
       if (deleted === undefined) return refused(new AppError('ACCOUNT_NOT_FOUND'));
-      return done(undefined, { consumerId: deleted.consumerId, isMainAccount: deleted.isMain });
+      return done(undefined, { consumerId: deleted.consumerId, isMainAccount: deleted.isMain, repeated: true });
     }
     // Stryker disable next-line StringLiteral: a StaleRead is retried; its message reaches neither answer nor log.
     if (!(await lockLiveAccount(manager, found.accountId))) throw new StaleRead('the account was deleted');

@@ -27,4 +27,6 @@ export interface OperationSubject {
   isMainAccount?: boolean | null;
   /** Register: the account was delinked and is linked again. */
   relinked?: boolean;
+  /** Delete: the account was DELETED already; the operation changed nothing, so it has no event. */
+  repeated?: boolean;
 }
