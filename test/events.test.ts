@@ -373,7 +373,7 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(await ctx.dataSource.getRepository(OutboxEvent).count({ where: { issuerId: user.issuerId } })).toBe(before);
   });
 
-  it('when register, relink and delete happen, then each writes its own event type, and a repeated or refused delete none', async () => {
+  it('when register, relink and delete happen, then each writes its own event type, and a refused registration or a repeated or refused delete none', async () => {
     const user = await seedUser(ctx.database);
     const account = user.otherAccounts[0]!;
     await delink(user.issuerId, user.ssUserId, account);
@@ -388,6 +388,12 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       .set('Authorization', `Bearer ${token}`)
       .send({ reasonCode: 'USER_DECISION' })
       .expect(200);
+    // A refused registration tells no one: the account is this consumer's, not another's.
+    await api(ctx.app)
+      .put(`/issuers/${user.issuerId}/accounts/${account}`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ consumerId: 'ANOTHERCONSUMER1', state: 'ACTIVE' })
+      .expect(409);
     // A delete again (a retry after a lost answer) changes nothing and tells no one, nor do refused deletes: of an
     // unknown account, of an unknown consumer.
     await api(ctx.app)
