@@ -31,6 +31,8 @@ import { logCollector } from './helpers/log-collector';
 import { expectIssuerError } from './helpers/expectations';
 
 const WEBHOOK_SCOPE = 'issuer:webhooks issuer:read issuer:write';
+/** An instant as the issuer API writes it: ISO 8601 in UTC, to the millisecond. */
+const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /** Waits until the check holds: a receiver's answer reaches it before the worker has recorded that answer. */
 async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
@@ -778,24 +780,73 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     expect(await purgeEvents(database, retentionMs, new Date(now))).toBe(0);
   });
 
-  it('when a subscribed name resolves to a loopback address where insecure targets are not allowed, then the attempt is refused before it connects, and recorded', async () => {
+  it('when a subscribed name resolves to a loopback address where insecure targets are not allowed, then the attempt is refused before it connects, and the event says so', async () => {
     const user = await seedUser(database);
     const hook = await receiver();
     // Subscribed where insecure targets were allowed; delivered by an instance where they are not.
-    await subscribe(user.issuerId, hook.url.replace('http://127.0.0.1', 'https://localhost'));
+    const url = hook.url.replace('http://127.0.0.1', 'https://localhost');
+    const subscribedAt = Date.now();
+    await subscribe(user.issuerId, url);
+    const token = await issuerToken(user.issuerId, { scope: WEBHOOK_SCOPE });
+    const issuerGet = (path: string) =>
+      api(ctx.app).get(`/issuers/${user.issuerId}${path}`).set('Authorization', `Bearer ${token}`);
+    const listed = (await issuerGet('/webhooks')).body.webhooks as { webhookId: string; createdAt: string }[];
+    expect(listed).toEqual([
+      {
+        webhookId: expect.stringMatching(/^wh_[0-9a-f]{32}$/),
+        url,
+        eventTypes: ['account.delinked'],
+        state: 'ACTIVE',
+        createdAt: expect.stringMatching(ISO_INSTANT),
+      },
+    ]);
+    expect(Date.parse(listed[0]!.createdAt)).toBeGreaterThanOrEqual(Math.floor(subscribedAt / 1000) * 1000);
+    expect(Date.parse(listed[0]!.createdAt)).toBeLessThanOrEqual(Date.now());
+
+    const delinkedAt = Date.now();
     await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
-    const { worker: w } = worker({ allowInsecure: false, retryScheduleS: [] });
-    w.poke();
-    await until(async () => (await deliveryRows()).every((d) => d.state !== 'PENDING'));
     const event = await ctx.dataSource
       .getRepository(OutboxEvent)
       .findOneByOrFail({ issuerId: user.issuerId, type: 'account.delinked' });
-    const [delivery] = await ctx.dataSource.getRepository(Delivery).findBy({ eventRowId: event.id });
-    expect(delivery!.state).toBe('FAILED');
-    const attempts = await ctx.dataSource.getRepository(DeliveryAttempt).findBy({ deliveryId: delivery!.id });
-    expect(attempts).toHaveLength(1);
-    expect(attempts[0]!.statusCode).toBeNull();
-    expect(attempts[0]!.error).toMatch(/^(127\.0\.0\.1|::1) is a loopback or private address$/);
+    // Waiting: due at once, not attempted yet.
+    const waiting = (await issuerGet(`/events/${event.eventId}`)).body.deliveries as { nextAttemptAt: string }[];
+    expect(waiting).toEqual([
+      {
+        webhookId: listed[0]!.webhookId,
+        state: 'PENDING',
+        nextAttemptAt: expect.stringMatching(ISO_INSTANT),
+        attempts: [],
+      },
+    ]);
+    expect(Date.parse(waiting[0]!.nextAttemptAt)).toBeGreaterThanOrEqual(Math.floor(delinkedAt / 1000) * 1000);
+    expect(Date.parse(waiting[0]!.nextAttemptAt)).toBeLessThanOrEqual(Date.now());
+
+    const { worker: w } = worker({ allowInsecure: false, retryScheduleS: [] });
+    const attemptedFrom = Date.now();
+    w.poke();
+    await until(async () => (await deliveryRows()).every((d) => d.state !== 'PENDING'));
+    const detail = await issuerGet(`/events/${event.eventId}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body.event.id).toBe(event.eventId);
+    expect(detail.body.deliveries).toEqual([
+      {
+        webhookId: listed[0]!.webhookId,
+        state: 'FAILED',
+        nextAttemptAt: null,
+        attempts: [
+          {
+            attemptedAt: expect.stringMatching(ISO_INSTANT),
+            statusCode: null,
+            error: expect.stringMatching(/^(127\.0\.0\.1|::1) is a loopback or private address$/),
+            durationMs: expect.any(Number),
+          },
+        ],
+      },
+    ]);
+    const [attempt] = detail.body.deliveries[0].attempts as { attemptedAt: string; durationMs: number }[];
+    expect(Date.parse(attempt!.attemptedAt)).toBeGreaterThanOrEqual(Math.floor(attemptedFrom / 1000) * 1000);
+    expect(attempt!.durationMs).toBeGreaterThanOrEqual(0);
+    expect(attempt!.durationMs).toBeLessThan(10_000);
     expect(hook.received).toHaveLength(0);
   });
 
