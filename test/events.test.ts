@@ -5,7 +5,7 @@ import { DELINK_PATH, LINK_PATH } from '../src/corecredit/routes';
 import { createApp } from '../src/app';
 import { DEFAULT_WEBHOOKS } from '../src/config';
 import { createDatabase, type Database } from '../src/db/database';
-import { Delivery, DeliveryAttempt, OutboxEvent } from '../src/db/entities';
+import { Delivery, DeliveryAttempt, OutboxEvent, Webhook } from '../src/db/entities';
 import { startDeliveryWorker, type DeliveryWorker } from '../src/events/delivery';
 import { buildEvent } from '../src/events/events';
 import { purgeEvents, scheduleEventPurge } from '../src/events/retention';
@@ -848,6 +848,47 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     expect(attempt!.durationMs).toBeGreaterThanOrEqual(0);
     expect(attempt!.durationMs).toBeLessThan(10_000);
     expect(hook.received).toHaveLength(0);
+  });
+
+  it('when a subscription ends while deliveries wait, then they are never sent: cancelled when it is deleted, failed when its receiver answers 410', async () => {
+    const user = await seedUser(database, { accounts: 5 });
+    const token = await issuerToken(user.issuerId, { scope: WEBHOOK_SCOPE });
+    const statesOf = async (webhookId: string) => {
+      const webhook = await ctx.dataSource.getRepository(Webhook).findOneByOrFail({ webhookId });
+      const rows = await ctx.dataSource.getRepository(Delivery).findBy({ webhookRowId: webhook.id });
+      return { webhook: webhook.state, deliveries: rows.map((row) => row.state) };
+    };
+    const webhookIdOf = async () =>
+      (
+        (await api(ctx.app).get(`/issuers/${user.issuerId}/webhooks`).set('Authorization', `Bearer ${token}`)).body
+          .webhooks as { webhookId: string }[]
+      ).at(-1)!.webhookId;
+
+    const deletedHook = await receiver();
+    await subscribe(user.issuerId, deletedHook.url);
+    const deleted = await webhookIdOf();
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[1]!);
+    expect(await statesOf(deleted)).toEqual({ webhook: 'ACTIVE', deliveries: ['PENDING', 'PENDING'] });
+    await api(ctx.app)
+      .delete(`/issuers/${user.issuerId}/webhooks/${deleted}`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(204);
+    expect(await statesOf(deleted)).toEqual({ webhook: 'DELETED', deliveries: ['CANCELLED', 'CANCELLED'] });
+
+    const goneHook = await receiver();
+    goneHook.answers.push(410);
+    await subscribe(user.issuerId, goneHook.url);
+    const gone = await webhookIdOf();
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[2]!);
+    await delink(user.issuerId, user.ssUserId, user.otherAccounts[3]!);
+    // One attempt at a time: the 410 of the first ends the subscription before the second is claimed.
+    const { worker: w } = worker({ concurrency: 1 });
+    w.poke();
+    await until(async () => (await statesOf(gone)).deliveries.every((state) => state !== 'PENDING'));
+    expect(await statesOf(gone)).toEqual({ webhook: 'DISABLED', deliveries: ['FAILED', 'FAILED'] });
+    expect(goneHook.received).toHaveLength(1);
+    expect(deletedHook.received).toHaveLength(0);
   });
 
   it('when the service purges events on its own, then the expired ones go and the log says how many', async () => {
