@@ -4,7 +4,7 @@ import { DELINK_PATH } from '../src/corecredit/routes';
 import { Operation } from '../src/db/entities';
 import { CSV_COLUMNS, ROWS_PER_CHUNK } from '../src/issuer/export';
 import { deleteOperationsBefore } from '../src/operations/operation-repository';
-import { purgeOperations, purgeReason } from '../src/operations/retention';
+import { purgeOperations, purgeReason, scheduleOperationPurge } from '../src/operations/retention';
 import { decodeCursor, encodeCursor, exportOperations } from '../src/operations/search';
 import {
   buildEnvelope,
@@ -18,6 +18,8 @@ import {
   type TestContext,
 } from './helpers/context';
 import { expectIssuerError } from './helpers/expectations';
+import { logCollector } from './helpers/log-collector';
+import { createLogger } from '../src/logger';
 
 const searchPath = (issuerId: string, query = ''): string => `/issuers/${issuerId}/operations${query}`;
 const DAY = 86_400_000;
@@ -338,6 +340,13 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
         `${cursor}=`,
         Buffer.from('op1:01234').toString('base64url'),
         Buffer.from('op1:-5').toString('base64url'),
+        Buffer.from('op1:0').toString('base64url'),
+        Buffer.from('op1:').toString('base64url'),
+        Buffer.from('op1:1e3').toString('base64url'),
+        Buffer.from('op1: 12').toString('base64url'),
+        Buffer.from('op1:1.5').toString('base64url'),
+        // Beyond the integers a number holds exactly.
+        Buffer.from('op1:9007199254740992').toString('base64url'),
         Buffer.from('id:5').toString('base64url'),
         // The row id alone, without the cursor's version.
         Buffer.from('1234').toString('base64url'),
@@ -598,6 +607,39 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       // A second run finds nothing older: it records nothing.
       await purgeOperations(ctx.database, retentionMs, { now, batchSize: 2 });
       expect(await repository.countBy({ issuerId })).toBe(3);
+    });
+
+    it('when the service purges operations on its own, then the expired ones go and the log says how many', async () => {
+      const issuerId = randomIssuerId();
+      // Older than anything another suite writes: the purge runs over every issuer.
+      const retentionMs = 4000 * DAY;
+      const repository = ctx.dataSource.getRepository(Operation);
+      const expired = Array.from({ length: 3 }, (_, i) =>
+        syntheticOperation(issuerId, randomUUID(), new Date(Date.now() - retentionMs - (i + 1) * DAY)),
+      );
+      await repository.insert(expired);
+      const logs = logCollector();
+      const stop = scheduleOperationPurge(
+        ctx.database,
+        { retentionMs, intervalMs: 50 },
+        createLogger('info', logs.stream),
+      );
+      try {
+        const deadline = Date.now() + 10_000;
+        while (!logs.lines().some((line) => line.msg === 'expired operations purged')) {
+          if (Date.now() > deadline) throw new Error('the scheduled purge did not say what it purged');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await stop();
+      }
+      // One batch: the PURGE operation recorded with it says what it removed.
+      const [purge] = await operationsOf(ctx.dataSource, issuerId);
+      expect(await operationsOf(ctx.dataSource, issuerId)).toHaveLength(1);
+      expect(purge).toMatchObject({ operation: 'PURGE', status: 'SUCCESSFUL' });
+      expect(purge!.reason).toMatch(/^removed 3 operations before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      const purged = logs.lines().filter((line) => line.msg === 'expired operations purged');
+      expect(purged.reduce((sum, line) => sum + Number(line.purged), 0)).toBeGreaterThanOrEqual(expired.length);
     });
   });
 });

@@ -124,7 +124,8 @@ export async function recordOperation(
       { ...options, verify: (manager) => committedOutcome(manager, operationId) },
     );
   } catch (error) {
-    const failure = error instanceof AppError ? error : new AppError('INTERNAL', { cause: error });
+    // Only its code is recorded; the error itself is thrown on, to be answered and logged.
+    const failure = error instanceof AppError ? error : new AppError('INTERNAL');
     await db
       .transaction((manager) => insertOperation(manager, operationRow(operationId, ctx, subject, startTime, failure)))
       .catch(() => undefined);

@@ -42,7 +42,8 @@ async function purgeIssuer(
   while (deleted === batchSize) {
     deleted = await database.transaction(async (manager) => {
       const count = await deleteOperationsBefore(manager, issuerId, cutoff, batchSize);
-      if (count > 0) await updatePurgeRecord(manager, operationId, purgeReason(removed + count, cutoff), new Date());
+      // Also when it found nothing more: the record's end time is then the end of the purge.
+      await updatePurgeRecord(manager, operationId, purgeReason(removed + count, cutoff), new Date());
       return count;
     });
     removed += deleted;
