@@ -563,7 +563,8 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       const retentionMs = 400 * DAY;
       const cutoff = new Date(now.getTime() - retentionMs);
       const repository = ctx.dataSource.getRepository(Operation);
-      const old = Array.from({ length: 5 }, (_, i) =>
+      // Six: one removed by hand, then batches of 2, 2 and 1, the last one short.
+      const old = Array.from({ length: 6 }, (_, i) =>
         syntheticOperation(issuerId, randomUUID(), new Date(cutoff.getTime() - (i + 1) * DAY)),
       );
       const atCutoff = syntheticOperation(issuerId, randomUUID(), cutoff);
@@ -577,10 +578,10 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
         deleteOperationsBefore(manager, issuerId, cutoff, 1),
       );
       expect(removedOne).toBe(1);
-      expect(await repository.countBy({ issuerId })).toBe(6);
+      expect(await repository.countBy({ issuerId })).toBe(7);
 
       const purged = await purgeOperations(ctx.database, retentionMs, { now, batchSize: 2 });
-      expect(purged).toBeGreaterThanOrEqual(4);
+      expect(purged).toBeGreaterThanOrEqual(5);
       const left = await operationsOf(ctx.dataSource, issuerId);
       expect(left.map((row) => row.operationId)).toEqual([atCutoff.operationId, young.operationId, expect.any(String)]);
       const purge = left[2]!;
@@ -592,7 +593,7 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
         requestorId: 'corecredit-account-links',
         consumerId: null,
         accountNumber: null,
-        reason: purgeReason(4, cutoff),
+        reason: purgeReason(5, cutoff),
       });
       expect(purge.reason!.length).toBeLessThanOrEqual(64);
       // The other issuer had nothing that old: nothing removed, no PURGE recorded for it.

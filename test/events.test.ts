@@ -428,7 +428,7 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(feed.body.next).toBeNull();
   });
 
-  it('when the feed pages through 10,000 events, then it returns each once, oldest first, with no gaps', async () => {
+  it('when the feed pages through 10,000 events, then it returns each once, oldest first, with no gaps, a limit a page', async () => {
     const issuerId = randomIssuerId();
     const rows = Array.from({ length: 10_000 }, (_, i) => {
       const event = buildEvent(
@@ -445,15 +445,19 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       await ctx.dataSource.getRepository(OutboxEvent).insert(rows.slice(i, i + 500));
 
     const seen: string[] = [];
+    const pageSizes: number[] = [];
     let after: string | null = null;
     do {
       const query: string = after === null ? '?limit=500' : `?limit=500&after=${after}`;
       const res = await issuerGet(issuerId, `/issuers/${issuerId}/events${query}`);
       expect(res.status).toBe(200);
       seen.push(...(res.body.events as { id: string }[]).map((e) => e.id));
+      pageSizes.push((res.body.events as unknown[]).length);
       after = res.body.next as string | null;
     } while (after !== null);
     expect(seen).toEqual(rows.map((r) => r.eventId));
+    // Pages of the limit, the last one with the next cursor null.
+    expect(pageSizes).toEqual(Array.from({ length: 20 }, () => 500));
   });
 
   it('when the feed gets an unknown query parameter or a bad limit, then it is a 400 naming each', async () => {
