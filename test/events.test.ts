@@ -380,39 +380,25 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     const account = user.otherAccounts[0]!;
     await delink(user.issuerId, user.ssUserId, account);
     const token = await issuerToken(user.issuerId);
-    await api(ctx.app)
-      .put(`/issuers/${user.issuerId}/accounts/${account}`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({ consumerId: user.ssUserId, state: 'ACTIVE' })
-      .expect(204);
-    await api(ctx.app)
-      .post(`/issuers/${user.issuerId}/accounts/${user.mainAccount}/operations:delete`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({ reasonCode: 'USER_DECISION' })
-      .expect(200);
+    const register = (accountId: string, consumerId: string) =>
+      api(ctx.app)
+        .put(`/issuers/${user.issuerId}/accounts/${accountId}`)
+        .set('Authorization', `Bearer ${token}`)
+        .send({ consumerId, state: 'ACTIVE' });
+    const remove = (path: string) =>
+      api(ctx.app)
+        .post(`/issuers/${user.issuerId}/${path}/operations:delete`)
+        .set('Authorization', `Bearer ${token}`)
+        .send({ reasonCode: 'USER_DECISION' });
+    await register(account, user.ssUserId).expect(204);
+    await remove(`accounts/${user.mainAccount}`).expect(200);
     // A refused registration tells no one: the account is this consumer's, not another's.
-    await api(ctx.app)
-      .put(`/issuers/${user.issuerId}/accounts/${account}`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({ consumerId: 'ANOTHERCONSUMER1', state: 'ACTIVE' })
-      .expect(409);
+    await register(account, 'ANOTHERCONSUMER1').expect(409);
     // A delete again (a retry after a lost answer) changes nothing and tells no one, nor do refused deletes: of an
     // unknown account, of an unknown consumer.
-    await api(ctx.app)
-      .post(`/issuers/${user.issuerId}/accounts/${user.mainAccount}/operations:delete`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({ reasonCode: 'USER_DECISION' })
-      .expect(200);
-    await api(ctx.app)
-      .post(`/issuers/${user.issuerId}/accounts/8000000000009998/operations:delete`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({ reasonCode: 'USER_DECISION' })
-      .expect(404);
-    await api(ctx.app)
-      .post(`/issuers/${user.issuerId}/consumers/NOSUCHCONSUMER1/operations:delete`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({})
-      .expect(404);
+    await remove(`accounts/${user.mainAccount}`).expect(200);
+    await remove('accounts/8000000000009998').expect(404);
+    await remove('consumers/NOSUCHCONSUMER1').expect(404);
     const feed = await issuerGet(user.issuerId, `/issuers/${user.issuerId}/events`);
     expect(feed.status).toBe(200);
     expect((feed.body.events as { type: string }[]).map((e) => e.type)).toEqual([
