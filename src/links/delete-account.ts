@@ -16,7 +16,8 @@ export interface DeleteRequest {
 /**
  * The live account with this number becomes DELETED, and its number free to be registered again; a secondary account
  * is unlinked, the main account stays linked. A number whose account is DELETED already is deleted again: it answers
- * as the first delete did, changes nothing, and tells no one (its operation is recorded; the first one's event said it).
+ * as the first delete did, changes nothing, and tells no one (its operation is recorded; the first delete's event
+ * said it).
  */
 export async function deleteAccount(
   db: Database,
