@@ -19,6 +19,7 @@ import {
 } from './helpers/context';
 import { expectIssuerError } from './helpers/expectations';
 import { logCollector } from './helpers/log-collector';
+import { until } from './helpers/until';
 import { createLogger } from '../src/logger';
 
 const searchPath = (issuerId: string, query = ''): string => `/issuers/${issuerId}/operations${query}`;
@@ -626,17 +627,14 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
         createLogger('info', logs.stream),
       );
       try {
-        const deadline = Date.now() + 10_000;
-        while (!logs.lines().some((line) => line.msg === 'expired operations purged')) {
-          if (Date.now() > deadline) throw new Error('the scheduled purge did not say what it purged');
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await until(() => logs.lines().some((line) => line.msg === 'expired operations purged'), 10_000);
       } finally {
         await stop();
       }
       // One batch: the PURGE operation recorded with it says what it removed.
-      const [purge] = await operationsOf(ctx.dataSource, issuerId);
-      expect(await operationsOf(ctx.dataSource, issuerId)).toHaveLength(1);
+      const recorded = await operationsOf(ctx.dataSource, issuerId);
+      expect(recorded).toHaveLength(1);
+      const [purge] = recorded;
       expect(purge).toMatchObject({ operation: 'PURGE', status: 'SUCCESSFUL' });
       expect(purge!.reason).toMatch(/^removed 3 operations before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       const purged = logs.lines().filter((line) => line.msg === 'expired operations purged');

@@ -29,19 +29,11 @@ import { type Receiver, startReceiver } from './helpers/receiver';
 import { type ScratchDatabase, scratchDatabase } from './helpers/scratch-database';
 import { logCollector } from './helpers/log-collector';
 import { expectIssuerError } from './helpers/expectations';
+import { until } from './helpers/until';
 
 const WEBHOOK_SCOPE = 'issuer:webhooks issuer:read issuer:write';
 /** An instant as the issuer API writes it: ISO 8601 in UTC, to the millisecond. */
 const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/** Waits until the check holds: a receiver's answer reaches it before the worker has recorded that answer. */
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not so within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('events: the outbox, signed webhooks and the feed', () => {
   let ctx: TestContext;

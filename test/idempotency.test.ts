@@ -11,6 +11,7 @@ import {
 } from '../src/http/idempotency';
 import { createLogger } from '../src/logger';
 import { logCollector } from './helpers/log-collector';
+import { until } from './helpers/until';
 import {
   buildEnvelope,
   createTestContext,
@@ -558,11 +559,10 @@ describe('Idempotency-Key', () => {
       createLogger('info', logs.stream),
     );
     try {
-      const deadline = Date.now() + 10_000;
-      while ((await repo.countBy({ requestHash: 'r', responseBody: '{}', errorCode: 'ERR01093' })) > 1) {
-        if (Date.now() > deadline) throw new Error('the scheduled purge did not remove the expired keys');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until(
+        async () => (await repo.countBy({ requestHash: 'r', responseBody: '{}', errorCode: 'ERR01093' })) <= 1,
+        10_000,
+      );
     } finally {
       await stop();
     }
