@@ -35,6 +35,19 @@ const WEBHOOK_SCOPE = 'issuer:webhooks issuer:read issuer:write';
 /** An instant as the issuer API writes it: ISO 8601 in UTC, to the millisecond. */
 const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
+/** An event row written straight into the table, as a delink of `issuerId` recorded it at `createdAt`. */
+function storedEvent(issuerId: string, createdAt: Date, correlationId: string) {
+  const event = buildEvent(
+    'account.delinked',
+    '00000000-0000-4000-8000-000000000000',
+    { issuerId, requestorType: 'USER', requestorId: null, correlationId },
+    { operation: 'DELINK', consumerId: 'OLD1', accountNumber: '8000000000000227', isMainAccount: false },
+    null,
+    createdAt,
+  );
+  return { eventId: event.id, issuerId, type: event.type, body: JSON.stringify(event), createdAt };
+}
+
 describe('events: the outbox, signed webhooks and the feed', () => {
   let ctx: TestContext;
   let worker: DeliveryWorker;
@@ -408,17 +421,7 @@ describe('events: the outbox, signed webhooks and the feed', () => {
 
   it('when the feed pages through 10,000 events, then it returns each once, oldest first, with no gaps, a limit a page', async () => {
     const issuerId = randomIssuerId();
-    const rows = Array.from({ length: 10_000 }, (_, i) => {
-      const event = buildEvent(
-        'account.delinked',
-        '00000000-0000-4000-8000-000000000000',
-        { issuerId, requestorType: 'USER', requestorId: null, correlationId: `bulk-${i}` },
-        { operation: 'DELINK', consumerId: 'BULK1', accountNumber: '8000000000000227', isMainAccount: false },
-        null,
-        new Date(),
-      );
-      return { eventId: event.id, issuerId, type: event.type, body: JSON.stringify(event), createdAt: new Date() };
-    });
+    const rows = Array.from({ length: 10_000 }, (_, i) => storedEvent(issuerId, new Date(), `bulk-${i}`));
     for (let i = 0; i < rows.length; i += 500)
       await ctx.dataSource.getRepository(OutboxEvent).insert(rows.slice(i, i + 500));
 
@@ -636,6 +639,12 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
 
   const deliveryRows = () => ctx.dataSource.getRepository(Delivery).find();
 
+  /** A GET of the issuer API under `/issuers/{issuerId}`, as the issuer's backend makes it. */
+  async function issuerGet(issuerId: string, path: string) {
+    const token = await issuerToken(issuerId, { scope: WEBHOOK_SCOPE });
+    return api(ctx.app).get(`/issuers/${issuerId}${path}`).set('Authorization', `Bearer ${token}`);
+  }
+
   it('when deliveries wait, are retried, fail and succeed, then the three metrics say so', async () => {
     const { worker: w, registry } = worker();
     const user = await seedUser(database, { accounts: 3 });
@@ -708,17 +717,7 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     const issuerId = randomIssuerId();
     const retentionMs = 30 * 86_400_000;
     const now = Date.now();
-    const row = (createdAt: Date, i: number) => {
-      const event = buildEvent(
-        'account.delinked',
-        '00000000-0000-4000-8000-000000000000',
-        { issuerId, requestorType: 'USER', requestorId: null, correlationId: `old-${i}` },
-        { operation: 'DELINK', consumerId: 'OLD1', accountNumber: '8000000000000227', isMainAccount: false },
-        null,
-        createdAt,
-      );
-      return { eventId: event.id, issuerId, type: event.type, body: JSON.stringify(event), createdAt };
-    };
+    const row = (createdAt: Date, i: number) => storedEvent(issuerId, createdAt, `old-${i}`);
     const old = Array.from({ length: 2 * PURGE_BATCH_SIZE + 1 }, (_, i) =>
       row(new Date(now - retentionMs - 60_000), i),
     );
@@ -769,10 +768,10 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     const url = hook.url.replace('http://127.0.0.1', 'https://localhost');
     const subscribedAt = Date.now();
     await subscribe(user.issuerId, url);
-    const token = await issuerToken(user.issuerId, { scope: WEBHOOK_SCOPE });
-    const issuerGet = (path: string) =>
-      api(ctx.app).get(`/issuers/${user.issuerId}${path}`).set('Authorization', `Bearer ${token}`);
-    const listed = (await issuerGet('/webhooks')).body.webhooks as { webhookId: string; createdAt: string }[];
+    const listed = (await issuerGet(user.issuerId, '/webhooks')).body.webhooks as {
+      webhookId: string;
+      createdAt: string;
+    }[];
     expect(listed).toEqual([
       {
         webhookId: expect.stringMatching(/^wh_[0-9a-f]{32}$/),
@@ -791,7 +790,9 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
       .getRepository(OutboxEvent)
       .findOneByOrFail({ issuerId: user.issuerId, type: 'account.delinked' });
     // Waiting: due at once, not attempted yet.
-    const waiting = (await issuerGet(`/events/${event.eventId}`)).body.deliveries as { nextAttemptAt: string }[];
+    const waiting = (await issuerGet(user.issuerId, `/events/${event.eventId}`)).body.deliveries as {
+      nextAttemptAt: string;
+    }[];
     expect(waiting).toEqual([
       {
         webhookId: listed[0]!.webhookId,
@@ -807,7 +808,7 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     const attemptedFrom = Date.now();
     w.poke();
     await until(async () => (await deliveryRows()).every((d) => d.state !== 'PENDING'));
-    const detail = await issuerGet(`/events/${event.eventId}`);
+    const detail = await issuerGet(user.issuerId, `/events/${event.eventId}`);
     expect(detail.status).toBe(200);
     expect(detail.body.event.id).toBe(event.eventId);
     expect(detail.body.deliveries).toEqual([
@@ -841,10 +842,7 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
       return { webhook: webhook.state, deliveries: rows.map((row) => row.state) };
     };
     const webhookIdOf = async () =>
-      (
-        (await api(ctx.app).get(`/issuers/${user.issuerId}/webhooks`).set('Authorization', `Bearer ${token}`)).body
-          .webhooks as { webhookId: string }[]
-      ).at(-1)!.webhookId;
+      ((await issuerGet(user.issuerId, '/webhooks')).body.webhooks as { webhookId: string }[]).at(-1)!.webhookId;
 
     const deletedHook = await receiver();
     await subscribe(user.issuerId, deletedHook.url);
@@ -877,18 +875,9 @@ describe('events: metrics, logs, retention and shutdown of the delivery worker',
     const issuerId = randomIssuerId();
     const retentionMs = 30 * 86_400_000;
     const events = ctx.dataSource.getRepository(OutboxEvent);
-    const rows = Array.from({ length: 3 }, (_, i) => {
-      const createdAt = new Date(Date.now() - retentionMs - 60_000);
-      const event = buildEvent(
-        'account.deleted',
-        '00000000-0000-4000-8000-000000000001',
-        { issuerId, requestorType: 'ISSUER', requestorId: null, correlationId: `expired-${i}` },
-        { operation: 'DELETE', consumerId: 'OLD2', accountNumber: '8000000000000235' },
-        null,
-        createdAt,
-      );
-      return { eventId: event.id, issuerId, type: event.type, body: JSON.stringify(event), createdAt };
-    });
+    const rows = Array.from({ length: 3 }, (_, i) =>
+      storedEvent(issuerId, new Date(Date.now() - retentionMs - 60_000), `expired-${i}`),
+    );
     await events.insert(rows);
     const logs = logCollector();
     const stop = scheduleEventPurge(database, { retentionMs, intervalMs: 50 }, createLogger('info', logs.stream));
