@@ -5,8 +5,8 @@ import { Delivery, type DeliveryState, OutboxEvent } from '../db/entities';
 import { execute, marks, parseDbDate, persistentValue, rowInserter, select } from '../db/statements';
 import type { EventBody } from './events';
 
-const at = (manager: EntityManager, date: Date | null): unknown =>
-  date === null ? null : persistentValue(manager, Delivery, 'nextAttemptAt', date);
+/** A date as the driver writes it. */
+const at = (manager: EntityManager, date: Date): unknown => persistentValue(manager, Delivery, 'nextAttemptAt', date);
 
 const insertEventRow = rowInserter(OutboxEvent);
 
@@ -121,14 +121,14 @@ export interface Attempt {
 
 /**
  * Records an attempt and what follows from it, if this worker still holds the lease: a redelivery or a cancelled
- * subscription since the claim leaves the delivery as they set it. Returns whether the delivery was settled.
+ * subscription since the claim leaves the delivery as they set it.
  */
 export async function settleDelivery(
   manager: EntityManager,
   delivery: { deliveryId: number; claimToken: string },
   attempt: Attempt,
   next: { state: DeliveryState; at: Date },
-): Promise<boolean> {
+): Promise<void> {
   await execute(manager, ATTEMPT_SQL, [
     delivery.deliveryId,
     at(manager, attempt.attemptedAt),
@@ -136,13 +136,7 @@ export async function settleDelivery(
     attempt.error,
     attempt.durationMs,
   ]);
-  const settled = await execute(manager, SETTLE_SQL, [
-    next.state,
-    at(manager, next.at),
-    delivery.deliveryId,
-    delivery.claimToken,
-  ]);
-  return settled === 1;
+  await execute(manager, SETTLE_SQL, [next.state, at(manager, next.at), delivery.deliveryId, delivery.claimToken]);
 }
 
 /** Gives leases back at shutdown: their deliveries are due again at once, for any instance. */

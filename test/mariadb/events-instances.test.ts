@@ -1,15 +1,27 @@
 // Two real service processes over one MariaDB database deliver each event once per subscription, and an instance
-// killed mid-delivery leaves its delivery to the other, with the same webhook-id, once its lease runs out.
+// killed mid-delivery leaves its delivery to the other, with the same webhook-id, once its lease runs out. Two claims
+// made at the same moment (two instances' workers) never take the same delivery.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from '../../src/db/database';
+import { createDatabase, type Database } from '../../src/db/database';
 import { DELINK_PATH } from '../../src/corecredit/routes';
+import { claimDue } from '../../src/events/outbox-repository';
 import { createWebhook } from '../../src/events/webhooks';
-import { buildEnvelope, mintToken, openDatabase, randomIssuerId, seedUser, TEST_SECRET } from '../helpers/context';
+import { api } from '../helpers/api';
+import {
+  buildEnvelope,
+  createTestContext,
+  mintToken,
+  openDatabase,
+  randomIssuerId,
+  seedUser,
+  TEST_SECRET,
+} from '../helpers/context';
 import { type ServerProcess, serverEnv, startServer } from '../helpers/process';
 import { type Receiver, startReceiver } from '../helpers/receiver';
+import { type ScratchDatabase, scratchDatabase } from '../helpers/scratch-database';
 
 const LEASE_S = 11;
 const env = (dataDir: string) =>
@@ -124,5 +136,70 @@ describe('webhook deliveries across instances', () => {
     hook.verifyAll(created.secret);
     expect(got[1]!.headers['webhook-id']).toBe(held!.headers['webhook-id']);
     expect(got[1]!.body).toBe(held!.body);
+  });
+});
+
+describe('claims of due deliveries made at the same moment', () => {
+  // A database of its own: no other suite's worker may claim these deliveries.
+  let scratch: ScratchDatabase;
+  let database: Database;
+
+  beforeAll(async () => {
+    scratch = await scratchDatabase('claims');
+    database = createDatabase(scratch.config);
+    await database.initialize();
+    await database.migrate();
+  });
+  afterAll(async () => {
+    await database.close();
+    await scratch.drop();
+  });
+
+  it('when a second instance claims while the first still holds its claim open, then it takes only the others', async () => {
+    const user = await seedUser(database, { accounts: 5 });
+    await createWebhook(
+      database,
+      user.issuerId,
+      { url: 'http://127.0.0.1:9/hook', eventTypes: ['account.delinked'] },
+      { allowInsecure: true },
+    );
+    const ctx = await createTestContext({ database });
+    try {
+      for (const account of user.otherAccounts) {
+        const res = await api(ctx.app)
+          .post(DELINK_PATH)
+          .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
+          .send(buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }));
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      await ctx.close();
+    }
+    const now = new Date(Date.now() + 1_000);
+    const claim = (token: string, limit: number) => ({
+      now,
+      until: new Date(now.getTime() + 30_000),
+      token,
+      limit,
+      skipLocked: true,
+    });
+    const [first, second] = await database.transaction(async (manager) => {
+      const held = await claimDue(manager, claim('first', 2));
+      // The first claim's transaction is still open: its rows are locked, not yet marked as claimed.
+      return [held, await database.transaction((other) => claimDue(other, claim('second', 10)))];
+    });
+    expect(first).toHaveLength(2);
+    expect(second).toHaveLength(user.otherAccounts.length - 2);
+    const ids = [...first, ...second].map((d) => d.deliveryId);
+    expect(new Set(ids).size).toBe(user.otherAccounts.length);
+    // Everything due is claimed now: a third claim finds nothing, and claims nothing.
+    expect(await database.transaction((manager) => claimDue(manager, claim('third', 10)))).toEqual([]);
+    const rows = await database.dataSource.query<{ token: string; n: number | string }[]>(
+      'SELECT claim_token AS token, COUNT(*) AS n FROM deliveries GROUP BY claim_token ORDER BY claim_token',
+    );
+    expect(rows.map((row) => [row.token, Number(row.n)])).toEqual([
+      ['first', 2],
+      ['second', user.otherAccounts.length - 2],
+    ]);
   });
 });
