@@ -1,4 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { Registry } from 'prom-client';
 import { api } from './helpers/api';
 import { DELINK_PATH, LINK_PATH } from '../src/corecredit/routes';
@@ -9,7 +10,7 @@ import { Delivery, DeliveryAttempt, OutboxEvent, Webhook } from '../src/db/entit
 import { startDeliveryWorker, type DeliveryWorker } from '../src/events/delivery';
 import { buildEvent } from '../src/events/events';
 import { purgeEvents, scheduleEventPurge } from '../src/events/retention';
-import { addressRefusal, guardedLookup } from '../src/events/url-policy';
+import { addressesRefusal, addressRefusal, guardedLookup } from '../src/events/url-policy';
 import { PURGE_BATCH_SIZE } from '../src/jobs/purge';
 import { delinkSecondary } from '../src/links/link-repository';
 import { createLogger } from '../src/logger';
@@ -314,14 +315,14 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(got[1]!.body).toBe(first!.body);
   });
 
-  it('when an event is redelivered after a subscription to its type was made, then the new subscription gets it too, once', async () => {
+  it('when an event is redelivered after subscriptions to its type were made, then each new one gets it too, once', async () => {
     const user = await seedUser(ctx.database);
     const early = await receiver();
-    await subscribe(user.issuerId, early.url);
+    const subscribed = await subscribe(user.issuerId, early.url);
     await delink(user.issuerId, user.ssUserId, user.otherAccounts[0]!);
     const [first] = await early.waitFor(1);
-    const late = await receiver();
-    const created = await subscribe(user.issuerId, late.url);
+    const late = [await receiver(), await receiver()];
+    const created = [await subscribe(user.issuerId, late[0]!.url), await subscribe(user.issuerId, late[1]!.url)];
     const other = await receiver();
     await subscribe(user.issuerId, other.url, ['account.linked']);
     const token = await issuerToken(user.issuerId, { scope: WEBHOOK_SCOPE });
@@ -329,16 +330,29 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       api(ctx.app)
         .post(`/issuers/${user.issuerId}/events/${first!.json.id}/operations:redeliver`)
         .set('Authorization', `Bearer ${token}`);
-    expect((await redeliver()).body).toEqual({ eventId: first!.json.id, deliveries: 2 });
-    const [got] = await late.waitFor(1);
-    late.verifyAll(created.body.secret as string);
-    expect(got!.body).toBe(first!.body);
+    expect((await redeliver()).body).toEqual({ eventId: first!.json.id, deliveries: 3 });
+    for (const [i, hook] of late.entries()) {
+      const [got] = await hook.waitFor(1);
+      hook.verifyAll(created[i]!.body.secret as string);
+      expect(got!.body).toBe(first!.body);
+    }
     await early.waitFor(2);
     // Asked again, each subscription has the event queued once more: none gets a second delivery row.
-    expect((await redeliver()).body).toEqual({ eventId: first!.json.id, deliveries: 2 });
-    await late.waitFor(2);
-    const detail = await issuerGet(user.issuerId, `/issuers/${user.issuerId}/events/${first!.json.id}`);
-    expect((detail.body.deliveries as { webhookId: string }[]).map((d) => d.webhookId)).toHaveLength(2);
+    expect((await redeliver()).body).toEqual({ eventId: first!.json.id, deliveries: 3 });
+    for (const hook of [early, ...late]) await hook.waitFor(hook === early ? 3 : 2);
+    // Each delivery lists its own attempts: the first subscription's three, the two later ones' two each.
+    type Detail = { webhookId: string; attempts: { statusCode: number }[] };
+    const detailOf = () => issuerGet(user.issuerId, `/issuers/${user.issuerId}/events/${first!.json.id}`);
+    const attemptsOf = (deliveries: Detail[]) => deliveries.map((d) => d.attempts.map((a) => a.statusCode));
+    await until(async () => attemptsOf((await detailOf()).body.deliveries).flat().length === 7);
+    const deliveries = (await detailOf()).body.deliveries as Detail[];
+    const webhookIds = [subscribed, ...created].map((c) => c.body.webhookId as string);
+    expect(deliveries.map((d) => d.webhookId)).toEqual(webhookIds);
+    expect(attemptsOf(deliveries)).toEqual([
+      [200, 200, 200],
+      [200, 200],
+      [200, 200],
+    ]);
     expect(other.received).toHaveLength(0);
   });
 
@@ -486,6 +500,8 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       ['http://0.0.0.0:8080/hook', reserved('0.0.0.0')],
       ['ftp://example.com/hook', 'url must be http or https'],
       ['http://user:pass@127.0.0.1/hook', 'url may not carry a user name or password'],
+      ['http://user@127.0.0.1/hook', 'url may not carry a user name or password'],
+      ['http://:pass@127.0.0.1/hook', 'url may not carry a user name or password'],
       ['not a url', 'url must be an absolute http(s) URL'],
       ['http://nohost.invalid/hook', 'the host nohost.invalid does not resolve'],
     ])(
@@ -568,6 +584,19 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       expect(addressRefusal('::FFFF:10.0.0.1', false)).toBe('::FFFF:10.0.0.1 is a loopback or private address');
       expect(addressRefusal('::ffff:10.0.0.1', true)).toBeUndefined();
       expect(addressRefusal('2001:db8::ffff:10.0.0.1', false)).toBeUndefined();
+      // A name is checked by the addresses it resolves to, not as an address.
+      expect(addressRefusal('example.com', false)).toBeUndefined();
+    });
+
+    it('when a name resolves to several addresses, then one refused address refuses it, wherever it is in the list', () => {
+      const resolved = (...addresses: string[]) => addresses.map((address) => ({ address, family: isIP(address) }));
+      expect(addressesRefusal(resolved('93.184.215.14', '2001:db8::1'), false)).toBeUndefined();
+      expect(addressesRefusal(resolved('93.184.215.14', '169.254.169.254'), true)).toBe(
+        '169.254.169.254 is a link-local, metadata or reserved address',
+      );
+      expect(addressesRefusal(resolved('93.184.215.14', '10.0.0.1', 'fe80::1'), false)).toBe(
+        '10.0.0.1 is a loopback or private address',
+      );
     });
   });
 });
