@@ -45,6 +45,11 @@ export class TcpProxy {
     this.trap = { pattern, deliver };
   }
 
+  /** Whether a cut set by `cutAfter` is still waiting for its packet. */
+  get armed(): boolean {
+    return this.trap !== undefined;
+  }
+
   async stop(): Promise<void> {
     this.set('refuse');
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -16,6 +16,7 @@ import {
   type TestContext,
 } from '../helpers/context';
 import { TcpProxy } from '../helpers/tcp-proxy';
+import { until } from '../helpers/until';
 
 /** Every request must answer within this bound; a hung request fails the test. */
 const ANSWER_WITHIN_MS = 10_000;
@@ -216,6 +217,34 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
         buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.mainAccount }),
       );
       expect([res.status, res.body.ErrorCode]).toEqual([409, 'ERR01140']);
+    });
+
+    it('after the server committed, and the lookups of the outcome cannot reach it either, then 503 saying that it is not known', async () => {
+      const user = await seedUser(direct);
+      const account = user.otherAccounts[0]!;
+      proxy.cutAfter('COMMIT', true);
+      const answer = delink(
+        user.issuerId,
+        buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }),
+        'commit-outcome-unknown',
+      );
+      // The COMMIT has reached the server: from now on the database cannot be reached at all.
+      await until(() => !proxy.armed);
+      proxy.set('refuse');
+      const res = await answer;
+      expect([res.status, res.body.ErrorCode, res.body.Message, res.headers['retry-after']]).toEqual([
+        503,
+        'ERR01190',
+        'The database did not answer; whether the change was made is not known.',
+        '2',
+      ]);
+      proxy.set('pass');
+      // It had committed: the delink and its operation, the only record of the request.
+      expect(await linkOf(direct.dataSource, user.issuerId, account)).toMatchObject({ delinked: true });
+      const recorded = (await operationsOf(direct.dataSource, user.issuerId)).filter(
+        (op) => op.correlationId === 'commit-outcome-unknown',
+      );
+      expect(recorded.map((op) => op.status)).toEqual(['SUCCESSFUL']);
     });
 
     it('before the server got the COMMIT, then 503 with Retry-After, and nothing committed', async () => {
