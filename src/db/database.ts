@@ -47,8 +47,6 @@ export interface Database {
   read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T>;
   /** Whether the server is a Galera node, and whether it is ready and Synced; bounded like a read. */
   nodeState(): Promise<NodeState>;
-  /** Whether reads wait for the cluster's earlier commits (wsrep_sync_wait), as decided at initialize(). */
-  readonly readsYourWrites: boolean;
   load(): DatabaseLoad;
   close(): Promise<void>;
 }
@@ -61,6 +59,7 @@ export interface Database {
 export class StaleRead extends Error {
   constructor(message: string) {
     super(message);
+    // Stryker disable next-line StringLiteral: as its messages, never seen: retried, then a 503 that carries no cause.
     this.name = 'StaleRead';
   }
 }
@@ -74,10 +73,13 @@ function asUnavailable(error: unknown): unknown {
   return unavailableNow ? unavailable(undefined, error) : error;
 }
 
-/** COMMIT was sent and no answer came back: the unit may have committed or not. */
+/**
+ * COMMIT was sent and no answer came back: the unit may have committed or not. It never leaves transaction(), which
+ * answers with what the lookup finds or with a 503 caused by `failure`.
+ */
 class CommitOutcomeUnknown extends Error {
   constructor(readonly failure: unknown) {
-    super('the outcome of COMMIT is unknown', { cause: failure });
+    super();
   }
 }
 
@@ -96,9 +98,10 @@ class SqlDatabase implements Database {
   readonly dataSource: DataSource;
   private readonly gate: Gate;
   private readonly queryTimeoutMs: number;
-  private readonly readYourWrites: ReadYourWrites;
-  private galera = false;
-  private syncWait = false;
+  /** DB_READ_YOUR_WRITES on MySQL and MariaDB (undefined: auto). */
+  private readonly readYourWrites: ReadYourWrites | undefined;
+  /** What initialize() found on MySQL or MariaDB: a Galera node, and whether its reads wait for the cluster. */
+  private node: { galera: boolean; syncWait: boolean } | undefined;
   /** Connections that already have wsrep_sync_wait set (the pool keeps them). */
   private readonly prepared = new WeakSet<object>();
 
@@ -110,12 +113,8 @@ class SqlDatabase implements Database {
     this.kind = options.kind;
     this.dataSource = buildDataSource(options, queryTimeoutMs);
     this.queryTimeoutMs = queryTimeoutMs;
-    this.readYourWrites = options.kind === 'mysql' ? (options.readYourWrites ?? 'auto') : false;
+    this.readYourWrites = options.kind === 'mysql' ? options.readYourWrites : undefined;
     this.gate = new Gate(options.kind === 'mysql' ? options.poolSize : 1, acquireTimeoutMs);
-  }
-
-  get readsYourWrites(): boolean {
-    return this.syncWait;
   }
 
   async initialize(): Promise<void> {
@@ -124,12 +123,12 @@ class SqlDatabase implements Database {
     // MariaDB built with wsrep (Debian's, for one) has the wsrep_* status variables even when it is a plain server:
     // wsrep_on is what tells a Galera node. MySQL has neither.
     const [row] = await this.dataSource.query<{ Value: string }[]>(WSREP_ON_SQL);
-    this.galera = row?.Value === 'ON';
-    this.syncWait = this.galera && this.readYourWrites !== false;
+    const galera = row?.Value === 'ON';
+    this.node = { galera, syncWait: galera && this.readYourWrites !== false };
   }
 
   async nodeState(): Promise<NodeState> {
-    if (!this.galera) return { galera: false };
+    if (this.node?.galera !== true) return { galera: false };
     const rows = await this.read((manager) => manager.query<{ name: string; value: string }[]>(NODE_STATE_SQL));
     const value = (name: string) => rows.find((row) => row.name.toLowerCase() === name)?.value;
     return { galera: true, ready: value('wsrep_ready') === 'ON', localState: Number(value('wsrep_local_state')) };
@@ -137,7 +136,7 @@ class SqlDatabase implements Database {
 
   /** Sets wsrep_sync_wait once on each connection when reads must see the cluster's earlier writes. */
   private async prepare(runner: QueryRunner): Promise<void> {
-    if (!this.syncWait) return;
+    if (this.node?.syncWait !== true) return;
     const connection = (runner as QueryRunner & { databaseConnection?: object }).databaseConnection;
     if (connection !== undefined && this.prepared.has(connection)) return;
     await runner.query(SYNC_WAIT_SQL);

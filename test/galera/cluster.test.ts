@@ -173,7 +173,6 @@ describe('on a three-node Galera cluster', () => {
   });
 
   it('when reads wait for the cluster (wsrep_sync_wait=1), then they cost this much more', async () => {
-    expect(dbs[1]!.readsYourWrites).toBe(true);
     const plain = createDatabase({
       kind: 'mysql',
       flavor: 'mariadb',
@@ -182,6 +181,16 @@ describe('on a three-node Galera cluster', () => {
       readYourWrites: false,
     });
     await plain.initialize();
+    // Each read and each transaction, on every connection of the pool, the first one and those it reuses.
+    const syncWait = (db: Database) =>
+      Promise.all([
+        ...Array.from({ length: 3 }, () => db.read((m) => m.query('SELECT @@SESSION.wsrep_sync_wait AS value'))),
+        db.transaction((m) => m.query('SELECT @@SESSION.wsrep_sync_wait AS value')),
+      ]).then((answers) => answers.map(([row]: { value: number | string }[]) => Number(row!.value)));
+    for (let round = 0; round < 2; round++) {
+      expect(await syncWait(dbs[1]!)).toEqual([1, 1, 1, 1]);
+      expect(await syncWait(plain)).toEqual([0, 0, 0, 0]);
+    }
     const time = async (db: Database) => {
       const started = process.hrtime.bigint();
       for (let i = 0; i < 200; i++) await db.read((m) => m.query('SELECT COUNT(*) FROM accounts'));
@@ -192,6 +201,22 @@ describe('on a three-node Galera cluster', () => {
     const withSyncWait = await time(dbs[1]!);
     await plain.close();
     figures['read ms without / with wsrep_sync_wait'] = [without.toFixed(3), withSyncWait.toFixed(3)];
+  });
+
+  it('when a node is desynced (a donor), then its readiness says 503 until it is Synced again', async () => {
+    const node3 = await createConnection({ host: '127.0.0.1', port: PORTS[2], user: 'root' });
+    try {
+      expect(await dbs[2]!.nodeState()).toEqual({ galera: true, ready: true, localState: 4 });
+      await node3.query('SET GLOBAL wsrep_desync = ON');
+      expect(await dbs[2]!.nodeState()).toEqual({ galera: true, ready: true, localState: 2 });
+      expect((await api(apps[2]!.app).get('/health/ready')).status).toBe(503);
+      expect((await api(apps[0]!.app).get('/health/ready')).status).toBe(200);
+    } finally {
+      await node3.query('SET GLOBAL wsrep_desync = OFF');
+      await node3.end();
+    }
+    cluster('wait-synced', '3');
+    expect((await api(apps[2]!.app).get('/health/ready')).status).toBe(200);
   });
 
   it('when a node is cut off (gmcast.isolate=1), then its readiness says 503, its answers are 503 or true, and it comes back', async () => {
