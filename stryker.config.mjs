@@ -44,6 +44,9 @@ export default {
     config: {
       ...jestConfig,
       testPathIgnorePatterns: [...jestConfig.testPathIgnorePatterns, ...NOT_IN_MUTATION_RUN],
+      // On a Galera cluster (TEST_GALERA=1, scripts/test-mutation.mjs), only its own suite: the rest of the suite is
+      // measured on MariaDB.
+      ...(process.env.TEST_DATABASE === 'galera' ? { testMatch: ['<rootDir>/test/galera/**/*.test.ts'] } : {}),
       // Skips the rest of a mutant's tests once one has failed (see the file). An absolute path: Stryker loads it
       // itself when it wraps the environment, without Jest's <rootDir>.
       testEnvironment: fileURLToPath(new URL('./scripts/jest-bail-environment.cjs', import.meta.url)),

@@ -5,23 +5,41 @@
 // Stryker starts Jest once per mutant. On MariaDB each of its test processes creates and migrates one database and
 // keeps it for all its mutants (TEST_MARIADB_KEEP_PREFIX, see test/global-setup.ts) instead of one per mutant; the
 // databases of this run's prefix are dropped when Stryker ends.
+//
+// With TEST_GALERA=1 instead, the mutants are run against test/galera alone, on the three-node cluster of
+// scripts/galera-local.sh, started for the run and removed after it (as scripts/test-galera.mjs does): for the lines
+// only a cluster reaches (the node's state, wsrep_sync_wait), given with --mutate as line ranges.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 
 const url = process.env.TEST_MARIADB_URL;
-const onMariaDb = url !== undefined && url !== '';
+const onGalera = process.env.TEST_GALERA === '1';
+const onMariaDb = !onGalera && url !== undefined && url !== '';
 const keptPrefix = `cc_mutation_${process.pid}`;
-console.log(`Mutation run on ${onMariaDb ? `MariaDB (${new URL(url).host})` : 'SQLite'}`);
-const result = spawnSync('npx', ['stryker', 'run', ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    TEST_DATABASE: onMariaDb ? 'mariadb' : 'sqlite',
-    ...(onMariaDb ? { TEST_MARIADB_KEEP_PREFIX: keptPrefix } : {}),
-  },
-});
-if (onMariaDb) await dropKeptDatabases();
-process.exit(result.status ?? 1);
+console.log(
+  `Mutation run on ${onGalera ? 'a Galera cluster' : onMariaDb ? `MariaDB (${new URL(url).host})` : 'SQLite'}`,
+);
+const env = {
+  ...process.env,
+  TEST_DATABASE: onGalera ? 'galera' : onMariaDb ? 'mariadb' : 'sqlite',
+  ...(onMariaDb ? { TEST_MARIADB_KEEP_PREFIX: keptPrefix } : {}),
+  ...(onGalera ? { GALERA_DIR: mkdtempSync(join(tmpdir(), 'galera-')) } : {}),
+};
+const cluster = (command) => spawnSync('bash', ['scripts/galera-local.sh', command], { stdio: 'inherit', env });
+let status = 1;
+try {
+  if (onGalera && cluster('start').status !== 0) throw new Error('the Galera cluster did not start');
+  status = spawnSync('npx', ['stryker', 'run', ...process.argv.slice(2)], { stdio: 'inherit', env }).status ?? 1;
+} catch (error) {
+  console.error(`Mutation run: ${error.message}`);
+} finally {
+  if (onGalera) cluster('destroy');
+  if (onMariaDb) await dropKeptDatabases();
+}
+process.exit(status);
 
 async function dropKeptDatabases() {
   const connection = await createConnection({ uri: url.replace(/^mariadb:/, 'mysql:'), connectTimeout: 5000 });
