@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase } from '../src/db/database';
 import { Account } from '../src/db/entities';
-import { execute, parseDbDate, persistentValue } from '../src/db/statements';
-import { onMariaDb, openDatabase } from './helpers/context';
+import { execute, forUpdate, parseDbDate, persistentValue } from '../src/db/statements';
+import { onMariaDb, openDatabase, testDatabase } from './helpers/context';
 import { scratchDatabase } from './helpers/scratch-database';
 
 describe('migrations', () => {
@@ -111,6 +111,20 @@ describe('the statements of the repositories', () => {
       expect(() => persistentValue(database.dataSource.manager, Account, 'balance', 1)).toThrow('no column balance');
     } finally {
       await database.close();
+    }
+  });
+
+  it('when the server is reached by a mysql: or a mariadb: URL, then a locking read locks its rows; SQLite needs no lock', async () => {
+    const config = testDatabase();
+    const configs =
+      config.kind === 'mysql' ? (['mysql', 'mariadb'] as const).map((flavor) => ({ ...config, flavor })) : [config];
+    for (const options of configs) {
+      const database = await openDatabase(options);
+      try {
+        expect(forUpdate(database.dataSource.manager)).toBe(onMariaDb ? ' FOR UPDATE' : '');
+      } finally {
+        await database.close();
+      }
     }
   });
 
