@@ -29,8 +29,8 @@ for (const report of reports) {
   for (const [file, result] of Object.entries(report.files)) {
     const merged = files.get(file) ?? { source: result.source, mutants: new Map() };
     for (const mutant of result.mutants) {
-      const { line, column } = mutant.location.start;
-      const key = `${line}:${column}:${mutant.mutatorName}:${mutant.replacement ?? ''}`;
+      const { start, end } = mutant.location;
+      const key = [start.line, start.column, end.line, end.column, mutant.mutatorName, mutant.replacement].join(':');
       const known = merged.mutants.get(key);
       merged.mutants.set(key, known === undefined ? mutant : better(known, mutant));
     }
