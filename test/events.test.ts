@@ -8,7 +8,7 @@ import { DEFAULT_WEBHOOKS } from '../src/config';
 import { createDatabase, type Database } from '../src/db/database';
 import { Delivery, DeliveryAttempt, OutboxEvent, Webhook } from '../src/db/entities';
 import { startDeliveryWorker, type DeliveryWorker } from '../src/events/delivery';
-import { buildEvent } from '../src/events/events';
+import { buildEvent, EVENT_TYPES } from '../src/events/events';
 import { purgeEvents, scheduleEventPurge } from '../src/events/retention';
 import { addressesRefusal, addressRefusal, guardedLookup } from '../src/events/url-policy';
 import { PURGE_BATCH_SIZE } from '../src/jobs/purge';
@@ -354,6 +354,34 @@ describe('events: the outbox, signed webhooks and the feed', () => {
       [200, 200],
     ]);
     expect(other.received).toHaveLength(0);
+  });
+
+  const ONLY_EVENT_TYPES = `eventTypes may hold only ${EVENT_TYPES.join(', ')}`;
+  it.each([
+    ['no eventTypes', undefined, 'eventTypes is required and may not be null'],
+    ['eventTypes of one string', 'account.delinked', 'eventTypes must be an array of event types'],
+    ['no event type', [], 'eventTypes must list at least one event type'],
+    ['an unknown event type', ['account.delinked', 'account.opened'], ONLY_EVENT_TYPES],
+    ['a null among the types', ['account.delinked', null], ONLY_EVENT_TYPES],
+    ['a list of types inside the list', [['account.delinked']], ONLY_EVENT_TYPES],
+    ['an object among the types', [{ type: 'account.delinked' }], ONLY_EVENT_TYPES],
+    [
+      '17 types, one more than the longest list',
+      Array.from({ length: 17 }, () => 'account.delinked'),
+      ONLY_EVENT_TYPES,
+    ],
+  ])('when a subscription has %s, then 400 ERR01100 says why and none is stored', async (_case, eventTypes, why) => {
+    const issuerId = randomIssuerId();
+    const token = await issuerToken(issuerId, { scope: WEBHOOK_SCOPE });
+    const res = await api(ctx.app)
+      .post(`/issuers/${issuerId}/webhooks`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ url: 'http://127.0.0.1:9/hook', eventTypes });
+    expectIssuerError(res, 400, 'ERR01100', ['eventTypes']);
+    expect(res.body.errors[0].message).toBe(why);
+    expect(await ctx.database.read((m) => m.query('SELECT 1 FROM webhooks WHERE issuer_id = ?', [issuerId]))).toEqual(
+      [],
+    );
   });
 
   it('when a subscription is deleted, then it is no longer listed and a second delete is a 404', async () => {
