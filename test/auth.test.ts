@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { type CryptoKey, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { api, type Response } from './helpers/api';
 import { DELINK_PATH, GET_LINKS_PATH, LINK_PATH } from '../src/corecredit/routes';
 import {
@@ -480,6 +482,26 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         requestorId: 'ivr-platform-eu-2',
       });
     });
+
+    it('when the sub claim is longer than the 255 characters an operation records, then 401 ERR01114 and nothing changes; 255 are accepted', async () => {
+      const user = await seedUser(ctx.database);
+      const before = await snapshot(ctx.dataSource, user.issuerId);
+      const body = buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: user.otherAccounts[0] });
+      const tooLong = await post(
+        ctx,
+        DELINK_PATH,
+        `Bearer ${await mintToken(user.issuerId, { sub: 'a'.repeat(256) })}`,
+        body,
+      );
+      expectRefused(tooLong, 401, 'ERR01114');
+      expect(tooLong.body.Message).toBe('The token sub claim must be at most 255 characters.');
+      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+
+      const longest = 'b'.repeat(255);
+      const res = await post(ctx, DELINK_PATH, `Bearer ${await mintToken(user.issuerId, { sub: longest })}`, body);
+      expect(res.status).toBe(200);
+      expect((await operationsOf(ctx.dataSource, user.issuerId)).at(-1)).toMatchObject({ requestorId: longest });
+    });
   });
 
   describe('a token that was already accepted (remembered after its first verification)', () => {
@@ -570,6 +592,75 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         expectRefused(res, 401, 'ERR01114');
         expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
       });
+    });
+  });
+
+  describe('with a JWKS URL (JWT_JWKS_URL) serving an RS256 and an ES256 key', () => {
+    const ALGORITHMS = ['RS256', 'ES256'] as const;
+    let keyed: TestContext;
+    let jwks: Server;
+    const privateKeys = new Map<string, CryptoKey>();
+    beforeAll(async () => {
+      const keys: JWK[] = [];
+      for (const alg of ALGORITHMS) {
+        const pair = await generateKeyPair(alg);
+        privateKeys.set(alg, pair.privateKey);
+        keys.push({ ...(await exportJWK(pair.publicKey)), alg, kid: `key-${alg}`, use: 'sig' });
+      }
+      jwks = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
+      });
+      await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+      const { port } = jwks.address() as AddressInfo;
+      keyed = await createTestContext({
+        database: ctx.database,
+        jwt: {
+          kind: 'jwks',
+          url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+          issuer: undefined,
+          audience: undefined,
+          maxLifetimeSeconds: 86_400,
+        },
+      });
+    });
+    afterAll(async () => {
+      await keyed.close();
+      await new Promise((resolve) => jwks.close(resolve));
+    });
+
+    it.each(ALGORITHMS)('when an %s token is signed by a key of the set, then DeLinkAccount serves it', async (alg) => {
+      const endpoint = ENDPOINTS[0]!;
+      const user = await seedFor(ctx, endpoint);
+      const token = await new SignJWT(validClaims(user.issuerId))
+        .setProtectedHeader({ alg, kid: `key-${alg}`, typ: 'JWT' })
+        .sign(privateKeys.get(alg)!);
+      await endpoint.expectServed(
+        keyed,
+        user,
+        await post(keyed, endpoint.path, `Bearer ${token}`, endpoint.body(user)),
+      );
+    });
+
+    it.each([
+      {
+        when: 'an RS256 token is signed by a key not in the set',
+        sign: async (claims: JWTPayload) => signToken(claims, 'RS256', (await generateKeyPair('RS256')).privateKey),
+      },
+      {
+        when: 'an HS256 token uses the shared test secret',
+        sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(TEST_SECRET)),
+      },
+    ])('when $when, then 401 ERR01111 and the database is unchanged', async ({ sign }) => {
+      const user = await seedUser(ctx.database);
+      const before = await snapshot(ctx.dataSource, user.issuerId);
+      const res = await post(
+        keyed,
+        DELINK_PATH,
+        `Bearer ${await sign(validClaims(user.issuerId))}`,
+        ENDPOINTS[0]!.body(user),
+      );
+      expectRefused(res, 401, 'ERR01111');
+      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
     });
   });
 
