@@ -356,6 +356,16 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(other.received).toHaveLength(0);
   });
 
+  it('when a subscription lists 16 event types, the longest list, repeating some, then it is stored with each once', async () => {
+    const issuerId = randomIssuerId();
+    const eventTypes = Array.from({ length: 16 }, (_, i) => EVENT_TYPES[i % 2]!);
+    const res = await subscribe(issuerId, 'http://127.0.0.1:9/hook', eventTypes);
+    expect(res.status).toBe(201);
+    expect(res.body.eventTypes).toEqual(EVENT_TYPES.slice(0, 2));
+    const list = await issuerGet(issuerId, `/issuers/${issuerId}/webhooks`);
+    expect(list.body.webhooks).toMatchObject([{ webhookId: res.body.webhookId, eventTypes: EVENT_TYPES.slice(0, 2) }]);
+  });
+
   const ONLY_EVENT_TYPES = `eventTypes may hold only ${EVENT_TYPES.join(', ')}`;
   it.each([
     ['no eventTypes', undefined, 'eventTypes is required and may not be null'],
