@@ -126,6 +126,8 @@ interface Refusal {
   when: string;
   status: 401 | 403;
   code: string;
+  /** The refusal's own message, where it says which claim is wrong. */
+  message?: string;
   authorization(issuerId: string, endpoint: Endpoint): Promise<string | undefined>;
 }
 
@@ -178,6 +180,7 @@ const REFUSALS: Refusal[] = [
     when: 'the token has no exp claim',
     status: 401,
     code: 'ERR01114',
+    message: 'The token exp claim is missing or not accepted.',
     authorization: async (issuerId) =>
       `Bearer ${await signToken({ ...validClaims(issuerId), exp: undefined }, 'HS256', secretKey(TEST_SECRET))}`,
   },
@@ -205,6 +208,7 @@ const REFUSALS: Refusal[] = [
     when: 'the token expires further ahead than the longest lifetime (24 h)',
     status: 401,
     code: 'ERR01114',
+    message: 'The token exp claim must be at most 86400 seconds ahead.',
     authorization: async (issuerId) =>
       `Bearer ${await mintToken(issuerId, { expiresIn: nowSeconds() + 86_400 + 120 })}`,
   },
@@ -251,6 +255,7 @@ const REFUSALS: Refusal[] = [
     when: 'the issuerId is not a string',
     status: 401,
     code: 'ERR01114',
+    message: 'The token must carry an issuerId claim of 10 letters, digits, _ or -.',
     authorization: async () =>
       `Bearer ${await signToken({ ...validClaims('x'), issuerId: 1234567890 }, 'HS256', secretKey(TEST_SECRET))}`,
   },
@@ -258,12 +263,14 @@ const REFUSALS: Refusal[] = [
     when: 'the scope is an array instead of a string',
     status: 401,
     code: 'ERR01114',
+    message: 'The token scope claim must be a space-separated string.',
     authorization: async (issuerId, endpoint) => `Bearer ${await mintToken(issuerId, {}, { scope: [endpoint.scope] })}`,
   },
   {
     when: 'the ssUserId claim is malformed',
     status: 401,
     code: 'ERR01114',
+    message: 'The token ssUserId claim must be 1 to 30 letters or digits.',
     authorization: async (issuerId) => `Bearer ${await mintToken(issuerId, {}, { ssUserId: 'not a user!' })}`,
   },
   {
@@ -316,6 +323,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
       );
 
       expectRefused(res, refusal.status, refusal.code);
+      expect(res.body.Message).toEqual(refusal.message ?? expect.any(String));
       expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
     });
 
