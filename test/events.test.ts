@@ -356,6 +356,18 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     expect(other.received).toHaveLength(0);
   });
 
+  it('when a subscription lists an event type beside 8,000 nested lists, then 400 says why, not a 500', async () => {
+    const issuerId = randomIssuerId();
+    const deep = '['.repeat(8000) + ']'.repeat(8000);
+    const res = await api(ctx.app)
+      .post(`/issuers/${issuerId}/webhooks`)
+      .set('Authorization', `Bearer ${await issuerToken(issuerId, { scope: WEBHOOK_SCOPE })}`)
+      .set('Content-Type', 'application/json')
+      .send(`{"url":"http://127.0.0.1:9/hook","eventTypes":["account.delinked",${deep}]}`);
+    expectIssuerError(res, 400, 'ERR01100', ['eventTypes']);
+    expect(res.body.errors[0].message).toBe(`eventTypes may hold only ${EVENT_TYPES.join(', ')}`);
+  });
+
   it('when a subscription lists 16 event types, the longest list, repeating some, then it is stored with each once', async () => {
     const issuerId = randomIssuerId();
     const eventTypes = Array.from({ length: 16 }, (_, i) => EVENT_TYPES[i % 2]!);
