@@ -310,6 +310,20 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
     await ctx.close();
   });
 
+  /** A delink sent to `app` with the token `sign` makes: refused as invalid (401 ERR01111), the database unchanged. */
+  async function expectInvalidToken(app: TestContext, sign: (claims: JWTPayload) => Promise<string>): Promise<void> {
+    const user = await seedUser(ctx.database);
+    const before = await snapshot(ctx.dataSource, user.issuerId);
+    const res = await post(
+      app,
+      DELINK_PATH,
+      `Bearer ${await sign(validClaims(user.issuerId))}`,
+      ENDPOINTS[0]!.body(user),
+    );
+    expectRefused(res, 401, 'ERR01111');
+    expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
+  }
+
   describe.each(ENDPOINTS)('POST $path', (endpoint) => {
     it.each(REFUSALS)('when $when, then $status $code and the database is unchanged', async (refusal) => {
       const user = await seedFor(ctx, endpoint);
@@ -658,18 +672,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
         when: 'an HS256 token uses the shared test secret',
         sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(TEST_SECRET)),
       },
-    ])('when $when, then 401 ERR01111 and the database is unchanged', async ({ sign }) => {
-      const user = await seedUser(ctx.database);
-      const before = await snapshot(ctx.dataSource, user.issuerId);
-      const res = await post(
-        keyed,
-        DELINK_PATH,
-        `Bearer ${await sign(validClaims(user.issuerId))}`,
-        ENDPOINTS[0]!.body(user),
-      );
-      expectRefused(res, 401, 'ERR01111');
-      expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-    });
+    ])('when $when, then 401 ERR01111 and the database is unchanged', ({ sign }) => expectInvalidToken(keyed, sign));
   });
 
   describe.each([{ algorithm: 'RS256' as const }, { algorithm: 'ES256' as const }])(
@@ -726,18 +729,7 @@ describe('Bearer tokens on the CoreCredit endpoints', () => {
           when: 'an HS256 token uses the shared test secret',
           sign: (claims: JWTPayload) => signToken(claims, 'HS256', secretKey(TEST_SECRET)),
         },
-      ])('when $when, then 401 ERR01111 and the database is unchanged', async ({ sign }) => {
-        const user = await seedUser(ctx.database);
-        const before = await snapshot(ctx.dataSource, user.issuerId);
-        const res = await post(
-          keyed,
-          DELINK_PATH,
-          `Bearer ${await sign(validClaims(user.issuerId))}`,
-          ENDPOINTS[0]!.body(user),
-        );
-        expectRefused(res, 401, 'ERR01111');
-        expect(await snapshot(ctx.dataSource, user.issuerId)).toEqual(before);
-      });
+      ])('when $when, then 401 ERR01111 and the database is unchanged', ({ sign }) => expectInvalidToken(keyed, sign));
     },
   );
 });
