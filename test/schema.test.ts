@@ -125,6 +125,8 @@ describe('the statements of the repositories', () => {
       } finally {
         await database.close();
       }
+      // Closed, it holds no connection.
+      expect(database.dataSource.isInitialized).toBe(false);
     }
   });
 

@@ -256,7 +256,13 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
         buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }),
         'commit-lost',
       );
-      expect([res.status, res.body.ErrorCode, res.headers['retry-after']]).toEqual([503, 'ERR01190', '2']);
+      // The lookup found that it did not commit: a plain 503, not the one saying that it is not known.
+      expect([res.status, res.body.ErrorCode, res.body.Message, res.headers['retry-after']]).toEqual([
+        503,
+        'ERR01190',
+        'The service is temporarily unavailable; retry later.',
+        '2',
+      ]);
       expect(await linkOf(direct.dataSource, user.issuerId, account)).toMatchObject({ delinked: false });
       const recorded = (await operationsOf(direct.dataSource, user.issuerId)).filter(
         (op) => op.correlationId === 'commit-lost',
