@@ -486,6 +486,23 @@ describe('concurrent requests on one instance', () => {
       expect([...operations.values()]).toMatchObject([{ status: 'FAILED', errorCode: 'ERR01190' }]);
     });
 
+    it('when a delink meets a duplicate key, which only a registration expects, then it is not run again: 500, and nothing changes', async () => {
+      const user = await seedUser(ctx.database);
+      const account = user.otherAccounts[0]!;
+      const { result, attempts } = await withOperationAttempts(
+        async (_n, manager, work) => {
+          await work(manager);
+          throw collision({ errno: 1062, code: 'ER_DUP_ENTRY' });
+        },
+        async () => sendDelink(ctx.app, await mintToken(user.issuerId), user.ssUserId, account),
+      );
+      expect(attempts).toBe(1);
+      expect([result.status, result.body.ErrorCode]).toEqual([500, 'ERR01199']);
+      expect(await linkOf(ctx.dataSource, user.issuerId, account)).toMatchObject({ delinked: false });
+      const operations = await operationsByCorrelation(ctx.dataSource, user.issuerId, 'DELINK');
+      expect([...operations.values()]).toMatchObject([{ status: 'FAILED', errorCode: 'ERR01199' }]);
+    });
+
     it('when a first registration meets the unique key of a concurrent one, then it runs again and answers 204', async () => {
       const issuerId = randomIssuerId();
       const consumerId = `C${randomDigits(12)}`;

@@ -3,6 +3,7 @@ import { api } from '../helpers/api';
 import type { Database } from '../../src/db/database';
 import { DELINK_PATH, GET_LINKS_PATH } from '../../src/corecredit/routes';
 import type { DatabaseConfig } from '../../src/config';
+import { AppError } from '../../src/errors';
 import {
   buildEnvelope,
   createTestContext,
@@ -131,6 +132,20 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
     expect(again.status).toBe(409);
   });
 
+  it('when the database stops answering, then a read (GetLinkAccounts) answers 503 within its query timeout', async () => {
+    const user = await seedUser(direct);
+    proxy.set('blackhole');
+    const list = await api(ctx.app)
+      .post(GET_LINKS_PATH)
+      .timeout(ANSWER_WITHIN_MS)
+      .set('Authorization', `Bearer ${await mintToken(user.issuerId)}`)
+      .send(buildEnvelope({ SSUserID: user.ssUserId }));
+    // Cut the silent connections, then let traffic through again.
+    proxy.set('refuse');
+    proxy.set('pass');
+    expect([list.status, list.body.ErrorCode, list.headers['retry-after']]).toEqual([503, 'ERR01190', '2']);
+  });
+
   it('when the database is slow but within the timeout, then requests succeed', async () => {
     const user = await seedUser(direct);
     proxy.set({ delayMs: 50 });
@@ -245,6 +260,27 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
         (op) => op.correlationId === 'commit-outcome-unknown',
       );
       expect(recorded.map((op) => op.status)).toEqual(['SUCCESSFUL']);
+    });
+
+    it('after the server committed, when every lookup of the outcome fails, then there are three and the 503 carries the last failure', async () => {
+      proxy.cutAfter('COMMIT', true);
+      let lookups = 0;
+      const failure: unknown = await ctx.database
+        .transaction((manager) => manager.query('SELECT 1'), {
+          verify: () => {
+            lookups += 1;
+            return Promise.reject(new Error(`lookup ${lookups} failed`));
+          },
+        })
+        .catch((error: unknown) => error);
+      expect(lookups).toBe(3);
+      expect(failure).toBeInstanceOf(AppError);
+      expect(failure).toMatchObject({
+        errorName: 'SERVICE_UNAVAILABLE',
+        code: 'ERR01190',
+        message: 'The database did not answer; whether the change was made is not known.',
+        cause: new Error('lookup 3 failed'),
+      });
     });
 
     it('before the server got the COMMIT, then 503 with Retry-After, and nothing committed', async () => {
