@@ -74,12 +74,24 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     return started;
   }
 
-  async function subscribe(issuerId: string, url: string, eventTypes = ['account.delinked', 'account.delink_refused']) {
+  /** POST /issuers/{id}/webhooks with the body as given, an object or raw JSON text. */
+  async function postWebhook(issuerId: string, body: object | string) {
     const token = await issuerToken(issuerId, { scope: WEBHOOK_SCOPE });
     return api(ctx.app)
       .post(`/issuers/${issuerId}/webhooks`)
       .set('Authorization', `Bearer ${token}`)
-      .send({ url, eventTypes });
+      .set('Content-Type', 'application/json')
+      .send(body);
+  }
+
+  function subscribe(issuerId: string, url: string, eventTypes = ['account.delinked', 'account.delink_refused']) {
+    return postWebhook(issuerId, { url, eventTypes });
+  }
+
+  /** A refused subscription leaves no webhook row behind. */
+  async function expectNoWebhookStored(issuerId: string) {
+    const rows = await ctx.database.read((m) => m.query('SELECT 1 FROM webhooks WHERE issuer_id = ?', [issuerId]));
+    expect(rows).toEqual([]);
   }
 
   async function delink(issuerId: string, ssUserId: string, accountNumber: string) {
@@ -359,11 +371,10 @@ describe('events: the outbox, signed webhooks and the feed', () => {
   it('when a subscription lists an event type beside 8,000 nested lists, then 400 says why, not a 500', async () => {
     const issuerId = randomIssuerId();
     const deep = '['.repeat(8000) + ']'.repeat(8000);
-    const res = await api(ctx.app)
-      .post(`/issuers/${issuerId}/webhooks`)
-      .set('Authorization', `Bearer ${await issuerToken(issuerId, { scope: WEBHOOK_SCOPE })}`)
-      .set('Content-Type', 'application/json')
-      .send(`{"url":"http://127.0.0.1:9/hook","eventTypes":["account.delinked",${deep}]}`);
+    const res = await postWebhook(
+      issuerId,
+      `{"url":"http://127.0.0.1:9/hook","eventTypes":["account.delinked",${deep}]}`,
+    );
     expectIssuerError(res, 400, 'ERR01100', ['eventTypes']);
     expect(res.body.errors[0].message).toBe(`eventTypes may hold only ${EVENT_TYPES.join(', ')}`);
   });
@@ -394,16 +405,10 @@ describe('events: the outbox, signed webhooks and the feed', () => {
     ],
   ])('when a subscription has %s, then 400 ERR01100 says why and none is stored', async (_case, eventTypes, why) => {
     const issuerId = randomIssuerId();
-    const token = await issuerToken(issuerId, { scope: WEBHOOK_SCOPE });
-    const res = await api(ctx.app)
-      .post(`/issuers/${issuerId}/webhooks`)
-      .set('Authorization', `Bearer ${token}`)
-      .send({ url: 'http://127.0.0.1:9/hook', eventTypes });
+    const res = await postWebhook(issuerId, { url: 'http://127.0.0.1:9/hook', eventTypes });
     expectIssuerError(res, 400, 'ERR01100', ['eventTypes']);
     expect(res.body.errors[0].message).toBe(why);
-    expect(await ctx.database.read((m) => m.query('SELECT 1 FROM webhooks WHERE issuer_id = ?', [issuerId]))).toEqual(
-      [],
-    );
+    await expectNoWebhookStored(issuerId);
   });
 
   it('when a subscription is deleted, then it is no longer listed and a second delete is a 404', async () => {
@@ -561,9 +566,7 @@ describe('events: the outbox, signed webhooks and the feed', () => {
         const res = await subscribe(issuerId, url);
         expectIssuerError(res, 400, 'ERR01103');
         expect(res.body.message).toBe(`The webhook URL is refused: ${why}.`);
-        expect(
-          await ctx.database.read((m) => m.query('SELECT 1 FROM webhooks WHERE issuer_id = ?', [issuerId])),
-        ).toEqual([]);
+        await expectNoWebhookStored(issuerId);
       },
     );
 
