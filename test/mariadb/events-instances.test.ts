@@ -185,7 +185,8 @@ describe('claims of due deliveries made at the same moment', () => {
     });
     const [first, second] = await database.transaction(async (manager) => {
       const held = await claimDue(manager, claim('first', 2));
-      // The first claim's transaction is still open: its rows are locked, not yet marked as claimed.
+      // The first claim's transaction is still open: its rows are locked and marked as claimed, uncommitted, so the
+      // second claim, unable to see the mark, must skip them by their locks.
       return [held, await database.transaction((other) => claimDue(other, claim('second', 10)))];
     });
     expect(first).toHaveLength(2);
