@@ -1,9 +1,8 @@
 // Runs test/galera against a three-node Galera cluster on loopback that it starts (scripts/galera-local.sh) and
 // removes afterwards. Without TEST_GALERA=1 it says plainly that it skipped; with it, missing tools are a failure.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { withGaleraCluster } from './galera-cluster.mjs';
 
 if (process.env.TEST_GALERA !== '1') {
   console.log('\n========================================================================');
@@ -19,17 +18,7 @@ for (const tool of ['/usr/lib/galera/libgalera_smm.so', '/usr/sbin/mariadbd', '/
   }
 }
 // TEST_DATABASE=galera tells jest.config.js to run test/galera (and only this run does: CI exports TEST_GALERA=1 for all).
-const env = { ...process.env, TEST_DATABASE: 'galera', GALERA_DIR: mkdtempSync(join(tmpdir(), 'galera-')) };
-const cluster = (command) => spawnSync('bash', ['scripts/galera-local.sh', command], { stdio: 'inherit', env });
-let status = 1;
-try {
-  if (cluster('start').status !== 0) throw new Error('the cluster did not start');
-  status =
-    spawnSync('npx', ['jest', '--runInBand', 'test/galera', ...process.argv.slice(2)], { stdio: 'inherit', env })
-      .status ?? 1;
-} catch (error) {
-  console.error(`Galera suite: ${error.message}`);
-} finally {
-  cluster('destroy');
-}
-process.exit(status);
+const jest = (env) =>
+  spawnSync('npx', ['jest', '--runInBand', 'test/galera', ...process.argv.slice(2)], { stdio: 'inherit', env })
+    .status ?? 1;
+process.exit(withGaleraCluster({ ...process.env, TEST_DATABASE: 'galera' }, jest));

@@ -7,13 +7,11 @@
 // databases of this run's prefix are dropped when Stryker ends.
 //
 // With TEST_GALERA=1 instead, the mutants are run against test/galera alone, on the three-node cluster of
-// scripts/galera-local.sh, started for the run and removed after it (as scripts/test-galera.mjs does): for the lines
+// scripts/galera-local.sh, started for the run and removed after it (scripts/galera-cluster.mjs, as for scripts/test-galera.mjs): for the lines
 // only a cluster reaches (the node's state, wsrep_sync_wait), given with --mutate as line ranges.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import { withGaleraCluster } from './galera-cluster.mjs';
 
 const url = process.env.TEST_MARIADB_URL;
 const onGalera = process.env.TEST_GALERA === '1';
@@ -26,17 +24,13 @@ const env = {
   ...process.env,
   TEST_DATABASE: onGalera ? 'galera' : onMariaDb ? 'mariadb' : 'sqlite',
   ...(onMariaDb ? { TEST_MARIADB_KEEP_PREFIX: keptPrefix } : {}),
-  ...(onGalera ? { GALERA_DIR: mkdtempSync(join(tmpdir(), 'galera-')) } : {}),
 };
-const cluster = (command) => spawnSync('bash', ['scripts/galera-local.sh', command], { stdio: 'inherit', env });
-let status = 1;
+const stryker = (runEnv) =>
+  spawnSync('npx', ['stryker', 'run', ...process.argv.slice(2)], { stdio: 'inherit', env: runEnv }).status ?? 1;
+let status;
 try {
-  if (onGalera && cluster('start').status !== 0) throw new Error('the Galera cluster did not start');
-  status = spawnSync('npx', ['stryker', 'run', ...process.argv.slice(2)], { stdio: 'inherit', env }).status ?? 1;
-} catch (error) {
-  console.error(`Mutation run: ${error.message}`);
+  status = onGalera ? withGaleraCluster(env, stryker) : stryker(env);
 } finally {
-  if (onGalera) cluster('destroy');
   if (onMariaDb) await dropKeptDatabases();
 }
 process.exit(status);
