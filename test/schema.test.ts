@@ -97,6 +97,36 @@ describe('migrations', () => {
       await scratch.drop();
     }
   });
+  it('when a migration fails, then those before it stay applied and recorded, and the next run applies the rest', async () => {
+    const scratch = await scratchDatabase('halfway');
+    const db = createDatabase(scratch.config);
+    await db.initialize();
+    try {
+      // A table in the way of the events migration's first statement, as an operator's leftover would be.
+      await db.dataSource.query('CREATE TABLE events (id INTEGER)');
+      await expect(db.migrate()).rejects.toThrow(/events/);
+      const recorded = await db.dataSource.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id');
+      expect(recorded.map((row) => row.name)).toEqual([
+        'InitialSchema1763700000000',
+        'IdempotencyKeys1763800000000',
+        'ConsumerVocabulary1764600000000',
+        'IdempotencyErrorCode1764600100000',
+      ]);
+      const runner = db.dataSource.createQueryRunner();
+      expect(await runner.hasTable('idempotency_keys')).toBe(true);
+      await runner.release();
+
+      await db.dataSource.query('DROP TABLE events');
+      expect(await db.migrate()).toEqual([
+        'EventsOutbox1765000000000',
+        'OperationSearch1765100000000',
+        'AccountLifecycle1765300000000',
+      ]);
+    } finally {
+      await db.close();
+      await scratch.drop();
+    }
+  });
 });
 
 // The repositories' one way to SQL (src/db/statements.ts) and the schema it reads: what a change to a repository
