@@ -8,6 +8,7 @@ export class TcpProxy {
   private mode: ProxyMode = 'pass';
   private readonly pairs = new Set<[Socket, Socket]>();
   private trap: { pattern: string; deliver: boolean } | undefined;
+  private refusal: { pattern: string; payload: Buffer } | undefined;
   private readonly server: Server;
   port = 0;
 
@@ -45,6 +46,19 @@ export class TcpProxy {
     this.trap = { pattern, deliver };
   }
 
+  /**
+   * One connection's next client packet that contains `pattern` is not delivered: the client gets the server's error
+   * reply instead, as the server would send it (a Galera node answers a COMMIT that failed certification with 1213).
+   * The connection goes on passing traffic; the server, which never saw the statement, still holds what was open.
+   */
+  answerWithError(pattern: string, errno: number, sqlState: string, message: string): void {
+    const payload = Buffer.concat([
+      Buffer.from([0xff, errno & 0xff, errno >> 8]),
+      Buffer.from(`#${sqlState}${message}`),
+    ]);
+    this.refusal = { pattern, payload };
+  }
+
   /** Whether a cut set by `cutAfter` is still waiting for its packet. */
   get armed(): boolean {
     return this.trap !== undefined;
@@ -68,6 +82,15 @@ export class TcpProxy {
       from.on('data', (chunk: Buffer) => {
         const mode = this.mode;
         if (cut || mode === 'blackhole' || mode === 'refuse') return; // dropped on the floor, like a dead network path
+        const refusal = this.refusal;
+        if (from === client && refusal !== undefined && chunk.includes(refusal.pattern)) {
+          this.refusal = undefined;
+          // The reply's sequence number follows the statement's (the fourth byte of its packet header).
+          const { length } = refusal.payload;
+          const header = Buffer.from([length & 0xff, (length >> 8) & 0xff, length >> 16, (chunk[3]! + 1) & 0xff]);
+          from.write(Buffer.concat([header, refusal.payload]));
+          return;
+        }
         const trap = this.trap;
         if (from === client && trap !== undefined && chunk.includes(trap.pattern)) {
           this.trap = undefined;

@@ -283,6 +283,20 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
       });
     });
 
+    it('after the server committed, when the first lookup of the outcome outlasts the query timeout, then the next one gives the answer', async () => {
+      proxy.cutAfter('COMMIT', true);
+      let lookups = 0;
+      const answer = await ctx.database.transaction((manager) => manager.query('SELECT 1'), {
+        verify: async (manager) => {
+          lookups += 1;
+          // The server holds the first lookup past the deadline; the one after it answers at once.
+          if (lookups === 1) await manager.query(`SELECT SLEEP(${(2 * QUERY_TIMEOUT_MS) / 1000})`);
+          return 'committed';
+        },
+      });
+      expect([answer, lookups]).toEqual(['committed', 2]);
+    });
+
     it('before the server got the COMMIT, then 503 with Retry-After, and nothing committed', async () => {
       const user = await seedUser(direct);
       const account = user.otherAccounts[0]!;
@@ -305,5 +319,28 @@ describe('database faults (MariaDB behind a TCP proxy)', () => {
       );
       expect(recorded.map((op) => [op.status, op.errorCode])).toEqual([['FAILED', 'ERR01190']]);
     });
+  });
+
+  it('when the server answers COMMIT with a deadlock, as a Galera node whose certification failed does, then the delink runs again and answers 200, recorded once', async () => {
+    const user = await seedUser(direct);
+    const account = user.otherAccounts[0]!;
+    proxy.answerWithError(
+      'COMMIT',
+      1213,
+      '40001',
+      'Deadlock found when trying to get lock; try restarting transaction',
+    );
+    const res = await delink(
+      user.issuerId,
+      buildEnvelope({ SSUserID: user.ssUserId, AccountNumber: account }),
+      'commit-refused',
+    );
+    // An answer to COMMIT, even an error, is known: it did not commit, and the unit is simply run again.
+    expect([res.status, res.body.ErrorCode]).toEqual([200, 'ERR01093']);
+    expect(await linkOf(direct.dataSource, user.issuerId, account)).toMatchObject({ delinked: true });
+    const recorded = (await operationsOf(direct.dataSource, user.issuerId)).filter(
+      (op) => op.correlationId === 'commit-refused',
+    );
+    expect(recorded.map((op) => op.status)).toEqual(['SUCCESSFUL']);
   });
 });
