@@ -160,6 +160,14 @@ describe('the statements of the repositories', () => {
     }
   });
 
+  it('when a database is closed twice, or closed before it ever opened, then closing is quiet', async () => {
+    const opened = await openDatabase();
+    await opened.close();
+    await expect(opened.close()).resolves.toBeUndefined();
+    // A server whose start failed before the database opened closes it all the same, on its way out.
+    await expect(createDatabase(testDatabase()).close()).resolves.toBeUndefined();
+  });
+
   it('when a datetime comes back as SQLite stores it (UTC text), then it reads as that instant; a Date is kept', () => {
     expect(parseDbDate('2026-01-15 10:00:00.250').toISOString()).toBe('2026-01-15T10:00:00.250Z');
     const date = new Date('2026-01-15T10:00:00.250Z');
