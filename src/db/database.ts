@@ -236,7 +236,8 @@ class SqlDatabase implements Database {
           await runner.commitTransaction();
           return result;
         } catch (error) {
-          if (runner.isTransactionActive && !expired()) await runner.rollbackTransaction();
+          // The transaction is open until COMMIT succeeds; past the deadline its connection is gone.
+          if (!expired()) await runner.rollbackTransaction();
           throw error;
         }
       });
