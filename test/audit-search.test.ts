@@ -245,8 +245,10 @@ describe('audit search and export: GET /issuers/{issuerId}/operations', () => {
       }
       // A fraction is read to the millisecond, whatever its number of digits.
       const precise = randomIssuerId();
-      const at = randomUUID();
+      const [early, at] = [randomUUID(), randomUUID()];
+      await repository.insert(syntheticOperation(precise, early, new Date(base + 100)));
       await repository.insert(syntheticOperation(precise, at, new Date(base + 300)));
+      expect(idsOf(await search(precise, '?from=2025-10-28T09:30:00.1Z'))).toEqual([at, early]);
       expect(idsOf(await search(precise, '?from=2025-10-28T09:30:00.3Z'))).toEqual([at]);
       expect(idsOf(await search(precise, '?from=2025-10-28T09:30:00.301Z'))).toEqual([]);
       expect(idsOf(await search(precise, '?from=2025-10-28T09:30:00.30099Z'))).toEqual([at]);
