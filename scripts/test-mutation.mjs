@@ -7,8 +7,8 @@
 // databases of this run's prefix are dropped when Stryker ends.
 //
 // With TEST_GALERA=1 instead, the mutants are run against test/galera alone, on the three-node cluster of
-// scripts/galera-local.sh, started for the run and removed after it (scripts/galera-cluster.mjs, as for scripts/test-galera.mjs): for the lines
-// only a cluster reaches (the node's state, wsrep_sync_wait), given with --mutate as line ranges.
+// scripts/galera-local.sh, started for the run and removed after it (scripts/galera-cluster.mjs, as for the suite):
+// for the lines only a cluster reaches (the node's state, wsrep_sync_wait), given with --mutate as line ranges.
 import { spawnSync } from 'node:child_process';
 import { createConnection } from 'mysql2/promise';
 import { withGaleraCluster } from './galera-cluster.mjs';

@@ -97,6 +97,7 @@ describe('migrations', () => {
       await scratch.drop();
     }
   });
+
   it('when a migration fails, then those before it stay applied and recorded, and the next run applies the rest', async () => {
     const scratch = await scratchDatabase('halfway');
     const db = createDatabase(scratch.config);
