@@ -121,6 +121,7 @@ export async function validateParts<A extends object, B extends object>(
   if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
   const details = [a, b].flatMap((result) => {
     if (result.status === 'fulfilled') return [];
+    // Stryker disable next-line LogicalOperator: validateDto's one AppError always carries its details.
     if (result.reason instanceof AppError && result.reason.details !== undefined) return result.reason.details;
     throw result.reason;
   });
